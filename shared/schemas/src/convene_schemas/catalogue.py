@@ -1,0 +1,1 @@
+"""Imports every event module so each model is registered."""
