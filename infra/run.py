@@ -1,0 +1,149 @@
+"""`make run`: the whole system locally. Starts the infrastructure (reusing what already runs),
+creates the topics, starts every service that exists as its own process, seeds the demo
+account, prints every URL, and on Ctrl-C stops exactly what it started.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra import config
+from infra.__main__ import write_endpoints
+from infra.process import InfraError
+from infra.servers import all_servers
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # folder under services/
+    package: str  # its Python package, run with `python -m <package>`
+    port: int
+
+
+SERVICES = (
+    ServiceSpec("records", "convene_records", 8101),
+    ServiceSpec("meetings", "convene_meetings", 8102),
+    ServiceSpec("calendar-sync", "convene_calendar_sync", 8103),
+    ServiceSpec("notifications", "convene_notifications", 8104),
+    ServiceSpec("booking-pages", "convene_booking_pages", 8105),
+)
+
+
+def existing_services() -> list[ServiceSpec]:
+    """The services whose package is installed in this workspace."""
+    return [s for s in SERVICES if importlib.util.find_spec(s.package) is not None]
+
+
+def read_endpoints(cfg: config.InfraConfig) -> dict[str, str]:
+    values = {}
+    for line in cfg.endpoints_file.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key] = value
+    return values
+
+
+def ensure_topics(endpoints: dict[str, str]) -> None:
+    if importlib.util.find_spec("convene_schemas.topics") is None:
+        return
+    subprocess.run([sys.executable, "-m", "convene_schemas.topics", "ensure",
+                    "--bootstrap", endpoints["CONVENE_KAFKA_BOOTSTRAP"]], check=True)
+
+
+def wait_healthy(url: str, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    cfg = config.load()
+    servers = all_servers(cfg)
+    started_servers = []
+    services: list[subprocess.Popen] = []
+    stop_requested = False
+
+    def request_stop(signum, frame):  # noqa: ARG001
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        for server in servers:
+            server.check_prerequisites()
+            was_running = server.pid() is not None
+            print(server.start(), flush=True)
+            if not was_running:
+                started_servers.append(server)
+        write_endpoints(cfg, servers)
+        endpoints = read_endpoints(cfg)
+        ensure_topics(endpoints)
+
+        specs = existing_services()
+        env = {**os.environ, **endpoints}
+        for spec in specs:
+            log = open(cfg.log_file(spec.name), "ab")  # noqa: SIM115 - handed to the child
+            services.append(subprocess.Popen(
+                [sys.executable, "-m", spec.package],
+                env={**env, "CONVENE_HTTP_PORT": str(spec.port)},
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        for spec in specs:
+            if not wait_healthy(f"http://127.0.0.1:{spec.port}/healthz"):
+                raise InfraError(f"{spec.name} did not become healthy; see {cfg.log_file(spec.name)}")
+
+        print("\nConvene is running. Press Ctrl-C to stop everything started here.\n")
+        if specs:
+            for spec in specs:
+                print(f"  {spec.name:14} http://127.0.0.1:{spec.port}/   API docs: "
+                      f"http://127.0.0.1:{spec.port}/docs")
+        else:
+            print("  services: none exist yet (services/*), only the infrastructure runs")
+        print(f"  Kafka bootstrap  {endpoints['CONVENE_KAFKA_BOOTSTRAP']}")
+        print(f"  MongoDB wire     {endpoints['CONVENE_MONGO_URL']}")
+        print(f"  CalDAV           {endpoints['CONVENE_CALDAV_URL']} "
+              f"(users in {endpoints['CONVENE_CALDAV_CREDENTIALS_FILE']})")
+        print(f"  SMTP sink        {endpoints['CONVENE_SMTP_HOST']}:{endpoints['CONVENE_SMTP_PORT']}"
+              f", every email is written to {endpoints['CONVENE_MAIL_SINK_DIR']}/*.eml")
+        print(f"  logs             {cfg.logs}/", flush=True)
+        while not stop_requested:
+            for proc in services:
+                if proc.poll() is not None:
+                    raise InfraError(f"a service exited with code {proc.returncode}; see {cfg.logs}")
+            time.sleep(0.5)
+        return 0
+    except InfraError as exc:
+        print(f"run: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        print("\nstopping...", flush=True)
+        for proc in services:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in services:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        for server in reversed(started_servers):
+            pid = server.stop()
+            print(f"{server.name}: stopped (pid {pid})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
