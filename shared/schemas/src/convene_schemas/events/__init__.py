@@ -1,0 +1,1 @@
+"""The v1 event catalogue, one module per publishing service."""
