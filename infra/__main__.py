@@ -34,7 +34,7 @@ def write_endpoints(cfg: config.InfraConfig, servers: list[Server]) -> None:
     """Write .convene/infra.env: how tests, services and people reach the servers."""
     lines = ["# Written by `python -m infra up`. Shell syntax; read by tests and make run."]
     for server in servers:
-        if server.name == "postgres" or server.ready():
+        if server.name == "postgres" or _answers(server):
             lines += [f"{key}={value}" for key, value in server.endpoints().items()]
     cfg.home.mkdir(parents=True, exist_ok=True)
     cfg.endpoints_file.write_text("\n".join(lines) + "\n")
@@ -67,11 +67,18 @@ def cmd_down(cfg: config.InfraConfig, servers: list[Server], names: list[str]) -
         print(f"{server.name}: stopped (pid {pid})" if pid else f"{server.name}: not running")
 
 
+def _answers(server: Server) -> bool:
+    try:
+        return server.ready()
+    except Exception:  # noqa: BLE001 - a server that errors is not up
+        return False
+
+
 def cmd_status(servers: list[Server]) -> int:
     down = 0
     for server in servers:
         pid = server.pid()
-        if server.ready():
+        if _answers(server):
             print(f"{server.name:9} up    pid {pid or '-':<8} {server.endpoints()}")
         else:
             down += 1

@@ -1,0 +1,237 @@
+"""The HTTP side of a service: FastAPI app with health, readiness, metrics and one error shape.
+
+Every 4xx/5xx body is ``{"error": {"code", "message", "details"}}``: service errors
+(:class:`ApiError`), unknown routes (404 ``not_found``), wrong methods, FastAPI's request
+validation (422 ``validation_error`` with per-field details) and unexpected exceptions
+(500 ``internal_error``, nothing of the exception leaks).
+
+A pure ASGI middleware reads ``X-Correlation-Id`` (or makes one) and ``traceparent``, sets
+them as log context, echoes ``X-Correlation-Id`` on the response and records latency by
+route template (``/meetings/{meeting_id}``, never the raw path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from convene_kit.logging import log_context
+from convene_kit.metrics import CONTENT_TYPE_LATEST, HTTP_LATENCY, generate_latest
+from convene_kit.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[bool | None]]
+Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error a service function raises; rendered as the standard JSON error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = dict(headers or {})
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The standard error body as a response."""
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+async def _api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODES.get(exc.status_code, f"http_{exc.status_code}")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    details = None if isinstance(exc.detail, str) else exc.detail
+    return error_response(exc.status_code, code, message, details, exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # No "input" echoed back: it may carry secrets.
+    details = [
+        {"loc": list(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+    return error_response(422, "validation_error", "The request is not valid.", details)
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> Response:
+    logger.error("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "Internal server error.")
+
+
+class RequestContextMiddleware:
+    """Correlation id in/out, traceparent, log context and latency by route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        correlation_id = headers.get("x-correlation-id", "")[:128] or str(uuid.uuid4())
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-correlation-id", correlation_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        with log_context(traceparent=headers.get("traceparent"), correlation_id=correlation_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "<unmatched>"
+                HTTP_LATENCY.labels(
+                    method=scope.get("method", ""), route=template, status=str(status)
+                ).observe(time.perf_counter() - started)
+
+
+async def run_readiness(
+    checks: Mapping[str, ReadinessCheck], timeout_s: float
+) -> dict[str, str]:
+    """Run every check concurrently; maps each name to ``ok`` or why it failed."""
+
+    async def one(check: ReadinessCheck) -> str:
+        try:
+            result = await asyncio.wait_for(check(), timeout=timeout_s)
+        except TimeoutError:
+            return f"timed out after {timeout_s}s"
+        except Exception as exc:  # a readiness check reports, it does not crash
+            return f"{type(exc).__name__}: {exc}"[:300]
+        return "ok" if result is None or result is True else "failed"
+
+    names = list(checks)
+    results = await asyncio.gather(*(one(checks[n]) for n in names))
+    return dict(zip(names, results, strict=True))
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    routers: Iterable[APIRouter] = (),
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    lifespan: Lifespan | None = None,
+    on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+    verifier: Any = None,
+    title: str | None = None,
+    version: str = "1.0.0",
+) -> FastAPI:
+    """The service's FastAPI app: routers plus /healthz, /readyz, /metrics and /docs.
+
+    ``readiness_checks`` maps a name (``kafka``, ``store``, ``consumers``) to an async
+    callable that returns None/True when ready and False or raises otherwise.
+    ``lifespan`` (e.g. ``ServiceRuntime.lifespan``) runs inside ``on_startup`` /
+    ``on_shutdown`` hooks. ``verifier`` (a :class:`~convene_kit.auth.JwtVerifier`)
+    defaults to one built from ``settings.jwt_public_key_file`` when that is set.
+    """
+    checks = dict(readiness_checks or {})
+
+    @contextlib.asynccontextmanager
+    async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for hook in on_startup:
+            await hook()
+        async with contextlib.AsyncExitStack() as stack:
+            if lifespan is not None:
+                await stack.enter_async_context(lifespan(app))
+            yield
+        for hook in on_shutdown:
+            await hook()
+
+    app = FastAPI(title=title or f"convene {settings.service_name}", version=version,
+                  lifespan=app_lifespan)
+    app.state.settings = settings
+    if verifier is None and settings.jwt_public_key_file is not None:
+        from convene_kit.auth import JwtVerifier
+
+        verifier = JwtVerifier.from_settings(settings)
+    app.state.jwt_verifier = verifier
+
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Kafka, store and consumers are ready")
+    async def readyz() -> Response:
+        results = await run_readiness(checks, settings.readiness_timeout_s)
+        failed = sorted(name for name, result in results.items() if result != "ok")
+        if failed:
+            return error_response(503, "not_ready", f"not ready: {', '.join(failed)}",
+                                  {"checks": results})
+        return JSONResponse({"status": "ready", "checks": results})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

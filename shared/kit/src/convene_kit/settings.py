@@ -1,0 +1,105 @@
+"""The settings every Convene service shares.
+
+Each service declares exactly one subclass of :class:`ServiceSettings` (in its
+``settings.py``), sets ``service_name``'s default and adds its own fields. Values come from
+environment variables prefixed ``CONVENE_`` (``CONVENE_KAFKA_BOOTSTRAP``,
+``CONVENE_MONGO_URL``, ...). This module is the only place in the kit that reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_replica_id() -> str:
+    # Unique per process: two replicas on one host must not share a lease owner.
+    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration shared by every service process (environment prefix ``CONVENE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVENE_", extra="ignore", frozen=True)
+
+    service_name: str = Field(description="Service name: consumer group, client id, ce_source.")
+    replica_id: str = Field(
+        default_factory=_default_replica_id,
+        description="This process's identity, used as the outbox relay's lease owner.",
+    )
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic the service publishes to or consumes (tests).",
+    )
+    kafka_request_timeout_s: float = 10.0
+    kafka_max_poll_interval_s: float = Field(
+        default=300.0,
+        description="Kafka's max.poll.interval.ms: the longest a handler may hold a message.",
+    )
+
+    # MongoDB-wire store
+    mongo_url: str = "mongodb://127.0.0.1:37017/"
+    mongo_database: str = Field(default="", description="Defaults to convene_<service_name>.")
+    mongo_timeout_s: float = 5.0
+
+    # HTTP
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # Auth: the gateway signs a JWT per request; services verify with its public key.
+    jwt_public_key_file: Path | None = None
+    jwt_audience: str = "convene"
+    jwt_issuer: str = "convene-gateway"
+    jwt_leeway_s: float = 30.0
+
+    log_level: str = "INFO"
+
+    # Outbox relay
+    outbox_sweep_interval_s: float = 5.0
+    outbox_lease_s: float = 30.0
+    outbox_grace_s: float = 10.0
+    outbox_batch_size: int = 100
+
+    # Idempotency records
+    processed_event_retention_s: float = 7 * 24 * 3600.0
+    processed_event_prune_interval_s: float = 3600.0
+
+    # Consumer retries
+    consumer_retry_initial_s: float = 0.5
+    consumer_retry_max_s: float = 30.0
+    consumer_max_attempts: int = Field(
+        default=5,
+        description="Attempts for a handler failing with a non-infrastructure error before DLQ.",
+    )
+
+    readiness_timeout_s: float = 2.0
+    shutdown_grace_s: float = 20.0
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _derive_database(self) -> ServiceSettings:
+        if not self.mongo_database:
+            name = "convene_" + self.service_name.replace("-", "_")
+            object.__setattr__(self, "mongo_database", name)
+        return self
+
+    def topic(self, name: str) -> str:
+        """The physical topic name of a logical one (the catalogue's ``Event.TOPIC``)."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def consumer_group(self) -> str:
+        """The Kafka consumer group: one per service."""
+        return self.service_name

@@ -1,0 +1,274 @@
+"""MongoDB-wire store access: client lifecycle, declared indexes, account-scoped queries.
+
+Works on MongoDB and on FerretDB 1.x alike: no transactions, no change streams, no
+positional ``$`` operator. FerretDB scans collections, so repositories look documents up by
+``_id`` where they can and keep hot collections small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import errors as kafka_errors
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import errors as mongo_errors
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from convene_kit.settings import ServiceSettings
+
+
+class InfrastructureError(Exception):
+    """Raised by service code for a failure that is not the message's fault (retry it)."""
+
+
+_INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    InfrastructureError,
+    mongo_errors.ConnectionFailure,  # AutoReconnect, NetworkTimeout, NotPrimaryError, ...
+    mongo_errors.ServerSelectionTimeoutError,
+    mongo_errors.ExecutionTimeout,
+    mongo_errors.WaitQueueTimeoutError,
+    kafka_errors.KafkaConnectionError,
+    kafka_errors.KafkaTimeoutError,
+    kafka_errors.NoBrokersAvailable,
+    kafka_errors.RequestTimedOutError,
+    ConnectionError,
+    TimeoutError,
+)
+_extra_infrastructure_errors: list[type[BaseException]] = []
+
+
+def register_infrastructure_error(*classes: type[BaseException]) -> None:
+    """Declare more exception classes (an HTTP client's, say) as infrastructure failures."""
+    _extra_infrastructure_errors.extend(classes)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """True if ``exc`` (or what caused it) is a store/broker/network outage, not a bad input.
+
+    Consumers retry these in place with backoff and do not commit; anything else is the
+    message's (or the code's) fault and is retried a bounded number of times, then
+    dead-lettered.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _INFRASTRUCTURE_ERRORS + tuple(_extra_infrastructure_errors)):
+            return True
+        if isinstance(current, kafka_errors.KafkaError) and current.retriable:
+            return True
+        if isinstance(current, mongo_errors.PyMongoError) and (
+            current.has_error_label("RetryableWriteError")
+            or current.has_error_label("TransientTransactionError")
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index a service's store module declares; created by :meth:`MongoStore.ensure_indexes`."""
+
+    collection: str
+    keys: Sequence[tuple[str, int]]
+    name: str
+    unique: bool = False
+    partial_filter: Mapping[str, Any] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class MongoStore:
+    """Owns the AsyncMongoClient of one service and the indexes its collections need."""
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        timeout_s: float = 5.0,
+        indexes: Iterable[IndexSpec] = (),
+    ) -> None:
+        self.url = url
+        self.database_name = database
+        self.timeout_s = timeout_s
+        self.indexes: list[IndexSpec] = list(indexes)
+        self._client: AsyncMongoClient[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: ServiceSettings, *, indexes: Iterable[IndexSpec] = ()
+    ) -> MongoStore:
+        """A store for the service's own database (``settings.mongo_database``)."""
+        return cls(
+            settings.mongo_url,
+            settings.mongo_database,
+            timeout_s=settings.mongo_timeout_s,
+            indexes=indexes,
+        )
+
+    def declare(self, *specs: IndexSpec) -> None:
+        """Add index declarations (before :meth:`ensure_indexes` runs at start-up)."""
+        self.indexes.extend(specs)
+
+    @property
+    def client(self) -> AsyncMongoClient[dict[str, Any]]:
+        """The client (created lazily: the driver connects in the background)."""
+        if self._client is None:
+            timeout_ms = int(self.timeout_s * 1000)
+            self._client = AsyncMongoClient(
+                self.url,
+                tz_aware=True,
+                serverSelectionTimeoutMS=timeout_ms,
+                connectTimeoutMS=timeout_ms,
+                appname="convene",
+            )
+        return self._client
+
+    @property
+    def db(self) -> AsyncDatabase[dict[str, Any]]:
+        """The service's database."""
+        return self.client[self.database_name]
+
+    def collection(self, name: str) -> AsyncCollection[dict[str, Any]]:
+        """A collection of the service's database."""
+        return self.db[name]
+
+    async def connect(self) -> None:
+        """Create the client and check the server answers (raises on failure)."""
+        await self.ping()
+
+    async def ping(self, timeout_s: float | None = None) -> None:
+        """Round-trip a ``ping`` command; raises if the server does not answer in time."""
+        await asyncio.wait_for(
+            self.client.admin.command("ping"), timeout=timeout_s or self.timeout_s
+        )
+
+    async def ensure_indexes(self) -> None:
+        """Create every declared index (idempotent: existing identical indexes are kept)."""
+        for spec in self.indexes:
+            options: dict[str, Any] = {"name": spec.name, **spec.options}
+            if spec.unique:
+                options["unique"] = True
+            if spec.partial_filter is not None:
+                options["partialFilterExpression"] = dict(spec.partial_filter)
+            await self.collection(spec.collection).create_index(list(spec.keys), **options)
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+class AccountScopeError(ValueError):
+    """A repository query was about to run without (or against another) account id."""
+
+
+def scoped_filter(account_id: str, query: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``query`` restricted to one account; refuses an empty or conflicting account id."""
+    if not isinstance(account_id, str) or not account_id:
+        raise AccountScopeError("every repository query needs a non-empty account_id")
+    scoped = dict(query or {})
+    if "account_id" in scoped and scoped["account_id"] != account_id:
+        raise AccountScopeError("query filters on another account than the caller's")
+    scoped["account_id"] = account_id
+    return scoped
+
+
+class AccountScopedCollection:
+    """A collection whose every read and write is restricted to one account.
+
+    Each method takes ``account_id`` first and adds it to the filter, so a repository
+    cannot forget the tenant boundary; inserted documents must carry the same account id.
+    """
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+
+    @property
+    def name(self) -> str:
+        """The underlying collection's name."""
+        return self.collection.name
+
+    async def find_one(
+        self, account_id: str, query: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """The first matching document of the account, or None."""
+        return await self.collection.find_one(scoped_filter(account_id, query), **kwargs)
+
+    async def find(
+        self,
+        account_id: str,
+        query: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[tuple[str, int]] | None = None,
+        limit: int = 0,
+        skip: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Matching documents of the account (bounded by ``limit`` when given)."""
+        cursor = self.collection.find(scoped_filter(account_id, query), projection)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        if skip:
+            cursor = cursor.skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        return [doc async for doc in cursor]
+
+    async def count(self, account_id: str, query: Mapping[str, Any] | None = None) -> int:
+        """How many documents of the account match."""
+        return await self.collection.count_documents(scoped_filter(account_id, query))
+
+    async def insert_one(self, account_id: str, document: Mapping[str, Any]) -> Any:
+        """Insert a document of the account; returns its ``_id``."""
+        doc = dict(document)
+        if doc.setdefault("account_id", account_id) != account_id or not account_id:
+            raise AccountScopeError("document belongs to another account than the caller's")
+        result = await self.collection.insert_one(doc)
+        return result.inserted_id
+
+    async def update_one(
+        self,
+        account_id: str,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        upsert: bool = False,
+    ) -> int:
+        """Update one document of the account; returns the number matched."""
+        result = await self.collection.update_one(
+            scoped_filter(account_id, query), update, upsert=upsert
+        )
+        return result.matched_count
+
+    async def find_one_and_update(
+        self,
+        account_id: str,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        upsert: bool = False,
+        return_after: bool = True,
+        sort: Sequence[tuple[str, int]] | None = None,
+        projection: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Atomically update one document of the account and return it (after, by default)."""
+        return await self.collection.find_one_and_update(
+            scoped_filter(account_id, query),
+            update,
+            upsert=upsert,
+            sort=list(sort) if sort else None,
+            projection=projection,
+            return_document=ReturnDocument.AFTER if return_after else ReturnDocument.BEFORE,
+        )
+
+    async def delete_one(self, account_id: str, query: Mapping[str, Any]) -> int:
+        """Delete one document of the account; returns the number deleted."""
+        result = await self.collection.delete_one(scoped_filter(account_id, query))
+        return result.deleted_count

@@ -1,0 +1,125 @@
+"""Outbox entries: built from events, merged into single-document writes, published in order."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import pytest
+from convene_kit.logging import log_context
+from convene_kit.outbox import (
+    Outbox,
+    entry_to_record,
+    outbox_entries,
+    outbox_entry,
+    push_outbox,
+    with_outbox,
+)
+from convene_schemas.base import Event
+from convene_schemas.envelope import from_kafka_message, to_kafka_message
+
+
+class WidgetMoved(Event):
+    EVENT_TYPE: ClassVar[str] = "com.convene.kittest.OutboxWidgetMoved"
+    SERVICE: ClassVar[str] = "kittest"
+    TOPIC: ClassVar[str] = "kittest.outbox.v1"
+    AGGREGATE_ID_FIELD: ClassVar[str] = "widget_id"
+    widget_id: str
+
+
+def moved(version: int) -> WidgetMoved:
+    return WidgetMoved(account_id="acc-1", version=version, widget_id="w-1",
+                       occurred_at=datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc))
+
+
+def test_entry_stores_exactly_the_serialised_record() -> None:
+    entry = outbox_entry(moved(3), event_id="ev-3")
+    assert entry["event_id"] == "ev-3"
+    assert entry_to_record(entry) == to_kafka_message(moved(3), event_id="ev-3")
+    assert all(set(h) == {"name", "value"} for h in entry["headers"])  # no nested arrays
+    assert entry["created_at"].tzinfo is not None
+
+
+def test_entry_carries_the_current_traceparent() -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with log_context(traceparent=traceparent):
+        entry = outbox_entry(moved(1))
+    envelope = from_kafka_message(entry["value"], entry_to_record(entry).headers)
+    assert envelope.traceparent == traceparent
+    assert envelope.event == moved(1)
+
+
+def test_entries_keep_given_ids_and_order() -> None:
+    entries = outbox_entries([(moved(1), "a"), moved(2), (moved(3), "c")])
+    assert [e["event_id"] for e in entries][0::2] == ["a", "c"]
+    assert len({e["event_id"] for e in entries}) == 3
+    assert [from_kafka_message(e["value"], entry_to_record(e).headers).event.version
+            for e in entries] == [1, 2, 3]
+
+
+def test_with_outbox_for_insert() -> None:
+    entries = outbox_entries([moved(1)])
+    doc = with_outbox({"_id": "w-1", "account_id": "acc-1", "version": 1}, entries)
+    assert doc["outbox"] == entries
+    assert doc["outbox_pending_since"] == entries[0]["created_at"]
+
+
+def test_push_outbox_merges_into_the_same_update() -> None:
+    entries = outbox_entries([moved(2)])
+    update = push_outbox({"$set": {"position": 4, "version": 2}, "$push": {"history": 4}}, entries)
+    assert update["$set"] == {"position": 4, "version": 2}
+    assert update["$push"] == {"history": 4, "outbox": {"$each": entries}}
+    assert update["$min"] == {"outbox_pending_since": entries[0]["created_at"]}
+
+
+def test_push_outbox_refuses_conflicting_or_replacement_updates() -> None:
+    entries = outbox_entries([moved(2)])
+    with pytest.raises(ValueError):
+        push_outbox({"$set": {"outbox": []}}, entries)
+    with pytest.raises(ValueError):
+        push_outbox({"position": 4}, entries)
+
+
+class FakeCollection:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.updates: list[tuple[dict, dict]] = []
+
+    async def find_one(self, query: dict, projection: Any = None) -> dict | None:
+        return self.doc if query["_id"] == self.doc["_id"] else None
+
+    async def update_one(self, query: dict, update: dict) -> None:
+        self.updates.append((query, update))
+
+
+class FakePublisher:
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.sent: list[Any] = []
+        self.fail_at = fail_at
+
+    async def publish_record(self, record: Any) -> None:
+        if self.fail_at is not None and len(self.sent) == self.fail_at:
+            raise ConnectionError("kafka unreachable")
+        self.sent.append(record)
+
+
+async def test_publish_pending_publishes_in_order_then_removes_exactly_those_entries() -> None:
+    entries = outbox_entries([(moved(1), "e1"), (moved(2), "e2")])
+    collection = FakeCollection(with_outbox({"_id": "w-1"}, entries))
+    publisher = FakePublisher()
+    assert await Outbox(publisher).publish_pending(collection, "w-1") == 2
+    assert [r for r in publisher.sent] == [entry_to_record(e) for e in entries]
+    pull_query, pull = collection.updates[0]
+    assert pull_query == {"_id": "w-1"}
+    assert pull == {"$pullAll": {"outbox": entries}}
+    assert collection.updates[1] == (
+        {"_id": "w-1", "outbox": {"$size": 0}}, {"$unset": {"outbox_pending_since": ""}}
+    )
+
+
+async def test_failed_publish_leaves_every_entry_for_the_relay() -> None:
+    entries = outbox_entries([(moved(1), "e1"), (moved(2), "e2")])
+    collection = FakeCollection(with_outbox({"_id": "w-1"}, entries))
+    with pytest.raises(ConnectionError):
+        await Outbox(FakePublisher(fail_at=1)).publish_pending(collection, collection.doc)
+    assert collection.updates == []
