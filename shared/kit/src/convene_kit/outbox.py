@@ -31,6 +31,8 @@ writer is still within its grace period on, and claims documents with unique ins
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -191,6 +193,9 @@ class Outbox:
             entries = list((found or {}).get(OUTBOX_FIELD) or [])
         if not entries:
             return 0
+        if self.publisher.settings.fault("crash_before_publish"):
+            logger.critical("fault injection: crashing after the write, before the publish")
+            os.kill(os.getpid(), signal.SIGKILL)
         for entry in entries:
             await self.publisher.publish_record(entry_to_record(entry))
         await remove_published(collection, doc_id, entries)

@@ -56,6 +56,10 @@ class ServiceSettings(BaseSettings):
 
     # Auth: the gateway signs a JWT per request; services verify with its public key.
     jwt_public_key_file: Path | None = None
+
+    # Fault injection for crash tests; empty in production. "crash_before_publish" makes the
+    # process SIGKILL itself after an outbox write and before its publish.
+    fault_injection: str = Field(default="", description="Comma-separated fault names.")
     jwt_audience: str = "convene"
     jwt_issuer: str = "convene-gateway"
     jwt_leeway_s: float = 30.0
@@ -88,12 +92,21 @@ class ServiceSettings(BaseSettings):
     def _upper_level(cls, value: str) -> str:
         return value.upper()
 
+    @field_validator("jwt_public_key_file", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _derive_database(self) -> ServiceSettings:
         if not self.mongo_database:
             name = "convene_" + self.service_name.replace("-", "_")
             object.__setattr__(self, "mongo_database", name)
         return self
+
+    def fault(self, name: str) -> bool:
+        """True when the fault ``name`` is injected (CONVENE_FAULT_INJECTION, tests only)."""
+        return name in {part.strip() for part in self.fault_injection.split(",")}
 
     def topic(self, name: str) -> str:
         """The physical topic name of a logical one (the catalogue's ``Event.TOPIC``)."""

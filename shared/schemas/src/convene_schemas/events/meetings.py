@@ -144,6 +144,11 @@ class MeetingSnapshot(MeetingsEvent):
     host_user_id: EntityId = Field(
         description="The user the meeting is for ('assigned to', R6); iCalendar ORGANIZER."
     )
+    host_email: RawEmail | None = Field(
+        default=None,
+        description="The host's email address (iCalendar ORGANIZER); None if records has none.",
+    )
+    host_name: PersonName = Field(default="", description="The host's display name.")
     organizer_user_id: EntityId = Field(
         description="The user who scheduled it ('created by', R6, R17)."
     )

@@ -1,0 +1,1 @@
+"""Convene booking-pages service."""

@@ -1,0 +1,3 @@
+from convene_booking_pages.app import main
+
+main()

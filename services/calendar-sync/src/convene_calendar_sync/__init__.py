@@ -1,0 +1,1 @@
+"""Convene calendar-sync service."""

@@ -1,0 +1,3 @@
+from convene_calendar_sync.app import main
+
+main()
