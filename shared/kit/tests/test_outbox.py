@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import pytest
 from convene_kit.logging import log_context
+from convene_kit.settings import ServiceSettings
 from convene_kit.outbox import (
     Outbox,
     entry_to_record,
@@ -94,6 +95,7 @@ class FakeCollection:
 
 class FakePublisher:
     def __init__(self, fail_at: int | None = None) -> None:
+        self.settings = ServiceSettings(service_name="kittest")
         self.sent: list[Any] = []
         self.fail_at = fail_at
 
