@@ -119,7 +119,7 @@ async def test_invalid_message_goes_to_the_dlq_with_provenance_headers() -> None
     assert headers["dlq_source_topic"] == b"pfx." + TOPIC.encode()
     assert headers["dlq_source_partition"] == b"0"
     assert headers["dlq_source_offset"] == b"0"
-    assert headers["dlq_consumer_group"] == b"kittest"
+    assert headers["dlq_consumer_group"] == b"pfx.kittest"  # groups follow the topic prefix
     assert headers["dlq_reason"] == b"undecodable"
     assert headers["dlq_error_class"] == b"UndecodableEvent"
     assert b"ce_specversion" in headers["dlq_error_message"]
@@ -240,7 +240,7 @@ def test_subscribers_use_manual_ack_and_no_auto_commit() -> None:
     assert subscriber.ack_policy is AckPolicy.MANUAL
     assert subscriber._connection_args["enable_auto_commit"] is False
     assert subscriber._connection_args["auto_offset_reset"] == "earliest"
-    assert subscriber.group_id == "kittest"
+    assert subscriber.group_id == "pfx.kittest"
     assert subscriber.topic_names == ["pfx." + TOPIC]
 
 

@@ -50,7 +50,7 @@ def test_settings_come_from_convene_env(monkeypatch) -> None:
     assert settings.mongo_url == "mongodb://127.0.0.1:37017/"
     assert settings.topic("meetings.events.v1") == "t1.meetings.events.v1"
     assert settings.log_level == "DEBUG"
-    assert settings.consumer_group == "calendar-sync"
+    assert settings.consumer_group == "t1.calendar-sync"  # groups follow the topic prefix
     assert settings.jwt_audience == "convene" and settings.jwt_issuer == "convene-gateway"
 
 

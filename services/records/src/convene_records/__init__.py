@@ -1,1 +1,1 @@
-"""Convene records service."""
+"""Convene records: accounts, users, CRM records and their timelines."""

@@ -114,5 +114,6 @@ class ServiceSettings(BaseSettings):
 
     @property
     def consumer_group(self) -> str:
-        """The Kafka consumer group: one per service."""
-        return self.service_name
+        """The Kafka consumer group: one per service (within one topic prefix, so that an
+        isolated environment sharing a broker never joins another's group)."""
+        return f"{self.topic_prefix}{self.service_name}"

@@ -1,0 +1,3 @@
+from convene_meetings.app import main
+
+main()

@@ -1,0 +1,66 @@
+"""/meetings: schedule a meeting, read one. Thin views over :mod:`convene_meetings.service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from convene_kit.auth import CurrentPrincipal
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from convene_meetings import service
+from convene_meetings.api.models import (
+    MeetingCreate,
+    MeetingRead,
+    ScheduleResponse,
+    meeting_body,
+    schedule_body,
+)
+from convene_meetings.deps import Deps
+from convene_meetings.domain.meeting import sees_internal_notes
+
+router = APIRouter(prefix="/meetings", tags=["meetings"])
+
+_ERRORS = {401: {"description": "No valid gateway token."}}
+
+
+def _deps(request: Request) -> Deps:
+    return request.app.state.deps  # type: ignore[no-any-return]
+
+
+MeetingsDeps = Annotated[Deps, Depends(_deps)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ScheduleResponse,
+    summary="Schedule a meeting from a CRM record",
+    responses={**_ERRORS, 422: {"description": "A rule refused it: start_in_past, "
+                                "nonexistent_local_time, unknown_attendee, unknown_host, "
+                                "too_many_reminders, ... or validation_error."}},
+)
+async def create_meeting(
+    body: MeetingCreate, principal: CurrentPrincipal, deps: MeetingsDeps
+) -> JSONResponse:
+    meeting = await service.schedule(deps, account_id=principal.account_id,
+                                     organizer_user_id=principal.user_id,
+                                     command=body.to_command())
+    content = schedule_body(meeting, with_internal_note=sees_internal_notes(principal.roles))
+    return JSONResponse(content, status_code=201,
+                        headers={"Location": f"/meetings/{meeting.meeting_id}"})
+
+
+@router.get(
+    "/{meeting_id}",
+    response_model=MeetingRead,
+    summary="Read a meeting",
+    responses={**_ERRORS, 404: {"description": "meeting_not_found"}},
+)
+async def read_meeting(
+    meeting_id: str, principal: CurrentPrincipal, deps: MeetingsDeps
+) -> JSONResponse:
+    meeting = await service.get_meeting(deps, account_id=principal.account_id,
+                                        meeting_id=meeting_id)
+    with_note = sees_internal_notes(principal.roles)
+    return JSONResponse(meeting_body(meeting, with_internal_note=with_note))

@@ -1,0 +1,86 @@
+"""The one place that builds meetings: settings -> clients -> repositories -> broker -> app.
+
+Tests replace one dependency with one keyword argument and keep the real wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from convene_kit.auth import JwtVerifier
+from convene_kit.consumer import subscribe_events
+from convene_kit.http import create_app
+from convene_kit.idempotency import PROCESSED_EVENTS_COLLECTION, ProcessedEvents
+from convene_kit.kafka import EventPublisher, build_broker
+from convene_kit.outbox import Outbox
+from convene_kit.runtime import ServiceRuntime
+from convene_kit.store import MongoStore
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from convene_meetings.api import ROUTERS
+from convene_meetings.api.errors import add_error_handlers
+from convene_meetings.deps import Deps
+from convene_meetings.handlers import TOPICS, build_handlers
+from convene_meetings.settings import MeetingsSettings
+from convene_meetings.store import (
+    ACCOUNT_SETTINGS,
+    CONTACTS,
+    INDEXES,
+    MEETINGS,
+    USERS,
+    MeetingRepository,
+    ReadModelRepository,
+)
+
+
+@dataclass
+class MeetingsService:
+    """The built service: what the process entry point and tests need."""
+
+    settings: MeetingsSettings
+    runtime: ServiceRuntime
+    app: FastAPI
+    deps: Deps
+
+
+def bootstrap(
+    settings: MeetingsSettings | None = None,
+    *,
+    broker: KafkaBroker | None = None,
+    store: MongoStore | None = None,
+    publisher: EventPublisher | None = None,
+    verifier: JwtVerifier | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> MeetingsService:
+    """Build meetings; each keyword argument replaces one dependency (tests)."""
+    settings = settings or MeetingsSettings()
+    broker = broker or build_broker(settings)
+    store = store or MongoStore.from_settings(settings)
+    store.declare(*INDEXES)
+    publisher = publisher or EventPublisher(broker, settings)
+    deps = Deps(
+        meetings=MeetingRepository(store.collection(MEETINGS)),
+        read_models=ReadModelRepository(
+            store.collection(USERS), store.collection(CONTACTS),
+            store.collection(ACCOUNT_SETTINGS),
+        ),
+        outbox=Outbox(publisher),
+    )
+    if clock is not None:
+        deps.clock = clock
+    processed_events = ProcessedEvents(
+        store.collection(PROCESSED_EVENTS_COLLECTION), settings.consumer_group,
+        retention_s=settings.processed_event_retention_s,
+    )
+    consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps),
+                                processed_events=processed_events)
+    runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
+                             outbox_collections=[MEETINGS])
+    app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
+                     lifespan=runtime.lifespan, verifier=verifier, title="Convene meetings")
+    add_error_handlers(app)
+    app.state.deps = deps
+    return MeetingsService(settings=settings, runtime=runtime, app=app, deps=deps)

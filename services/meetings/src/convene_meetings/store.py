@@ -1,0 +1,184 @@
+"""meetings' MongoDB repositories and the indexes created at start-up.
+
+Collections (all in meetings' own database):
+
+- ``meetings``: one document per meeting, ``_id`` = meeting id, carrying its outbox.
+- ``users``, ``contacts``, ``account_settings``: read models of records' events, ``_id`` =
+  ``"<account_id>:<aggregate id>"``, each written only by a newer version of its aggregate
+  (:func:`convene_kit.idempotency.apply_if_newer`). A deleted contact stays as a tombstone
+  with its version, so an older ContactUpserted arriving late cannot bring it back.
+
+Every method takes the account id and scopes by it; lookups are by ``_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from convene_kit.idempotency import apply_if_newer
+from convene_kit.outbox import with_outbox
+from convene_kit.store import AccountScopedCollection, IndexSpec, scoped_filter
+from convene_schemas.events.common import ReminderOffset
+from pymongo.asynchronous.collection import AsyncCollection
+
+from convene_meetings.domain.directory import (
+    AccountDefaults,
+    ContactProfile,
+    Directory,
+    UserProfile,
+)
+from convene_meetings.domain.meeting import Meeting
+
+MEETINGS = "meetings"
+USERS = "users"
+CONTACTS = "contacts"
+ACCOUNT_SETTINGS = "account_settings"
+
+INDEXES: list[IndexSpec] = [
+    # Listing an account's meetings by time (calendar views, the full meetings issue).
+    IndexSpec(collection=MEETINGS, keys=[("account_id", 1), ("start", 1)], name="account_start"),
+]
+
+
+def read_model_key(account_id: str, aggregate_id: str) -> str:
+    """The ``_id`` of a read-model document: ``"<account_id>:<aggregate_id>"``."""
+    return f"{account_id}:{aggregate_id}"
+
+
+class MeetingRepository:
+    """The ``meetings`` collection: meetings with their pending events (outbox)."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+        self._scoped = AccountScopedCollection(collection)
+
+    async def add(self, meeting: Meeting, outbox: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Insert a new meeting and its events in one write; returns the document written."""
+        document = with_outbox(meeting_document(meeting), outbox)
+        await self._scoped.insert_one(meeting.account_id, document)
+        return document
+
+    async def get(self, account_id: str, meeting_id: str) -> Meeting | None:
+        """The account's meeting ``meeting_id``, or None (also for another account's id)."""
+        found = await self._scoped.find_one(account_id, {"_id": meeting_id})
+        return meeting_from_document(found) if found is not None else None
+
+
+def meeting_document(meeting: Meeting) -> dict[str, Any]:
+    """The stored form of a meeting (``_id`` = meeting id)."""
+    return {"_id": meeting.meeting_id, **meeting.model_dump(mode="python")}
+
+
+def meeting_from_document(document: Mapping[str, Any]) -> Meeting:
+    """The meeting a stored document holds (store-only fields such as the outbox ignored)."""
+    return Meeting.model_validate({k: document[k] for k in Meeting.model_fields if k in document})
+
+
+class ReadModelRepository:
+    """Users, contacts and account settings as records last announced them."""
+
+    def __init__(
+        self,
+        users: AsyncCollection[dict[str, Any]],
+        contacts: AsyncCollection[dict[str, Any]],
+        account_settings: AsyncCollection[dict[str, Any]],
+    ) -> None:
+        self.users = users
+        self.contacts = contacts
+        self.account_settings = account_settings
+
+    async def put_user(
+        self, account_id: str, user_id: str, version: int, state: Mapping[str, Any]
+    ) -> bool:
+        """Store a user's state if ``version`` is newer; True if it was written."""
+        return await self._put(self.users, account_id, user_id, version,
+                               {**state, "user_id": user_id})
+
+    async def put_contact(
+        self, account_id: str, contact_id: str, version: int, state: Mapping[str, Any]
+    ) -> bool:
+        """Store a contact's state if ``version`` is newer (a newer upsert undeletes it)."""
+        return await self._put(self.contacts, account_id, contact_id, version,
+                               {**state, "contact_id": contact_id, "deleted": False})
+
+    async def delete_contact(
+        self, account_id: str, contact_id: str, version: int, *, permanent: bool
+    ) -> bool:
+        """Mark a contact deleted if ``version`` is newer; keeps a tombstone with the version."""
+        return await self._put(self.contacts, account_id, contact_id, version,
+                               {"contact_id": contact_id, "deleted": True, "permanent": permanent})
+
+    async def put_account_settings(
+        self, account_id: str, version: int, state: Mapping[str, Any]
+    ) -> bool:
+        """Store the account's settings if ``version`` is newer."""
+        return await self._put(self.account_settings, account_id, account_id, version, state)
+
+    async def directory(
+        self, account_id: str, user_ids: Iterable[str], contact_ids: Iterable[str]
+    ) -> Directory:
+        """The users and contacts named (the known, not deleted ones) and the account defaults."""
+        users = await self._by_ids(self.users, account_id, user_ids)
+        contacts = await self._by_ids(self.contacts, account_id, contact_ids)
+        settings = await self.account_settings.find_one(
+            scoped_filter(account_id, {"_id": read_model_key(account_id, account_id)})
+        )
+        return Directory(
+            users={d["user_id"]: user_profile(d) for d in users},
+            contacts={d["contact_id"]: contact_profile(d) for d in contacts if not d["deleted"]},
+            account=account_defaults(settings) if settings else None,
+        )
+
+    async def _put(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        account_id: str,
+        aggregate_id: str,
+        version: int,
+        state: Mapping[str, Any],
+    ) -> bool:
+        query = scoped_filter(account_id, {"_id": read_model_key(account_id, aggregate_id)})
+        return await apply_if_newer(collection, query, version, {"$set": dict(state)})
+
+    async def _by_ids(
+        self, collection: AsyncCollection[dict[str, Any]], account_id: str, ids: Iterable[str]
+    ) -> list[dict[str, Any]]:
+        keys = sorted({read_model_key(account_id, i) for i in ids})
+        if not keys:
+            return []
+        cursor = collection.find(scoped_filter(account_id, {"_id": {"$in": keys}}))
+        return [doc async for doc in cursor]
+
+
+def user_profile(document: Mapping[str, Any]) -> UserProfile:
+    """The domain's view of a users read-model document."""
+    return UserProfile(
+        user_id=document["user_id"], email=document["email"], name=document["name"],
+        time_zone=document["time_zone"], language=document["language"],
+        seat=document.get("seat", "none"), active=document.get("active", True),
+    )
+
+
+def contact_profile(document: Mapping[str, Any]) -> ContactProfile:
+    """The domain's view of a contacts read-model document."""
+    return ContactProfile(
+        contact_id=document["contact_id"], email=document.get("email"),
+        email_valid=document.get("email_valid", False),
+        email_invalid_reason=document.get("email_invalid_reason"),
+        first_name=document.get("first_name", ""), last_name=document.get("last_name", ""),
+        time_zone=document.get("time_zone"), language=document.get("language"),
+    )
+
+
+def account_defaults(document: Mapping[str, Any]) -> AccountDefaults:
+    """The domain's view of an account_settings read-model document."""
+    return AccountDefaults(
+        default_time_zone=document["default_time_zone"],
+        default_language=document["default_language"],
+        reminders_enabled_by_default=document.get("reminders_enabled_by_default", False),
+        default_reminders=tuple(
+            ReminderOffset(amount=r["amount"], unit=r["unit"])
+            for r in document.get("default_reminders", [])
+        ),
+    )

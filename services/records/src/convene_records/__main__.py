@@ -1,0 +1,3 @@
+from convene_records.app import main
+
+main()

@@ -1,0 +1,74 @@
+"""The one place that builds records: settings -> store -> repositories -> broker -> app.
+
+Tests replace one dependency with one keyword argument and keep the real wiring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convene_kit.auth import JwtVerifier
+from convene_kit.consumer import subscribe_events
+from convene_kit.http import create_app
+from convene_kit.idempotency import ProcessedEvents
+from convene_kit.kafka import EventPublisher, build_broker
+from convene_kit.outbox import Outbox
+from convene_kit.runtime import ServiceRuntime
+from convene_kit.store import MongoStore
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from convene_records import store as records_store
+from convene_records.api import ROUTERS
+from convene_records.handlers import TOPICS, build_handlers
+from convene_records.service_layer.deps import PublishAfterWrite, RecordsDeps
+from convene_records.settings import RecordsSettings
+
+
+@dataclass
+class Records:
+    """The built service: what the process entry point and tests need."""
+
+    settings: RecordsSettings
+    runtime: ServiceRuntime
+    app: FastAPI
+    deps: RecordsDeps
+
+
+def build_deps(store: MongoStore, publisher: EventPublisher) -> RecordsDeps:
+    """The repositories over the service's collections, and the outbox publisher."""
+    return RecordsDeps(
+        accounts=records_store.AccountRepository(store.collection(records_store.ACCOUNTS)),
+        users=records_store.UserRepository(store.collection(records_store.USERS)),
+        contacts=records_store.ContactRepository(store.collection(records_store.CONTACTS)),
+        timelines=records_store.TimelineRepository(
+            store.collection(records_store.TIMELINE),
+            store.collection(records_store.TIMELINE_MEETINGS)),
+        publish=PublishAfterWrite(Outbox(publisher)),
+    )
+
+
+def bootstrap(
+    settings: RecordsSettings | None = None,
+    *,
+    broker: KafkaBroker | None = None,
+    store: MongoStore | None = None,
+    publisher: EventPublisher | None = None,
+    verifier: JwtVerifier | None = None,
+) -> Records:
+    """Build records. ``verifier`` defaults to CONVENE_JWT_PUBLIC_KEY_FILE's key."""
+    settings = settings or RecordsSettings()
+    broker = broker or build_broker(settings)
+    store = store or MongoStore.from_settings(settings, indexes=records_store.INDEXES)
+    deps = build_deps(store, publisher or EventPublisher(broker, settings))
+    processed_events = ProcessedEvents(
+        store.collection(records_store.PROCESSED_EVENTS), settings.consumer_group,
+        retention_s=settings.processed_event_retention_s)
+    consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps),
+                                processed_events=processed_events)
+    runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
+                             outbox_collections=records_store.OUTBOX_COLLECTIONS)
+    app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
+                     lifespan=runtime.lifespan, verifier=verifier, title="Convene records")
+    app.state.records_deps = deps
+    return Records(settings=settings, runtime=runtime, app=app, deps=deps)

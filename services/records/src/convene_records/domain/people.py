@@ -1,0 +1,160 @@
+"""Users of an account (R1) and contacts (R3), and the events they raise.
+
+Both are published as full state (``UserUpserted``, ``ContactUpserted``); meetings keeps
+them as read models to address invitations and decide who can be invited (R13).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from convene_schemas.events.records import ContactUpserted, Seat, UserUpserted
+
+from convene_records.domain.emails import (
+    InvalidReason,
+    check_contact_email,
+    email_key,
+    syntax_error,
+)
+from convene_records.domain.versions import FIRST_VERSION
+
+
+@dataclass(frozen=True)
+class User:
+    """A user of the account: who can host, organize and be invited (R1)."""
+
+    id: str
+    account_id: str
+    email: str
+    name: str
+    time_zone: str
+    language: str
+    seat: Seat
+    personal_email_access: bool
+    active: bool
+    updated_at: datetime
+    version: int = FIRST_VERSION
+
+    @property
+    def email_key(self) -> str:
+        """The address as compared for uniqueness within the account (case-insensitive)."""
+        return email_key(self.email)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A CRM contact (R3). ``email`` is kept as given, valid or not (R13)."""
+
+    id: str
+    account_id: str
+    email: str | None
+    email_valid: bool
+    email_invalid_reason: InvalidReason | None
+    first_name: str
+    last_name: str
+    time_zone: str | None
+    language: str | None
+    updated_at: datetime
+    owner_user_id: str | None = None
+    version: int = FIRST_VERSION
+
+
+class InvalidUserEmail(ValueError):
+    """A user's email address is not a valid address (users, unlike contacts, need one)."""
+
+
+def new_user(
+    user_id: str,
+    account_id: str,
+    *,
+    email: str,
+    name: str,
+    time_zone: str,
+    language: str,
+    seat: Seat,
+    personal_email_access: bool,
+    now: datetime,
+) -> User:
+    """A new, active user. Raises :class:`InvalidUserEmail` for an invalid address: a user
+    signs in with it, hosts meetings and is the ORGANIZER of invitations."""
+    address = email.strip()
+    problem = syntax_error(address)
+    if problem is not None:
+        raise InvalidUserEmail(problem)
+    return User(
+        id=user_id,
+        account_id=account_id,
+        email=address,
+        name=name,
+        time_zone=time_zone,
+        language=language,
+        seat=seat,
+        personal_email_access=personal_email_access,
+        active=True,
+        updated_at=now,
+    )
+
+
+def new_contact(
+    contact_id: str,
+    account_id: str,
+    *,
+    email: str | None,
+    first_name: str,
+    last_name: str,
+    time_zone: str | None,
+    language: str | None,
+    now: datetime,
+    owner_user_id: str | None = None,
+) -> Contact:
+    """A new contact; its email is flagged, never a reason to refuse it (R3, R13)."""
+    checked = check_contact_email(email)
+    return Contact(
+        id=contact_id,
+        account_id=account_id,
+        email=checked.email,
+        email_valid=checked.valid,
+        email_invalid_reason=checked.invalid_reason,
+        first_name=first_name,
+        last_name=last_name,
+        time_zone=time_zone,
+        language=language,
+        owner_user_id=owner_user_id,
+        updated_at=now,
+    )
+
+
+def user_upserted(user: User) -> UserUpserted:
+    """The event carrying ``user`` as it is now."""
+    return UserUpserted(
+        account_id=user.account_id,
+        version=user.version,
+        occurred_at=user.updated_at,
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        time_zone=user.time_zone,
+        language=user.language,
+        seat=user.seat,
+        personal_email_access=user.personal_email_access,
+        active=user.active,
+    )
+
+
+def contact_upserted(contact: Contact) -> ContactUpserted:
+    """The event carrying ``contact`` as it is now."""
+    return ContactUpserted(
+        account_id=contact.account_id,
+        version=contact.version,
+        occurred_at=contact.updated_at,
+        contact_id=contact.id,
+        email=contact.email,
+        email_valid=contact.email_valid,
+        email_invalid_reason=contact.email_invalid_reason,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        time_zone=contact.time_zone,
+        language=contact.language,
+        owner_user_id=contact.owner_user_id,
+    )

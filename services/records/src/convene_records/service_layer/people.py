@@ -1,0 +1,94 @@
+"""Creating and reading users (R1) and contacts (R3)."""
+
+from __future__ import annotations
+
+from convene_kit.http import ApiError
+from convene_kit.outbox import utcnow
+from convene_schemas.events.records import Seat
+
+from convene_records.domain.ids import new_contact_id, new_user_id
+from convene_records.domain.people import (
+    Contact,
+    InvalidUserEmail,
+    User,
+    contact_upserted,
+    new_contact,
+    new_user,
+    user_upserted,
+)
+from convene_records.service_layer.accounts import get_account
+from convene_records.service_layer.deps import RecordsDeps
+from convene_records.store import DuplicateRecord
+
+
+async def create_user(
+    deps: RecordsDeps,
+    account_id: str,
+    *,
+    email: str,
+    name: str,
+    time_zone: str,
+    language: str,
+    seat: Seat,
+    personal_email_access: bool,
+) -> User:
+    """Add a user to the account and publish it.
+
+    404 ``account_not_found`` before the account exists; 422 ``invalid_email`` for an
+    address that is not valid; 409 ``user_email_taken`` if a user of the account already
+    has the address (case-insensitively).
+    """
+    await get_account(deps, account_id)
+    try:
+        user = new_user(new_user_id(), account_id, email=email, name=name, time_zone=time_zone,
+                        language=language, seat=seat,
+                        personal_email_access=personal_email_access, now=utcnow())
+    except InvalidUserEmail as exc:
+        raise ApiError(422, "invalid_email", "The email address is not valid.",
+                       {"email": str(exc)}) from exc
+    try:
+        # The ids are random, so a duplicate can only be the unique email index.
+        written = await deps.users.add(user, [user_upserted(user)])
+    except DuplicateRecord as exc:
+        raise ApiError(409, "user_email_taken",
+                       "A user of this account already has this email address.",
+                       {"email": user.email}) from exc
+    await deps.publish(deps.users.collection, written)
+    return user
+
+
+async def get_user(deps: RecordsDeps, account_id: str, user_id: str) -> User:
+    """A user of the account; 404 ``user_not_found`` otherwise (other accounts included)."""
+    user = await deps.users.get(account_id, user_id)
+    if user is None:
+        raise ApiError(404, "user_not_found", "No such user.")
+    return user
+
+
+async def create_contact(
+    deps: RecordsDeps,
+    account_id: str,
+    *,
+    email: str | None,
+    first_name: str,
+    last_name: str,
+    time_zone: str | None,
+    language: str | None,
+) -> Contact:
+    """Add a contact and publish it. A missing or malformed email is kept and flagged,
+    never refused (R3, R13). 404 ``account_not_found`` before the account exists."""
+    await get_account(deps, account_id)
+    contact = new_contact(new_contact_id(), account_id, email=email, first_name=first_name,
+                          last_name=last_name, time_zone=time_zone, language=language,
+                          now=utcnow())
+    written = await deps.contacts.add(contact, [contact_upserted(contact)])
+    await deps.publish(deps.contacts.collection, written)
+    return contact
+
+
+async def get_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> Contact:
+    """A contact of the account; 404 ``contact_not_found`` otherwise (other accounts included)."""
+    contact = await deps.contacts.get(account_id, contact_id)
+    if contact is None:
+        raise ApiError(404, "contact_not_found", "No such contact.")
+    return contact
