@@ -6,11 +6,13 @@ account, prints every URL, and on Ctrl-C stops exactly what it started.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,63 @@ def ensure_topics(endpoints: dict[str, str]) -> None:
                     "--bootstrap", endpoints["CONVENE_KAFKA_BOOTSTRAP"]], check=True)
 
 
+DEMO_ACCOUNT = "acc_demo"
+DEMO_ADMIN = "usr_demo_admin"
+
+
+def dev_keys(cfg: config.InfraConfig) -> Path:
+    """The local key pair standing in for the gateway's (created once)."""
+    keys = cfg.home / "keys"
+    subprocess.run([sys.executable, "-m", "convene_kit.devtokens", "keygen", "--dir", str(keys)],
+                   check=True, capture_output=True)
+    return keys
+
+
+def mint(keys: Path, user: str, roles: str = "team") -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "convene_kit.devtokens", "mint", "--key-dir", str(keys),
+         "--account", DEMO_ACCOUNT, "--user", user, "--roles", roles, "--ttl", str(12 * 3600)],
+        check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _call(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, method=method, data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def seed_demo(cfg: config.InfraConfig, keys: Path, records_url: str) -> dict[str, str]:
+    """The demo account with a host user and a contact, created through records' API once
+    (their ids are kept in data/demo.json, which `make clean` removes with the data)."""
+    state = cfg.data / "demo.json"
+    if state.exists():
+        return json.loads(state.read_text())
+    admin = mint(keys, DEMO_ADMIN, roles="admin")
+    status, body = _call("POST", f"{records_url}/account", admin,
+                         {"name": "Demo Co", "default_time_zone": "Europe/Rome"})
+    if status != 201:
+        raise InfraError(f"seeding the demo account failed with HTTP {status}: {body}; "
+                         "`make clean` resets the local data")
+    seeded = {}
+    for kind, request in (("users", {"email": "host@demo.example", "name": "Hana Host",
+                                     "time_zone": "Europe/Rome", "language": "en",
+                                     "seat": "sales_professional"}),
+                          ("contacts", {"email": "carl@client.example", "first_name": "Carl",
+                                        "last_name": "Contact", "time_zone": "America/New_York",
+                                        "language": "en"})):
+        status, created = _call("POST", f"{records_url}/{kind}", admin, request)
+        if status != 201:
+            raise InfraError(f"seeding {kind} failed with HTTP {status}: {created}")
+        seeded[kind] = created["id"]
+    state.write_text(json.dumps(seeded))
+    return seeded
+
+
 def wait_healthy(url: str, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,7 +155,8 @@ def main() -> int:
         ensure_topics(endpoints)
 
         specs = existing_services()
-        env = {**os.environ, **endpoints}
+        keys = dev_keys(cfg)
+        env = {**os.environ, **endpoints, "CONVENE_JWT_PUBLIC_KEY_FILE": str(keys / "public.pem")}
         for spec in specs:
             log = open(cfg.log_file(spec.name), "ab")  # noqa: SIM115 - handed to the child
             services.append(subprocess.Popen(
@@ -106,6 +166,9 @@ def main() -> int:
         for spec in specs:
             if not wait_healthy(f"http://127.0.0.1:{spec.port}/healthz"):
                 raise InfraError(f"{spec.name} did not become healthy; see {cfg.log_file(spec.name)}")
+
+        seeded = seed_demo(cfg, keys, "http://127.0.0.1:8101") if any(
+            s.name == "records" for s in specs) else {}
 
         print("\nConvene is running. Press Ctrl-C to stop everything started here.\n")
         if specs:
@@ -120,7 +183,16 @@ def main() -> int:
               f"(users in {endpoints['CONVENE_CALDAV_CREDENTIALS_FILE']})")
         print(f"  SMTP sink        {endpoints['CONVENE_SMTP_HOST']}:{endpoints['CONVENE_SMTP_PORT']}"
               f", every email is written to {endpoints['CONVENE_MAIL_SINK_DIR']}/*.eml")
-        print(f"  logs             {cfg.logs}/", flush=True)
+        print(f"  logs             {cfg.logs}/")
+        if seeded:
+            token = mint(keys, seeded["users"])
+            (cfg.home / "demo-token").write_text(token + "\n")
+            print(f"\n  demo account {DEMO_ACCOUNT}: host user {seeded['users']}, "
+                  f"contact {seeded['contacts']}")
+            print(f"  development token of the host (role team), also in {cfg.home / 'demo-token'}:")
+            print(f"    {token}")
+            print("  schedule the demo meeting: see README.md, 'Try it'")
+        print("", flush=True)
         while not stop_requested:
             for proc in services:
                 if proc.poll() is not None:

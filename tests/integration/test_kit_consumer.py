@@ -120,8 +120,9 @@ async def test_malformed_and_unknown_version_go_to_the_dlq_and_the_next_message_
     async def on_built(envelope: Envelope) -> None:
         handled.append(envelope)
 
-    group = random_name("kit-group")
-    async with Running(kit_settings(prefix, group=group), on_built):
+    service = random_name("kit-group")
+    group = f"{prefix}{service}"  # consumer groups follow the topic prefix
+    async with Running(kit_settings(prefix, group=service), on_built):
         await eventually(lambda: _true(handled), "the good message to be handled")
         await eventually(lambda: _committed(topic, 3, group), "offset 3 to be committed")
 
@@ -159,8 +160,9 @@ async def test_a_handler_failing_every_time_is_dead_lettered_after_bounded_retri
         if envelope.subject == "g-poison":
             raise KeyError("host h-1 is not in the read model")
 
-    group = random_name("kit-group")
-    async with Running(kit_settings(prefix, group=group, consumer_max_attempts=4), on_built):
+    service = random_name("kit-group")
+    group = f"{prefix}{service}"  # consumer groups follow the topic prefix
+    async with Running(kit_settings(prefix, group=service, consumer_max_attempts=4), on_built):
         await eventually(lambda: _true(attempts.get("g-fine")), "the next message to be handled")
         await eventually(lambda: _committed(topic, 2, group), "offset 2 to be committed")
 
@@ -212,7 +214,8 @@ async def test_a_raising_handlers_record_is_not_committed_and_is_redelivered(
 ) -> None:
     """FastStream's AckPolicy.ACK would commit here; the kit must not."""
     prefix, topic = topics
-    group = random_name("kit-group")
+    service = random_name("kit-group")
+    group = f"{prefix}{service}"  # consumer groups follow the topic prefix
     record = built("g-retry")
     await produce(topic, (record.key, record.value, record.headers))
     first_attempts: list[str] = []
@@ -221,7 +224,7 @@ async def test_a_raising_handlers_record_is_not_committed_and_is_redelivered(
         first_attempts.append(envelope.id)
         raise AutoReconnect("mongo is down")
 
-    async with Running(kit_settings(prefix, group=group), store_is_down):
+    async with Running(kit_settings(prefix, group=service), store_is_down):
         await eventually(lambda: _true(len(first_attempts) >= 2), "the handler to be retried")
     assert await committed_offset(BOOTSTRAP, group, topic) is None
 
@@ -230,7 +233,7 @@ async def test_a_raising_handlers_record_is_not_committed_and_is_redelivered(
     async def store_is_back(envelope: Envelope) -> None:
         seen_again.append(envelope.id)
 
-    async with Running(kit_settings(prefix, group=group), store_is_back):
+    async with Running(kit_settings(prefix, group=service), store_is_back):
         await eventually(lambda: _true(seen_again), "a new consumer of the group to see it again")
         await eventually(lambda: _committed(topic, 1, group), "offset 1 to be committed")
     assert seen_again == [first_attempts[0]]

@@ -4,6 +4,7 @@ bounded polls."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 import uuid
@@ -45,15 +46,18 @@ def unique(prefix: str) -> str:
 
 
 async def wait_for(
-    probe: Callable[[], Awaitable[T | None]],
+    probe: Callable[[], Awaitable[T | None] | T | None],
     what: str,
     timeout: float = 20.0,
     interval: float = 0.1,
 ) -> T:
-    """Poll an async probe until it returns something truthy; fail with `what` on time-out."""
+    """Poll a probe (plain or async) until it returns something truthy; fail with `what` on
+    time-out."""
     deadline = time.monotonic() + timeout
     while True:
-        result = await probe()
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if time.monotonic() > deadline:

@@ -1,0 +1,3 @@
+from convene_notifications.app import main
+
+main()

@@ -1,0 +1,26 @@
+"""Every Kafka subscriber of notifications, in one place.
+
+A handler receives the decoded envelope and calls the delivery service; each email's own
+idempotency key (not only the event id) keeps a redelivered event from sending twice.
+"""
+
+from __future__ import annotations
+
+from convene_kit.consumer import Handler
+from convene_schemas.base import Event
+from convene_schemas.envelope import Envelope
+from convene_schemas.events.meetings import MeetingScheduled
+
+from convene_notifications.delivery import Deliveries
+
+TOPICS: list[str] = [MeetingScheduled.TOPIC]
+
+
+def build_handlers(deliveries: Deliveries) -> dict[type[Event], Handler]:
+    """The event handlers, keyed by the event class they consume."""
+
+    async def on_meeting_scheduled(envelope: Envelope) -> None:
+        assert isinstance(envelope.event, MeetingScheduled)
+        await deliveries.send_invitations(envelope.event)
+
+    return {MeetingScheduled: on_meeting_scheduled}

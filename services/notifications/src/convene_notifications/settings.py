@@ -1,0 +1,48 @@
+"""Settings of the notifications service: CONVENE_* environment variables (see convene_kit)."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+
+from convene_kit.settings import ServiceSettings
+from pydantic import Field, SecretStr, field_validator
+
+from convene_notifications.domain.addresses import parse_mailbox
+
+
+class NotificationsSettings(ServiceSettings):
+    """notifications' settings; everything else comes from the shared base."""
+
+    service_name: str = "notifications"
+    http_port: int = 8104
+
+    # Outgoing mail (SMTP submission)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 18025
+    smtp_starttls: bool = Field(default=False, description="Upgrade with STARTTLS (required).")
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="Never logged.")
+    smtp_timeout_s: float = 30.0
+    mail_from: str = Field(
+        default="Convene <meetings@convene.test>",
+        description="The From mailbox of every email; its domain also names Message-IDs.",
+    )
+
+    @field_validator("smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _valid_mailbox(cls, value: str) -> str:
+        if parse_mailbox(value) is None:
+            raise ValueError(f"mail_from is not a mailbox: {value!r}")
+        return value
+
+    @property
+    def sender(self) -> Address:
+        """``mail_from`` as an address (validated at start-up)."""
+        sender = parse_mailbox(self.mail_from)
+        assert sender is not None
+        return sender

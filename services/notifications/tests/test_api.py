@@ -1,0 +1,87 @@
+"""GET /emails: the mail log of a meeting, for the caller's account only, never a body."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from convene_kit import devtokens
+from convene_kit.auth import JwtVerifier
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+from faststream.kafka import KafkaBroker
+
+from convene_notifications.bootstrap import Notifications, bootstrap
+from convene_notifications.mailer import PermanentDeliveryError
+from convene_notifications.settings import NotificationsSettings
+from notifications_testing import NOW, FakeMailer, FakeStore, contact, meeting
+
+
+@pytest.fixture(scope="module")
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def token(key, account_id: str = "acc_1") -> str:
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return devtokens.mint_token(private, account_id=account_id, user_id="usr_1", roles=["team"])
+
+
+@pytest.fixture
+def service(key) -> Notifications:
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    verifier = JwtVerifier(public, audience="convene", issuer="convene-gateway")
+    return bootstrap(NotificationsSettings(), broker=KafkaBroker(), store=FakeStore(),
+                     mailer=FakeMailer([PermanentDeliveryError("5.1.1 no such user", 550)]),
+                     verifier=verifier, clock=lambda: NOW)
+
+
+def get(service: Notifications, meeting_id: str | None, bearer: str | None):
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    params = {"meeting_id": meeting_id} if meeting_id else {}
+    return TestClient(service.app).get("/emails", params=params, headers=headers)
+
+
+def test_lists_each_email_of_the_meeting_with_its_state(service, key) -> None:
+    event = meeting(attendees=[contact("bounce@globex.example"), contact("luca@initech.example")])
+    asyncio.run(service.deliveries.send_invitations(event))
+
+    response = get(service, event.meeting_id, token(key))
+
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [(i["recipient"], i["state"], i["kind"], i["sequence"]) for i in items] == [
+        ("bounce@globex.example", "failed", "invitation", 0),
+        ("luca@initech.example", "sent", "invitation", 0)]
+    failed, sent = items
+    assert failed["error"] == {"reason": "rejected", "code": 550, "message": "5.1.1 no such user"}
+    assert failed["sent_at"] is None
+    assert sent["error"] is None and sent["sent_at"].startswith("2026-03-06T09:00:00")
+    assert sent["message_id"] == f"<{sent['id']}@convene.test>"
+    assert set(sent) == {"id", "meeting_id", "recipient", "kind", "sequence", "state",
+                         "message_id", "sent_at", "error"}  # no subject, no body
+
+
+def test_another_accounts_emails_are_invisible(service, key) -> None:
+    event = meeting()
+    asyncio.run(service.deliveries.send_invitations(event))
+
+    response = get(service, event.meeting_id, token(key, account_id="acc_other"))
+
+    assert response.status_code == 200
+    assert response.json() == {"items": []}
+
+
+def test_a_token_is_required(service) -> None:
+    response = get(service, "mtg_1", None)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_token"
+
+
+def test_meeting_id_is_required(service, key) -> None:
+    response = get(service, None, token(key))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"

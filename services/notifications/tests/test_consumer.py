@@ -1,0 +1,67 @@
+"""The MeetingScheduled subscriber, end to end through FastStream's TestKafkaBroker."""
+
+from __future__ import annotations
+
+from convene_schemas.envelope import new_event_id, to_kafka_message
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from convene_notifications.bootstrap import Notifications, bootstrap
+from convene_notifications.mailer import TransientDeliveryError
+from convene_notifications.settings import NotificationsSettings
+from notifications_testing import NOW, FakeMailer, FakeStore, contact, meeting
+
+
+def service(mailer: FakeMailer) -> Notifications:
+    settings = NotificationsSettings(topic_prefix="ut.", consumer_retry_initial_s=0.001,
+                                     consumer_retry_max_s=0.002)
+    return bootstrap(settings, broker=KafkaBroker(), store=FakeStore(), mailer=mailer,
+                     clock=lambda: NOW)
+
+
+async def publish(broker: KafkaBroker, event, event_id: str) -> None:
+    record = to_kafka_message(event, event_id=event_id)
+    await broker.publish(record.value, "ut." + record.topic, key=record.key,
+                         headers={k: v.decode() for k, v in record.headers})
+
+
+async def test_a_scheduled_meeting_invites_its_attendees() -> None:
+    mailer = FakeMailer()
+    notifications = service(mailer)
+    event = meeting(attendees=[contact("dana@globex.example"), contact("luca@initech.example")])
+
+    async with TestKafkaBroker(notifications.runtime.broker) as broker:
+        await publish(broker, event, new_event_id())
+
+    assert sorted(r for _, _, rcpts in mailer.sent for r in rcpts) == [
+        "dana@globex.example", "luca@initech.example"]
+    for message, _, _ in mailer.sent:
+        calendar = message.get_body(("calendar",))
+        assert calendar.get_param("method") == "REQUEST"
+        assert f"UID:{event.ical_uid}" in calendar.get_content()
+
+
+async def test_the_same_event_delivered_twice_sends_once() -> None:
+    mailer = FakeMailer()
+    notifications = service(mailer)
+    event, event_id = meeting(), new_event_id()
+
+    async with TestKafkaBroker(notifications.runtime.broker) as broker:
+        await publish(broker, event, event_id)
+        await publish(broker, event, event_id)  # redelivery: the same event id
+        await publish(broker, event, new_event_id())  # a copy under another id
+
+    assert len(mailer.sent) == 1
+
+
+async def test_a_temporary_smtp_failure_is_retried_until_the_email_goes_out() -> None:
+    mailer = FakeMailer([TransientDeliveryError("4.3.0 try again later", 451),
+                         TransientDeliveryError("Connection refused")])
+    notifications = service(mailer)
+    event = meeting()
+
+    async with TestKafkaBroker(notifications.runtime.broker) as broker:
+        await publish(broker, event, new_event_id())
+
+    assert mailer.attempts == 3 and len(mailer.sent) == 1
+    [entry] = await notifications.mail_log.for_meeting(event.account_id, event.meeting_id)
+    assert entry["state"] == "sent"

@@ -1,0 +1,199 @@
+"""Run Convene's services as real processes for the integration tests.
+
+A :class:`Stack` isolates one test module: its own topic prefix (topics created from the
+registry with that prefix, consumer groups named after it), its own databases, its own JWT
+key pair, free ports. Services are started with ``python -m <package>`` exactly as
+``make run`` and a container would, and stopped with SIGTERM (or killed with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from support import REPO_ROOT, endpoint, load_infra_env
+
+PACKAGES = {
+    "records": "convene_records",
+    "meetings": "convene_meetings",
+    "calendar-sync": "convene_calendar_sync",
+    "notifications": "convene_notifications",
+    "booking-pages": "convene_booking_pages",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    """One service process of a stack."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", PACKAGES[self.name]], env=self.env, cwd=REPO_ROOT,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n"
+                                     f"{self.log_tail()}")
+            try:
+                response = httpx.get(f"{self.url}/readyz", timeout=2)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} not ready after {timeout:.0f}s ({last}):\n"
+                             f"{self.log_tail()}")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        os.killpg(self.process.pid, sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is flushed."""
+        self.stop(signal.SIGKILL)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+@dataclass
+class Stack:
+    """An isolated set of service processes sharing the running infrastructure."""
+
+    workdir: Path
+    prefix: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:8]}.")
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        load_infra_env()
+        self.keys = self.workdir / "keys"
+        subprocess.run([sys.executable, "-m", "convene_kit.devtokens", "keygen",
+                        "--dir", str(self.keys)], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "convene_schemas.topics", "ensure",
+                        "--bootstrap", endpoint("CONVENE_KAFKA_BOOTSTRAP"),
+                        "--prefix", self.prefix], check=True, capture_output=True)
+
+    def topic(self, logical: str) -> str:
+        return f"{self.prefix}{logical}"
+
+    def database(self, service: str) -> str:
+        return f"{self.prefix.rstrip('.')}_{service.replace('-', '_')}"
+
+    def env_for(self, service: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVENE_")}
+        env.update({
+            "CONVENE_KAFKA_BOOTSTRAP": endpoint("CONVENE_KAFKA_BOOTSTRAP"),
+            "CONVENE_MONGO_URL": endpoint("CONVENE_MONGO_URL"),
+            "CONVENE_SMTP_HOST": endpoint("CONVENE_SMTP_HOST"),
+            "CONVENE_SMTP_PORT": endpoint("CONVENE_SMTP_PORT"),
+            "CONVENE_MONGO_DATABASE": self.database(service),
+            "CONVENE_TOPIC_PREFIX": self.prefix,
+            "CONVENE_HTTP_PORT": str(port),
+            "CONVENE_JWT_PUBLIC_KEY_FILE": str(self.keys / "public.pem"),
+            "CONVENE_OUTBOX_GRACE_S": "1",
+            "CONVENE_OUTBOX_SWEEP_INTERVAL_S": "0.5",
+            "CONVENE_OUTBOX_LEASE_S": "4",
+            "CONVENE_CONSUMER_RETRY_INITIAL_S": "0.2",
+            "CONVENE_CONSUMER_RETRY_MAX_S": "1",
+            "CONVENE_MONGO_TIMEOUT_S": "2",
+            "CONVENE_LOG_LEVEL": "INFO",
+        })
+        env.update(extra or {})
+        return env
+
+    def start(self, *names: str, extra: dict[str, dict[str, str]] | None = None) -> None:
+        """Start services (all five by default) and wait until each is ready."""
+        for name in names or tuple(PACKAGES):
+            port = self.services[name].port if name in self.services else free_port()
+            service = ServiceProcess(name, port, self.env_for(name, port, (extra or {}).get(name)),
+                                     self.workdir / f"{name}.log")
+            self.services[name] = service
+            service.start()
+        for name in names or tuple(PACKAGES):
+            self.services[name].wait_ready()
+
+    def restart(self, name: str, extra: dict[str, str] | None = None) -> None:
+        self.services[name].stop()
+        self.start(name, extra={name: extra or {}})
+
+    def url(self, service: str) -> str:
+        return self.services[service].url
+
+    def token(self, account: str, user: str, roles: str = "", ttl: int = 3600) -> str:
+        args = [sys.executable, "-m", "convene_kit.devtokens", "mint", "--key-dir",
+                str(self.keys), "--account", account, "--user", user, "--ttl", str(ttl)]
+        if roles:
+            args += ["--roles", roles]
+        return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+    def stop_all(self) -> None:
+        for service in self.services.values():
+            service.stop()
+
+    def cleanup(self) -> None:
+        """Drop this stack's databases and delete its topics (runs never accumulate)."""
+        asyncio.run(self._cleanup())
+
+    async def _cleanup(self) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+        from pymongo import AsyncMongoClient
+
+        client: AsyncMongoClient = AsyncMongoClient(endpoint("CONVENE_MONGO_URL"))
+        try:
+            for name in PACKAGES:
+                await client.drop_database(self.database(name))
+        finally:
+            await client.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=endpoint("CONVENE_KAFKA_BOOTSTRAP"))
+        await admin.start()
+        try:
+            ours = [t for t in await admin.list_topics() if t.startswith(self.prefix)]
+            if ours:
+                await admin.delete_topics(ours)
+        finally:
+            await admin.close()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name}\n{s.log_tail(15)}" for name, s in self.services.items())

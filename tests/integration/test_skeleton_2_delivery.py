@@ -1,0 +1,101 @@
+"""At-least-once delivery made safe: duplicates change nothing; bad messages go to the DLQ
+with their provenance, consumers move on, and the replay command moves a record back once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+from convene_kit.testing import read_records, topic_size
+from convene_schemas.envelope import new_event_id, to_kafka_message
+
+from support import endpoint, wait_for
+from support.mail import mails
+from support.services import Stack
+from support.skeleton import Account, committed_past, publish, scheduled_event, timeline, timeline_entry
+
+BOOTSTRAP_VAR = "CONVENE_KAFKA_BOOTSTRAP"
+
+
+async def test_the_same_meeting_scheduled_twice_sends_one_email_and_one_timeline_entry(
+    stack: Stack, account: Account
+) -> None:
+    title = f"Twice-{uuid.uuid4().hex[:8]}"
+    event = scheduled_event(account, title)
+    record = to_kafka_message(event, event_id=new_event_id())
+    for _ in range(2):  # the same message, the same event id
+        partition, offset = await publish(stack, "meetings.events.v1", record.key, record.value,
+                                          record.headers)
+    for service in ("notifications", "records"):
+        await wait_for(lambda: committed_past(stack, service, partition, offset),
+                       f"{service} to process both copies", timeout=30)
+    assert len(mails(title, account.contact["email"])) == 1
+    entries = [e for e in await timeline(stack, account) if e["meeting_id"] == event.meeting_id]
+    assert len(entries) == 1
+
+
+async def test_bad_messages_are_dead_lettered_and_the_next_good_one_is_processed(
+    stack: Stack, account: Account
+) -> None:
+    good_title = f"AfterBad-{uuid.uuid4().hex[:8]}"
+    good = scheduled_event(account, good_title)
+    template = to_kafka_message(good, event_id=new_event_id())
+    marker = uuid.uuid4().hex.encode()
+    malformed = b'{"not json' + marker
+    newer_major = [(k, b"2" if k == "ce_dataversion" else v) for k, v in template.headers]
+    partition, malformed_offset = await publish(stack, "meetings.events.v1", template.key,
+                                                malformed, template.headers)
+    _, unknown_offset = await publish(stack, "meetings.events.v1", template.key, template.value,
+                                      newer_major)
+    await publish(stack, "meetings.events.v1", template.key, template.value, template.headers)
+
+    await wait_for(lambda: mails(good_title, account.contact["email"]),
+                   "the good event after the bad ones to be processed", timeout=30)
+    await wait_for(lambda: timeline_entry(stack, account, good.meeting_id),
+                   "the good event on the timeline", timeout=30)
+
+    dlq = stack.topic("meetings.events.v1.dlq")
+
+    async def dead_letters() -> list | None:
+        records = await read_records(endpoint(BOOTSTRAP_VAR), dlq, expected=1)
+        ours = [r for r in records
+                if dict(r.headers).get("dlq_source_partition") == str(partition).encode()
+                and dict(r.headers).get("dlq_source_offset") in (str(malformed_offset).encode(),
+                                                                 str(unknown_offset).encode())]
+        return ours if len(ours) >= 4 else None  # two bad messages x two consuming services
+
+    letters = await wait_for(dead_letters, "both bad messages on the DLQ from both consumers")
+    by_offset: dict[bytes, list] = {}
+    for letter in letters:
+        by_offset.setdefault(dict(letter.headers)["dlq_source_offset"], []).append(letter)
+    for offset, reason in ((malformed_offset, b"undecodable"), (unknown_offset, b"unknown_version")):
+        group_letters = by_offset[str(offset).encode()]
+        assert {dict(r.headers)["dlq_consumer_group"] for r in group_letters} == {
+            f"{stack.prefix}notifications".encode(), f"{stack.prefix}records".encode()}
+        for letter in group_letters:
+            headers = dict(letter.headers)
+            assert headers["dlq_source_topic"] == stack.topic("meetings.events.v1").encode()
+            assert headers["dlq_reason"] == reason
+            assert headers["dlq_error_class"] and headers["dlq_error_message"]
+            assert headers["dlq_source_partition"].isdigit()
+            assert headers["ce_type"] == b"com.convene.meetings.MeetingScheduled"  # kept as is
+    [malformed_letter, *_] = by_offset[str(malformed_offset).encode()]
+    assert malformed_letter.value == malformed  # the original bytes
+
+    source = stack.topic("meetings.events.v1")
+    before = await topic_size(endpoint(BOOTSTRAP_VAR), source)
+    replay = [sys.executable, "-m", "convene_kit.dlq", "replay", "--bootstrap",
+              endpoint(BOOTSTRAP_VAR), "--dlq-topic", dlq, "--partition",
+              str(malformed_letter.partition), "--from-offset", str(malformed_letter.offset),
+              "--to-offset", str(malformed_letter.offset)]
+    dry = subprocess.run([*replay, "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert await topic_size(endpoint(BOOTSTRAP_VAR), source) == before
+    done = subprocess.run(replay, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert await topic_size(endpoint(BOOTSTRAP_VAR), source) == before + 1
+    replayed = [r for r in await read_records(endpoint(BOOTSTRAP_VAR), source, expected=before + 1)
+                if r.value == malformed]
+    assert len(replayed) == 2  # the original and exactly one replayed copy
+    assert not any(k.startswith("dlq_") for k, _ in replayed[-1].headers)
