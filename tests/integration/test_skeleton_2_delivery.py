@@ -13,7 +13,8 @@ from convene_schemas.envelope import new_event_id, to_kafka_message
 from support import endpoint, wait_for
 from support.mail import mails
 from support.services import Stack
-from support.skeleton import Account, committed_past, publish, scheduled_event, timeline, timeline_entry
+from support.skeleton import (Account, assert_one_email_and_one_entry, publish, scheduled_event,
+                              timeline_entry, wait_processed)
 
 BOOTSTRAP_VAR = "CONVENE_KAFKA_BOOTSTRAP"
 
@@ -27,12 +28,8 @@ async def test_the_same_meeting_scheduled_twice_sends_one_email_and_one_timeline
     for _ in range(2):  # the same message, the same event id
         partition, offset = await publish(stack, "meetings.events.v1", record.key, record.value,
                                           record.headers)
-    for service in ("notifications", "records"):
-        await wait_for(lambda: committed_past(stack, service, partition, offset),
-                       f"{service} to process both copies", timeout=30)
-    assert len(mails(title, account.contact["email"])) == 1
-    entries = [e for e in await timeline(stack, account) if e["meeting_id"] == event.meeting_id]
-    assert len(entries) == 1
+    await wait_processed(stack, partition, offset, "process both copies")
+    await assert_one_email_and_one_entry(stack, account, title, event.meeting_id)
 
 
 async def test_bad_messages_are_dead_lettered_and_the_next_good_one_is_processed(

@@ -18,8 +18,9 @@ from pymongo import AsyncMongoClient
 from support import REPO_ROOT, endpoint, wait_for
 from support.mail import mails
 from support.services import Stack
-from support.skeleton import (Account, committed_past, meeting_request, publish, scheduled_event,
-                              timeline, timeline_entry)
+from support.skeleton import (Account, assert_one_email_and_one_entry, committed_past,
+                              meeting_request, publish, scheduled_event, timeline_entry,
+                              wait_processed)
 
 
 def infra(command: str, server: str) -> None:
@@ -48,12 +49,9 @@ async def test_a_store_outage_during_handling_commits_nothing_and_loses_nothing(
         assert mails(title) == []
     finally:
         infra("up", "ferretdb")
-    for service in ("notifications", "records"):
-        await wait_for(lambda: committed_past(stack, service, partition, offset),
-                       f"{service} to process the event once the store is back", timeout=60)
-    assert len(mails(title, account.contact["email"])) == 1
-    entries = [e for e in await timeline(stack, account) if e["meeting_id"] == event.meeting_id]
-    assert len(entries) == 1
+    await wait_processed(stack, partition, offset, "process the event once the store is back",
+                         timeout=60)
+    await assert_one_email_and_one_entry(stack, account, title, event.meeting_id)
 
 
 async def test_a_service_killed_between_write_and_publish_publishes_once_after_restart(

@@ -142,3 +142,24 @@ async def committed_past(stack: Stack, service: str, partition: int, offset: int
                                        f"{stack.prefix}{service}",
                                        stack.topic("meetings.events.v1"), partition)
     return committed is not None and committed > offset
+
+
+MEETING_CONSUMERS = ("notifications", "records")
+
+
+async def wait_processed(stack: Stack, partition: int, offset: int, what: str,
+                         timeout: float = 30) -> None:
+    """Wait until every consumer of meeting events committed past ``offset``."""
+    for service in MEETING_CONSUMERS:
+        await wait_for(lambda: committed_past(stack, service, partition, offset),
+                       f"{service} to {what}", timeout=timeout)
+
+
+async def assert_one_email_and_one_entry(stack: Stack, account: Account, title: str,
+                                         meeting_id: str) -> None:
+    """Exactly one invitation in the sink and one entry on the contact's timeline."""
+    from support.mail import mails
+
+    assert len(mails(title, account.contact["email"])) == 1
+    entries = [e for e in await timeline(stack, account) if e["meeting_id"] == meeting_id]
+    assert len(entries) == 1
