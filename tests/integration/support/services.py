@@ -111,9 +111,12 @@ class Stack:
         self.keys = self.workdir / "keys"
         subprocess.run([sys.executable, "-m", "convene_kit.devtokens", "keygen",
                         "--dir", str(self.keys)], check=True, capture_output=True)
-        subprocess.run([sys.executable, "-m", "convene_schemas.topics", "ensure",
-                        "--bootstrap", endpoint("CONVENE_KAFKA_BOOTSTRAP"),
-                        "--prefix", self.prefix], check=True, capture_output=True)
+        topics = subprocess.run([sys.executable, "-m", "convene_schemas.topics", "ensure",
+                                 "--bootstrap", endpoint("CONVENE_KAFKA_BOOTSTRAP"),
+                                 "--prefix", self.prefix], capture_output=True, text=True)
+        if topics.returncode != 0:
+            raise RuntimeError(f"creating the stack's topics failed (is `make infra-up` done?):\n"
+                               f"{topics.stdout}{topics.stderr}")
 
     def topic(self, logical: str) -> str:
         return f"{self.prefix}{logical}"
