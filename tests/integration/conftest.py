@@ -4,7 +4,8 @@ import pytest
 
 from support import load_infra_env
 from support.services import Stack
-from support.skeleton import Account
+from support.calendars import connect_calendar
+from support.skeleton import Account, schedule
 
 load_infra_env()
 
@@ -27,6 +28,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def account(stack: Stack) -> Account:
-    """An account with a host user and a contact, created through records' API."""
-    return Account(stack)
+async def account(stack: Stack) -> Account:
+    """An account with a host user (whose calendar is connected: R16) and a contact, created
+    through records' API; one warm-up meeting proves meetings has every read model."""
+    account = Account(stack)
+    await connect_calendar(stack, account, account.host["id"])
+    await schedule(stack, account, f"Warm-up-{account.id}", "warm-up")
+    return account

@@ -83,11 +83,18 @@ def expected_topics(prefix: str) -> dict[str, tuple[int, str]]:
 
 
 async def partitions_of(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
-    return {
-        t["topic"]: len(t["partitions"])
-        for t in await admin.describe_topics(names)
-        if not t["error_code"]
-    }
+    """Partition counts of ``names``; polls (bounded) while a just-created topic's metadata
+    has not reached the broker's cache yet."""
+    for _ in range(50):
+        found = {
+            t["topic"]: len(t["partitions"])
+            for t in await admin.describe_topics(names)
+            if not t["error_code"]
+        }
+        if set(found) == set(names):
+            break
+        await asyncio.sleep(0.1)
+    return found
 
 
 async def retention_of(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, str]:

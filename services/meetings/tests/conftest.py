@@ -19,6 +19,7 @@ from convene_meetings.handlers import build_handlers
 from convene_meetings.settings import MeetingsSettings
 from convene_schemas.base import Event
 from convene_schemas.envelope import from_kafka_message, new_event_id, to_kafka_message
+from convene_schemas.events.calendar_sync import Calendar, CalendarConnected
 from convene_schemas.events.records import AccountSettingsChanged, ContactUpserted, UserUpserted
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -128,6 +129,22 @@ def account_settings(account_id: str, version: int = 0, **fields: Any) -> Accoun
                                   occurred_at=NOW - timedelta(days=1), **values)
 
 
+def calendar_connected(account_id: str, user_id: str, version: int = 0,
+                       connection_id: str | None = None, **fields: Any) -> CalendarConnected:
+    """A CalendarConnected as calendar-sync would publish it (sync on by default)."""
+    values: dict[str, Any] = {
+        "provider": "google", "account_email": f"{user_id}@gmail.example",
+        "calendars": [Calendar(calendar_id="primary", name="Work", primary=True,
+                               access="owner", active=True)],
+        "primary_calendar_id": "primary", "sync_enabled": True, "purpose": "all",
+    }
+    values.update(fields)
+    return CalendarConnected(account_id=account_id, version=version,
+                             occurred_at=NOW - timedelta(days=1) + timedelta(seconds=version),
+                             connection_id=connection_id or new_id("conn"), user_id=user_id,
+                             **values)
+
+
 def new_id(prefix: str) -> str:
     """A random id per test, so tests never share state by accident."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
@@ -140,6 +157,7 @@ class Records:
     user = staticmethod(user_upserted)
     contact = staticmethod(contact_upserted)
     settings = staticmethod(account_settings)
+    calendar = staticmethod(calendar_connected)
     new_id = staticmethod(new_id)
 
 

@@ -27,6 +27,8 @@ async def account(harness, records) -> Account:
     await harness.deliver(records.user(acc.account_id, acc.host, name="Alice Moretti",
                                        email="alice@acme.example"))
     await harness.deliver(records.user(acc.account_id, acc.colleague))
+    await harness.deliver(records.calendar(acc.account_id, acc.host))
+    await harness.deliver(records.calendar(acc.account_id, acc.colleague))
     await harness.deliver(records.contact(acc.account_id, acc.contact, email="dana@globex.example"))
     await harness.deliver(records.contact(acc.account_id, acc.contact_no_email, email=None,
                                           email_valid=False, email_invalid_reason="missing"))
@@ -104,6 +106,7 @@ async def test_the_meeting_is_stored_and_meeting_scheduled_published(
         (account.contact, True, None),
         (account.contact_no_email, False, "email_missing"),
         (account.contact_bad_email, False, "email_invalid"),
+        (account.colleague, True, None),  # on behalf: the host is invited too (R17)
     ]
     assert event.attendees[0].email == "dana@globex.example"
     assert [(r.kind, r.id) for r in event.associations] == [("contact", account.contact),

@@ -26,9 +26,9 @@ from convene_schemas.events.meetings import MeetingScheduled
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 ALICE = UserProfile(user_id="usr_alice", email="alice@acme.example", name="Alice Moretti",
-                    time_zone="Europe/Rome", language="it")
+                    time_zone="Europe/Rome", language="it", seat="sales_professional")
 BOB = UserProfile(user_id="usr_bob", email="bob@acme.example", name="Bob Rossi",
-                  time_zone="Europe/Rome", language="it")
+                  time_zone="Europe/Rome", language="it", seat="service_enterprise")
 DANA = ContactProfile(contact_id="ct_dana", email="dana@globex.example", email_valid=True,
                       first_name="Dana", last_name="Lee", time_zone="America/New_York",
                       language="en")
@@ -82,6 +82,9 @@ def test_a_meeting_for_another_user_is_on_behalf() -> None:
     meeting = schedule(replace(COMMAND, host_user_id="usr_bob"))
     assert meeting.host_user_id == "usr_bob" and meeting.host_email == "bob@acme.example"
     assert meeting.on_behalf
+    # R17: the host is invited too; the organizer is not an attendee unless added.
+    assert [(a.kind, a.id, a.invite) for a in meeting.attendees] == [
+        ("contact", "ct_dana", True), ("user", "usr_bob", True)]
 
 
 def test_contacts_without_a_valid_email_are_kept_but_not_invited() -> None:

@@ -12,6 +12,7 @@ async def test_no_published_event_contains_the_internal_note(client, harness, mi
     acc, host, ct = records.new_id("acc"), records.new_id("usr"), records.new_id("ct")
     await harness.deliver(records.user(acc, host))
     await harness.deliver(records.contact(acc, ct))
+    await harness.deliver(records.calendar(acc, host))
     request = {
         "title": "Renewal", "start": "2026-04-01T10:00:00", "time_zone": "Europe/Rome",
         "duration_minutes": 45, "attendees": [{"kind": "contact", "id": ct}],

@@ -12,7 +12,14 @@ from email.message import EmailMessage
 from typing import Any
 
 from convene_kit.store import MongoStore
-from convene_schemas.events.meetings import Attendee, MeetingScheduled, ical_uid_for
+from convene_schemas.events.meetings import (
+    Attendee,
+    MeetingCanceled,
+    MeetingRescheduled,
+    MeetingScheduled,
+    MeetingUpdated,
+    ical_uid_for,
+)
 from pymongo.errors import DuplicateKeyError
 
 
@@ -93,6 +100,13 @@ class FakeCollection:
                 return _Result(matched_count=1, upserted_id=None)
         return _Result(matched_count=0, upserted_id=None)
 
+    async def delete_one(self, query: dict[str, Any]) -> _Result:
+        for key, doc in list(self.docs.items()):
+            if _matches(doc, query):
+                del self.docs[key]
+                return _Result(deleted_count=1)
+        return _Result(deleted_count=0)
+
     async def count_documents(self, query: dict[str, Any]) -> int:
         return sum(1 for d in self.docs.values() if _matches(d, query))
 
@@ -157,3 +171,28 @@ def meeting(**overrides: Any) -> MeetingScheduled:
     }
     values.update(overrides)
     return MeetingScheduled(**values)
+
+
+def updated(base: MeetingScheduled, *, version: int = 1, changed_fields: Sequence[str] = ("title",),
+            removed: Sequence[Attendee] = (), **overrides: Any) -> MeetingUpdated:
+    """A MeetingUpdated of ``base`` (its snapshot with ``overrides``)."""
+    values = {**base.model_dump(), "version": version, **overrides,
+              "changed_fields": list(changed_fields),
+              "removed_attendees": [a.model_dump() for a in removed]}
+    return MeetingUpdated.model_validate(values, strict=False)
+
+
+def rescheduled(base: MeetingScheduled, *, version: int = 1,
+                minutes_later: int = 60) -> MeetingRescheduled:
+    """A MeetingRescheduled of ``base``, moved ``minutes_later``."""
+    shift = timedelta(minutes=minutes_later)
+    values = {**base.model_dump(), "version": version, "start": base.start + shift,
+              "end": base.end + shift, "previous_start": base.start, "previous_end": base.end,
+              "changed_fields": ["start", "end"]}
+    return MeetingRescheduled.model_validate(values, strict=False)
+
+
+def canceled(base: MeetingScheduled, *, version: int = 1) -> MeetingCanceled:
+    """A MeetingCanceled of ``base``."""
+    values = {**base.model_dump(), "version": version, "reason": "canceled_in_crm"}
+    return MeetingCanceled.model_validate(values, strict=False)

@@ -65,3 +65,28 @@ async def test_a_temporary_smtp_failure_is_retried_until_the_email_goes_out() ->
     assert mailer.attempts == 3 and len(mailer.sent) == 1
     [entry] = await notifications.mail_log.for_meeting(event.account_id, event.meeting_id)
     assert entry["state"] == "sent"
+
+
+async def test_updates_and_cancellations_are_consumed_and_outcomes_send_nothing() -> None:
+    from convene_schemas.events.meetings import MeetingOutcomeRecorded
+
+    from notifications_testing import canceled, updated
+
+    mailer = FakeMailer()
+    notifications = service(mailer)
+    base = meeting(attendees=[contact("dana@globex.example")])
+    outcome = MeetingOutcomeRecorded.model_validate(
+        {**base.model_dump(), "version": 1, "outcome": "completed",
+         "recorded_by_user_id": "usr_host"}, strict=False)
+
+    async with TestKafkaBroker(notifications.runtime.broker) as broker:
+        await publish(broker, base, new_event_id())
+        await publish(broker, outcome, new_event_id())
+        await publish(broker, updated(base, version=2, title="Moved agenda"), new_event_id())
+        await publish(broker, canceled(base, version=3), new_event_id())
+
+    methods = [(m.get_body(("calendar",)).get_param("method"),
+                next(line for line in m.get_body(("calendar",)).get_content().splitlines()
+                     if line.startswith("SEQUENCE:"))) for m, _, _ in mailer.sent]
+    assert methods == [("REQUEST", "SEQUENCE:0"), ("REQUEST", "SEQUENCE:2"),
+                       ("CANCEL", "SEQUENCE:3")]

@@ -24,13 +24,17 @@ from convene_meetings.api import ROUTERS
 from convene_meetings.api.errors import add_error_handlers
 from convene_meetings.deps import Deps
 from convene_meetings.handlers import TOPICS, build_handlers
+from convene_meetings.revisions import RevisionRepository
 from convene_meetings.settings import MeetingsSettings
 from convene_meetings.store import (
     ACCOUNT_SETTINGS,
+    CALENDAR_CONNECTIONS,
     CONTACTS,
     INDEXES,
     MEETINGS,
+    REVISIONS,
     USERS,
+    CalendarConnectionRepository,
     MeetingRepository,
     ReadModelRepository,
 )
@@ -68,6 +72,8 @@ def bootstrap(
             store.collection(ACCOUNT_SETTINGS),
         ),
         outbox=Outbox(publisher),
+        calendars=CalendarConnectionRepository(store.collection(CALENDAR_CONNECTIONS)),
+        revisions=RevisionRepository(store.collection(REVISIONS)),
     )
     if clock is not None:
         deps.clock = clock
@@ -78,7 +84,7 @@ def bootstrap(
     consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps),
                                 processed_events=processed_events)
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=[MEETINGS])
+                             outbox_collections=[MEETINGS, REVISIONS])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene meetings")
     add_error_handlers(app)

@@ -12,7 +12,12 @@ from datetime import datetime
 from convene_kit.outbox import Outbox, utcnow
 
 from convene_meetings.domain.meeting import new_meeting_id
-from convene_meetings.store import MeetingRepository, ReadModelRepository
+from convene_meetings.revisions import RevisionRepository
+from convene_meetings.store import (
+    CalendarConnectionRepository,
+    MeetingRepository,
+    ReadModelRepository,
+)
 
 
 @dataclass
@@ -22,5 +27,7 @@ class Deps:
     meetings: MeetingRepository
     read_models: ReadModelRepository
     outbox: Outbox
+    calendars: CalendarConnectionRepository
+    revisions: RevisionRepository
     clock: Callable[[], datetime] = field(default=utcnow)  # aware UTC, milliseconds
     new_meeting_id: Callable[[], str] = field(default=new_meeting_id)

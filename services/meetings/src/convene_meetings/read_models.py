@@ -1,4 +1,5 @@
-"""Keeping meetings' read models of records' users, contacts and account settings.
+"""Keeping meetings' read models: records' users, contacts and account settings, and
+calendar-sync's calendar connections.
 
 records publishes full state per aggregate (records.events.v1 is compacted), so each event
 simply replaces what is stored, provided its version is newer: a redelivered event or an
@@ -11,6 +12,13 @@ import logging
 from typing import Any
 
 from convene_schemas.base import Event
+from convene_schemas.events.calendar_sync import (
+    CalendarAccessLost,
+    CalendarAccessRestored,
+    CalendarConnected,
+    CalendarConnectionUpdated,
+    CalendarDisconnected,
+)
 from convene_schemas.events.records import (
     AccountSettingsChanged,
     ContactUpserted,
@@ -18,7 +26,7 @@ from convene_schemas.events.records import (
     UserUpserted,
 )
 
-from convene_meetings.store import ReadModelRepository
+from convene_meetings.store import CalendarConnectionRepository, ReadModelRepository
 
 logger = logging.getLogger(__name__)
 
@@ -64,3 +72,49 @@ async def record_deletion(read_models: ReadModelRepository, event: RecordDeleted
     return await read_models.delete_contact(
         event.account_id, event.record_id, event.version, permanent=event.permanent
     )
+
+
+# --- calendar-sync's connections (R16, R17, R28) -------------------------------------------
+# Every event of one connection shares its version sequence and partition (key =
+# connection id), so a read-then-write here never races another event of the connection.
+
+
+async def record_connection_state(
+    connections: CalendarConnectionRepository,
+    event: CalendarConnected | CalendarConnectionUpdated,
+) -> bool:
+    """CalendarConnected / CalendarConnectionUpdated: the connection's full state."""
+    return await connections.put(event.account_id, event.connection_id, event.version, {
+        "user_id": event.user_id, "provider": event.provider, "connected": True,
+        "sync_enabled": event.sync_enabled, "primary_calendar_id": event.primary_calendar_id,
+        "account_email": event.account_email,
+        "lost_calendar_ids": sorted(c.calendar_id for c in event.calendars if not c.active),
+        "updated_at": event.occurred_at,
+    })
+
+
+async def record_disconnection(
+    connections: CalendarConnectionRepository, event: CalendarDisconnected
+) -> bool:
+    """CalendarDisconnected: the connection no longer counts (R32)."""
+    return await connections.put(event.account_id, event.connection_id, event.version, {
+        "user_id": event.user_id, "provider": event.provider, "connected": False,
+        "updated_at": event.occurred_at,
+    })
+
+
+async def record_access_change(
+    connections: CalendarConnectionRepository,
+    event: CalendarAccessLost | CalendarAccessRestored,
+) -> bool:
+    """CalendarAccessLost / CalendarAccessRestored: which calendars are inaccessible (R30)."""
+    stored = await connections.get(event.account_id, event.connection_id) or {}
+    lost = set(stored.get("lost_calendar_ids", []))
+    if isinstance(event, CalendarAccessLost):
+        lost |= set(event.affected_calendar_ids)
+    else:
+        lost -= set(event.restored_calendar_ids)
+    return await connections.put(event.account_id, event.connection_id, event.version, {
+        "user_id": event.user_id, "provider": event.provider,
+        "lost_calendar_ids": sorted(lost), "updated_at": event.occurred_at,
+    })

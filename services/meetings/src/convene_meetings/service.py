@@ -1,23 +1,32 @@
 """Service functions for meetings: load what the rules need, apply them, store, publish.
 
-Views and (later) event handlers call these; nothing here knows about HTTP. Refusals are the
-domain's :class:`~convene_meetings.domain.errors.MeetingsError` subclasses.
+Views and event handlers call these; nothing here knows about HTTP. Refusals are the
+domain's :class:`~convene_meetings.domain.errors.MeetingsError` subclasses. Changes go
+through the revision log (:mod:`convene_meetings.revisions`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from convene_kit.outbox import outbox_entries
+from pymongo.asynchronous.collection import AsyncCollection
 
 from convene_meetings.deps import Deps
-from convene_meetings.domain.errors import MeetingNotFound
+from convene_meetings.domain.editing import Change
+from convene_meetings.domain.errors import MeetingNotFound, VersionConflict
 from convene_meetings.domain.meeting import Meeting
 from convene_meetings.domain.scheduling import ScheduleMeeting, people_named, schedule_meeting
 
 logger = logging.getLogger(__name__)
+
+CLAIM_ATTEMPTS = 8
+"""How often a change is re-applied on a newer version before 409 ``version_conflict``."""
+
+ChangeRule = Callable[[Meeting, datetime], Awaitable[Change | None]]
 
 
 async def schedule(
@@ -26,6 +35,8 @@ async def schedule(
     """Schedule a meeting from a CRM record; stores it with MeetingScheduled and publishes."""
     user_ids, contact_ids = people_named(command, organizer_user_id)
     directory = await deps.read_models.directory(account_id, user_ids, contact_ids)
+    host_id = command.host_user_id or organizer_user_id
+    connections = await deps.calendars.of_user(account_id, host_id)
     now = deps.clock()
     meeting = schedule_meeting(
         command,
@@ -34,27 +45,65 @@ async def schedule(
         directory=directory,
         now=now,
         meeting_id=deps.new_meeting_id(),
+        connections=connections,
     )
     document = await deps.meetings.add(meeting, outbox_entries([meeting.scheduled_event(now)]))
-    await publish_now(deps, document)
+    await publish_now(deps, deps.meetings.collection, document)
     return meeting
 
 
-async def get_meeting(deps: Deps, *, account_id: str, meeting_id: str) -> Meeting:
-    """The account's meeting, or :class:`MeetingNotFound` (also for another account's id)."""
+async def load_meeting(deps: Deps, *, account_id: str, meeting_id: str) -> Meeting:
+    """The account's meeting at its latest claimed revision, or :class:`MeetingNotFound`.
+
+    A head left behind its revisions (a crash between claim and write, a late write) is
+    rolled forward here.
+    """
     meeting = await deps.meetings.get(account_id, meeting_id)
     if meeting is None:
         raise MeetingNotFound(meeting_id)
+    while (ahead := await deps.revisions.get(account_id, meeting_id, meeting.version + 1)):
+        await deps.meetings.write_head(ahead)
+        meeting = ahead
     return meeting
 
 
-async def publish_now(deps: Deps, document: Mapping[str, Any]) -> None:
+get_meeting = load_meeting
+
+
+async def change(deps: Deps, *, account_id: str, meeting_id: str, rule: ChangeRule) -> Meeting:
+    """Apply ``rule`` to the latest meeting and store the result as its next version.
+
+    Losing the claim of that version to a concurrent change re-applies ``rule`` on the newer
+    meeting; after :data:`CLAIM_ATTEMPTS` losses, :class:`VersionConflict`. A rule answering
+    None (nothing changes) stores and publishes nothing.
+    """
+    for _ in range(CLAIM_ATTEMPTS):
+        meeting = await load_meeting(deps, account_id=account_id, meeting_id=meeting_id)
+        now = deps.clock()
+        result = await rule(meeting, now)
+        if result is None:
+            return meeting
+        new, event = result
+        claimed = await deps.revisions.claim(new, outbox_entries([event] if event else []), now)
+        if claimed is None:
+            logger.info("version %s of %s was claimed concurrently; re-applying the change",
+                        new.version, meeting_id)
+            continue
+        await deps.meetings.write_head(new)
+        await publish_now(deps, deps.revisions.collection, claimed)
+        return new
+    raise VersionConflict(meeting_id)
+
+
+async def publish_now(
+    deps: Deps, collection: AsyncCollection[dict[str, Any]], document: Mapping[str, Any]
+) -> None:
     """Publish a just-written document's events; on failure the relay's sweep sends them.
 
-    The meeting is saved either way, so a Kafka outage does not fail the request.
+    The change is saved either way, so a Kafka outage does not fail the request.
     """
     try:
-        await deps.outbox.publish_pending(deps.meetings.collection, document)
+        await deps.outbox.publish_pending(collection, document)
     except Exception:
         logger.warning("publishing the events of %s failed; the outbox relay will retry",
                        document.get("_id"), exc_info=True)

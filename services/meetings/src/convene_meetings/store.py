@@ -22,6 +22,7 @@ from convene_kit.store import AccountScopedCollection, IndexSpec, scoped_filter
 from convene_schemas.events.common import ReminderOffset
 from pymongo.asynchronous.collection import AsyncCollection
 
+from convene_meetings.domain.calendars import CalendarConnection
 from convene_meetings.domain.directory import (
     AccountDefaults,
     ContactProfile,
@@ -34,10 +35,15 @@ MEETINGS = "meetings"
 USERS = "users"
 CONTACTS = "contacts"
 ACCOUNT_SETTINGS = "account_settings"
+CALENDAR_CONNECTIONS = "calendar_connections"
+REVISIONS = "meeting_revisions"
 
 INDEXES: list[IndexSpec] = [
     # Listing an account's meetings by time (calendar views, the full meetings issue).
     IndexSpec(collection=MEETINGS, keys=[("account_id", 1), ("start", 1)], name="account_start"),
+    # A host's calendar connections (R16, R17, R28).
+    IndexSpec(collection=CALENDAR_CONNECTIONS, keys=[("account_id", 1), ("user_id", 1)],
+              name="account_user"),
 ]
 
 
@@ -58,6 +64,13 @@ class MeetingRepository:
         document = with_outbox(meeting_document(meeting), outbox)
         await self._scoped.insert_one(meeting.account_id, document)
         return document
+
+    async def write_head(self, meeting: Meeting) -> None:
+        """Write a claimed revision's state to the meeting document (the head)."""
+        state = meeting_document(meeting)
+        state.pop("_id")
+        await self._scoped.update_one(meeting.account_id, {"_id": meeting.meeting_id},
+                                      {"$set": state})
 
     async def get(self, account_id: str, meeting_id: str) -> Meeting | None:
         """The account's meeting ``meeting_id``, or None (also for another account's id)."""
@@ -130,6 +143,17 @@ class ReadModelRepository:
             account=account_defaults(settings) if settings else None,
         )
 
+    async def contacts_by_email(
+        self, account_id: str, emails: Iterable[str]
+    ) -> list[ContactProfile]:
+        """The account's (not deleted) contacts with one of these addresses (R26)."""
+        wanted = sorted({e for e in emails} | {e.lower() for e in emails})
+        if not wanted:
+            return []
+        cursor = self.contacts.find(scoped_filter(account_id, {"email": {"$in": wanted}}))
+        found = [d async for d in cursor if not d.get("deleted")]
+        return sorted((contact_profile(d) for d in found), key=lambda c: c.contact_id)
+
     async def _put(
         self,
         collection: AsyncCollection[dict[str, Any]],
@@ -181,4 +205,45 @@ def account_defaults(document: Mapping[str, Any]) -> AccountDefaults:
             ReminderOffset(amount=r["amount"], unit=r["unit"])
             for r in document.get("default_reminders", [])
         ),
+        is_sandbox=document.get("is_sandbox", False),
+        custom_meeting_types_enabled=document.get("custom_meeting_types_enabled", False),
+        meeting_types=tuple(document.get("meeting_types", [])),
+        meeting_outcomes=tuple(document.get("meeting_outcomes") or AccountDefaults.meeting_outcomes),
+    )
+
+
+class CalendarConnectionRepository:
+    """The users' calendar connections as calendar-sync last announced them (version-guarded
+    per connection, ``_id`` = ``"<account_id>:<connection_id>"``)."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+
+    async def get(self, account_id: str, connection_id: str) -> dict[str, Any] | None:
+        """The stored document of one connection, or None."""
+        return await self.collection.find_one(
+            scoped_filter(account_id, {"_id": read_model_key(account_id, connection_id)}))
+
+    async def put(
+        self, account_id: str, connection_id: str, version: int, state: Mapping[str, Any]
+    ) -> bool:
+        """Set these fields of a connection if ``version`` is newer; True if written."""
+        query = scoped_filter(account_id, {"_id": read_model_key(account_id, connection_id)})
+        return await apply_if_newer(self.collection, query, version,
+                                    {"$set": {**state, "connection_id": connection_id}})
+
+    async def of_user(self, account_id: str, user_id: str) -> list[CalendarConnection]:
+        """Every connection the user has (connected or not)."""
+        cursor = self.collection.find(scoped_filter(account_id, {"user_id": user_id}))
+        return [calendar_connection(d) async for d in cursor]
+
+
+def calendar_connection(document: Mapping[str, Any]) -> CalendarConnection:
+    """The domain's view of a calendar_connections document."""
+    return CalendarConnection(
+        connection_id=document["connection_id"], user_id=document["user_id"],
+        connected=document.get("connected", False),
+        sync_enabled=document.get("sync_enabled", False),
+        primary_calendar_id=document.get("primary_calendar_id"),
+        lost_calendar_ids=frozenset(document.get("lost_calendar_ids", [])),
     )

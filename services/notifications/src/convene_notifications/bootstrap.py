@@ -13,7 +13,7 @@ from convene_kit.auth import JwtVerifier
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
 from convene_kit.idempotency import ProcessedEvents
-from convene_kit.kafka import build_broker
+from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.store import MongoStore
 from fastapi import FastAPI
@@ -23,6 +23,7 @@ from convene_notifications.api import ROUTERS
 from convene_notifications.compose import Composer
 from convene_notifications.delivery import Deliveries, utc_now
 from convene_notifications.handlers import TOPICS, build_handlers
+from convene_notifications.mail_events import MAIL_EVENTS, MailEvents
 from convene_notifications.mailer import Mailer, SmtpMailer
 from convene_notifications.rendering import Templates
 from convene_notifications.settings import NotificationsSettings
@@ -47,6 +48,7 @@ def bootstrap(
     broker: KafkaBroker | None = None,
     store: MongoStore | None = None,
     mailer: Mailer | None = None,
+    publisher: EventPublisher | None = None,
     verifier: JwtVerifier | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Notifications:
@@ -56,14 +58,16 @@ def bootstrap(
     mailer = mailer or SmtpMailer.from_settings(settings)
     mail_log = MailLog(store.collection(MAIL_LOG))
     composer = Composer(templates=Templates(), sender=settings.sender)
-    deliveries = Deliveries(mail_log, mailer, composer, clock=clock)
+    publisher = publisher or EventPublisher(broker, settings)
+    events = MailEvents(store.collection(MAIL_EVENTS), publisher)
+    deliveries = Deliveries(mail_log, mailer, composer, events=events, clock=clock)
     processed_events = ProcessedEvents(store.collection(PROCESSED_EVENTS),
                                        settings.consumer_group,
                                        retention_s=settings.processed_event_retention_s)
     consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deliveries),
                                 processed_events=processed_events)
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=[])
+                             outbox_collections=[MAIL_EVENTS])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene notifications")
     app.state.mail_log = mail_log

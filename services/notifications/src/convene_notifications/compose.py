@@ -1,7 +1,8 @@
 """Turning a planned email into the message to send: .ics + rendered texts + MIME.
 
 The pure pieces live in ``domain`` (the .ics, the MIME structure); this module adds the
-templates. Updates and cancellations will reuse it with their own kind (and templates).
+templates. Invitations, updates and cancellations share one set of templates per language
+(``invitation.*``), which word the email after its ``kind``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,19 @@ from convene_notifications.domain.ics import (
     to_ics,
 )
 from convene_notifications.domain.message import EmailContent, calendar_email
-from convene_notifications.domain.planning import PlannedEmail, invited_recipients
+from convene_notifications.domain.planning import PlannedEmail, Recipient, invited_recipients
 from convene_notifications.domain.text import html_to_text
 from convene_notifications.rendering import Templates, format_when
+
+
+def calendar_attendees(planned: PlannedEmail, meeting: MeetingSnapshot) -> list[Recipient]:
+    """The ATTENDEEs of the .ics: every invited attendee; a CANCEL to an attendee removed
+    from the meeting names just them (RFC 5546 3.2.5), so only their copy is canceled."""
+    invited = invited_recipients(meeting)
+    folded = planned.recipient.email.strip().lower()
+    if planned.method == "CANCEL" and all(r.email.strip().lower() != folded for r in invited):
+        return [planned.recipient]
+    return invited
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class Composer:
         join_url = meeting.location.join_url if meeting.location else None
         organizer = organizer_of(meeting, self.sender)
         context: dict[str, Any] = {
+            "kind": planned.kind,
             "title": single_line(meeting.title),
             "when": format_when(meeting.start, time_zone, language),
             "time_zone": time_zone,
@@ -77,7 +89,7 @@ class Composer:
             raise ValueError("the recipient's address cannot be mailed")
         organizer = organizer_of(meeting, self.sender)
         calendar = meeting_calendar(meeting, method=planned.method, organizer=organizer,
-                                    attendees=invited_recipients(meeting), stamp=now)
+                                    attendees=calendar_attendees(planned, meeting), stamp=now)
         host = parse_address(meeting.host_email or "", meeting.host_name)
         return calendar_email(
             sender=self.sender,

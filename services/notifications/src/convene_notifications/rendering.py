@@ -1,9 +1,10 @@
 """Email texts from Jinja2 templates, one folder per language (``templates/<lang>/``).
 
-Each kind of email has three templates: ``<kind>.subject.txt`` (one line), ``<kind>.txt``
-(the text/plain body) and ``<kind>.html`` (the text/html body, autoescaped: every value a
-user typed is escaped, and the attendee description arrives as plain text, never as
-markup). A language missing a template falls back to its base language (``pt-BR`` ->
+Each family of emails has three templates (invitations, updates and cancellations share
+the ``invitation`` family and word themselves after ``kind``): ``<family>.subject.txt``
+(one line), ``<family>.txt`` (the text/plain body) and ``<family>.html`` (the text/html
+body, autoescaped: every value a user typed is escaped, and the attendee description
+arrives as plain text, never as markup). A language missing a template falls back to its base language (``pt-BR`` ->
 ``pt``) and then to English, so Italian or Finnish are added by adding a folder.
 Dates and times are formatted by Babel in the recipient's language and time zone.
 """
@@ -21,6 +22,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 from markupsafe import Markup, escape
 
 DEFAULT_LANGUAGE = "en"
+
+TEMPLATE_FAMILY = {"invitation": "invitation", "update": "invitation",
+                   "cancellation": "invitation"}
+"""Which templates an email kind uses."""
+
+
+def family_of(kind: str) -> str:
+    """The template family of an email kind (itself when it has its own)."""
+    return TEMPLATE_FAMILY.get(kind, kind)
 
 
 def _locale(language: str) -> Locale:
@@ -71,12 +81,13 @@ class Templates:
         """The language whose templates of ``kind`` will be used."""
         for candidate in self.languages_for(language):
             try:
-                self.environment.get_template(f"{candidate}/{kind}.txt")
+                self.environment.get_template(f"{candidate}/{family_of(kind)}.txt")
             except TemplateNotFound:
                 continue
             return candidate
-        raise TemplateNotFound(f"{DEFAULT_LANGUAGE}/{kind}.txt")
+        raise TemplateNotFound(f"{DEFAULT_LANGUAGE}/{family_of(kind)}.txt")
 
     def render(self, kind: str, language: str, part: str, context: Mapping[str, Any]) -> str:
         """One part (``subject.txt``, ``txt``, ``html``) of the ``kind`` email."""
-        return self.environment.get_template(f"{language}/{kind}.{part}").render(context)
+        template = self.environment.get_template(f"{language}/{family_of(kind)}.{part}")
+        return template.render({"kind": kind, **context})

@@ -72,6 +72,13 @@ class MailLog:
                                 "message": message}, "last_attempt_at": at},
              "$inc": {"attempts": 1}})
 
+    async def for_recipient(self, account_id: str, meeting_id: str,
+                            recipient_email: str) -> list[dict[str, Any]]:
+        """The emails of one meeting to one address (compared case-insensitively)."""
+        folded = recipient_email.strip().lower()
+        return [entry for entry in await self.for_meeting(account_id, meeting_id)
+                if str(entry.get("recipient", "")).strip().lower() == folded]
+
     async def for_meeting(self, account_id: str, meeting_id: str) -> list[dict[str, Any]]:
         """The emails of one meeting, oldest first (bounded)."""
         return await self.entries.find(account_id, {"meeting_id": meeting_id},

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from convene_meetings.api.changes import router as changes_router
 from convene_meetings.api.meetings import router as meetings_router
 
-ROUTERS: list[APIRouter] = [meetings_router]
+ROUTERS: list[APIRouter] = [meetings_router, changes_router]

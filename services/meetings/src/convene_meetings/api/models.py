@@ -80,6 +80,10 @@ class MeetingCreate(BaseModel):
         description="At most three. Omitted: the account's defaults when they are on (R10).",
     )
     reminders_include_description: bool = False
+    meeting_type: str | None = Field(
+        default=None, max_length=100,
+        description="One of the account's meeting types, when it enabled custom types.",
+    )
 
     def to_command(self) -> ScheduleMeeting:
         """The domain command for these values."""
@@ -100,6 +104,7 @@ class MeetingCreate(BaseModel):
             reminders=None if self.reminders is None
             else [ReminderOffset(amount=r.amount, unit=r.unit) for r in self.reminders],
             reminders_include_description=self.reminders_include_description,
+            meeting_type=self.meeting_type,
         )
 
 

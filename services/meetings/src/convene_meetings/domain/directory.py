@@ -52,6 +52,12 @@ class AccountDefaults:
     default_language: str = "en"
     reminders_enabled_by_default: bool = False
     default_reminders: Sequence[ReminderOffset] = ()
+    is_sandbox: bool = False
+    custom_meeting_types_enabled: bool = False
+    meeting_types: Sequence[str] = ()
+    meeting_outcomes: Sequence[str] = (
+        "scheduled", "completed", "rescheduled", "no_show", "canceled",
+    )
 
 
 @dataclass(frozen=True)

@@ -28,3 +28,12 @@ class MeetingNotFound(MeetingsError):
 
     def __init__(self, meeting_id: str) -> None:
         super().__init__("meeting_not_found", "No such meeting.", {"meeting_id": meeting_id})
+
+
+class VersionConflict(MeetingsError):
+    """Concurrent changes kept winning the meeting's next version (HTTP 409)."""
+
+    def __init__(self, meeting_id: str) -> None:
+        super().__init__("version_conflict",
+                         "The meeting was changed concurrently; reload it and try again.",
+                         {"meeting_id": meeting_id})

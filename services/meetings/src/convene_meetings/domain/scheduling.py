@@ -16,6 +16,7 @@ from convene_schemas.events.common import MAX_REMINDERS, Location, RecordRef, Re
 from convene_schemas.events.meetings import Attendee, ical_uid_for
 from pydantic import ValidationError
 
+from convene_meetings.domain.calendars import CalendarConnection, host_invitation_policy
 from convene_meetings.domain.directory import Directory
 from convene_meetings.domain.errors import RuleViolation
 from convene_meetings.domain.invitations import (
@@ -24,6 +25,12 @@ from convene_meetings.domain.invitations import (
     invitation_policy_for_crm_meeting,
 )
 from convene_meetings.domain.meeting import Meeting
+from convene_meetings.domain.rules import (
+    ensure_meeting_type,
+    ensure_on_behalf_allowed,
+    ensure_reminders_fire_in_time,
+    ensure_sandbox_attendees,
+)
 from convene_meetings.domain.text import sanitise_attendee_description
 from convene_meetings.domain.times import end_instant, ensure_not_past, start_instant
 
@@ -66,7 +73,7 @@ class ScheduleMeeting:
 
 def people_named(command: ScheduleMeeting, organizer_user_id: str) -> tuple[set[str], set[str]]:
     """The user ids and contact ids the rules need to look up: (users, contacts)."""
-    users = {command.host_user_id or organizer_user_id}
+    users = {command.host_user_id or organizer_user_id, organizer_user_id}
     users |= {a.id for a in command.attendees if a.kind == "user"}
     contacts = {a.id for a in command.attendees if a.kind == "contact"}
     contacts |= {r.id for r in command.associations if r.kind == "contact"}
@@ -82,8 +89,13 @@ def schedule_meeting(
     now: datetime,
     meeting_id: str,
     policy: InvitationPolicy | None = None,
+    connections: Sequence[CalendarConnection] | None = None,
 ) -> Meeting:
-    """A new meeting (version 0) from ``command``, or :class:`RuleViolation` saying why not."""
+    """A new meeting (version 0) from ``command``, or :class:`RuleViolation` saying why not.
+
+    ``connections`` are the host's calendar connections (R16, R17, R28); None (unit tests
+    of other rules) means "invitations are sent".
+    """
     if command.duration_minutes <= 0:
         raise RuleViolation("invalid_duration", "The duration must be at least one minute.")
     reminders = meeting_reminders(command.reminders, directory)
@@ -95,10 +107,21 @@ def schedule_meeting(
         raise RuleViolation(
             "unknown_host", "The host is not an active user of this account.", {"ids": [host_id]}
         )
+    if host.user_id != organizer_user_id:
+        ensure_on_behalf_allowed(directory.active_user(organizer_user_id), host)
+    ensure_meeting_type(command.meeting_type, directory)
+    ensure_reminders_fire_in_time(reminders, start, now)
+    refs = list(command.attendees)
+    ensure_sandbox_attendees([(r.kind, r.id) for r in refs], directory)
+    if host.user_id != organizer_user_id and ("user", host.user_id) not in {
+            (r.kind, r.id) for r in refs}:
+        refs.append(PartyRef(kind="user", id=host.user_id))  # R17: the host is invited too
+    if policy is None and connections is not None:
+        policy = host_invitation_policy(connections, on_behalf=host.user_id != organizer_user_id)
     policy = policy or invitation_policy_for_crm_meeting()
-    attendees = resolve_attendees(command.attendees, directory, policy)
-    associations = _unique(command.associations, key=lambda r: (r.kind, r.id))
-    _refuse_unknown_associated_contacts(associations, directory)
+    attendees = resolve_attendees(refs, directory, policy)
+    associations = unique(command.associations, key=lambda r: (r.kind, r.id))
+    refuse_unknown_associated_contacts(associations, directory)
     return Meeting(
         meeting_id=meeting_id,
         account_id=account_id,
@@ -146,7 +169,7 @@ def meeting_reminders(
             f"A meeting has at most {MAX_REMINDERS} reminders.",
             {"max": MAX_REMINDERS, "given": len(requested)},
         )
-    return _unique(requested, key=lambda r: r.minutes())
+    return unique(requested, key=lambda r: r.minutes())
 
 
 def resolve_attendees(
@@ -154,7 +177,7 @@ def resolve_attendees(
 ) -> list[Attendee]:
     """The attendees with their addresses and invitation flags (R13), or
     ``unknown_attendee`` naming every id the account does not know."""
-    refs = _unique(refs, key=lambda r: (r.kind, r.id))
+    refs = unique(refs, key=lambda r: (r.kind, r.id))
     unknown = [
         r for r in refs
         if (r.kind == "contact" and r.id not in directory.contacts)
@@ -196,7 +219,7 @@ def meeting_location(choice: LocationChoice | None) -> Location | None:
         raise RuleViolation("invalid_location", f"The location is not valid: {reason}") from exc
 
 
-def _refuse_unknown_associated_contacts(
+def refuse_unknown_associated_contacts(
     associations: Sequence[RecordRef], directory: Directory
 ) -> None:
     unknown = [r for r in associations if r.kind == "contact" and r.id not in directory.contacts]
@@ -218,7 +241,7 @@ def _unknown_attendees(found: list[tuple[str, str, str]]) -> RuleViolation:
 T = TypeVar("T")
 
 
-def _unique(items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
+def unique(items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
     """``items`` without repeats (by ``key``), first occurrence kept, order kept."""
     seen: set[Hashable] = set()
     kept: list[T] = []

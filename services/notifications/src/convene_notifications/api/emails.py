@@ -32,7 +32,7 @@ class EmailRead(BaseModel):
     id: str = Field(description="The email's id, derived from its idempotency key.")
     meeting_id: str
     recipient: str = Field(description="The address it was (to be) sent to.")
-    kind: str = Field(description="invitation (update, cancellation, reminder later).")
+    kind: str = Field(description="invitation, update or cancellation.")
     sequence: int = Field(description="The .ics SEQUENCE (the meeting's version).")
     state: str = Field(description="sending, sent or failed.")
     message_id: str = Field(description="The Message-ID header, the same on every try.")

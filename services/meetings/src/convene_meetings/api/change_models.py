@@ -1,0 +1,67 @@
+"""Request bodies of the meeting changes (PATCH, reschedule, outcome)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from convene_schemas.base import TimeZoneName
+from convene_schemas.events.common import RecordRef, ReminderOffset
+from pydantic import BaseModel, Field
+
+from convene_meetings.api.models import (
+    MAX_DURATION_MINUTES,
+    AssociationRef,
+    AttendeeRef,
+    LocationIn,
+    ReminderIn,
+    Title,
+)
+from convene_meetings.domain.editing import MeetingEdit
+from convene_meetings.domain.scheduling import LocationChoice, PartyRef
+
+
+class MeetingPatch(BaseModel):
+    """PATCH /meetings/{id}: the fields to change; absent or null ones stay as they are."""
+
+    title: Title | None = None
+    attendees: list[AttendeeRef] | None = Field(default=None, max_length=200)
+    associations: list[AssociationRef] | None = Field(default=None, max_length=200)
+    attendee_description: str | None = Field(default=None, max_length=100_000)
+    internal_note: str | None = Field(default=None, max_length=20_000)
+    location: LocationIn | None = None
+    reminders: list[ReminderIn] | None = Field(default=None, max_length=50)
+    reminders_include_description: bool | None = None
+    meeting_type: str | None = Field(default=None, max_length=100)
+
+    def to_command(self) -> MeetingEdit:
+        """The domain's edit."""
+        loc = self.location
+        return MeetingEdit(
+            title=self.title,
+            attendees=None if self.attendees is None
+            else [PartyRef(kind=a.kind, id=a.id) for a in self.attendees],
+            location=LocationChoice(kind=loc.kind, value=loc.value,
+                                    video_provider=loc.video_provider) if loc else None,
+            reminders=None if self.reminders is None
+            else [ReminderOffset(amount=r.amount, unit=r.unit) for r in self.reminders],
+            reminders_include_description=self.reminders_include_description,
+            attendee_description=self.attendee_description,
+            internal_note=self.internal_note,
+            associations=None if self.associations is None
+            else [RecordRef(kind=r.kind, id=r.id) for r in self.associations],
+            meeting_type=self.meeting_type,
+        )
+
+
+class RescheduleIn(BaseModel):
+    """POST /meetings/{id}/reschedule: the new start (as in POST /meetings) and duration."""
+
+    start: datetime
+    time_zone: TimeZoneName
+    duration_minutes: int = Field(gt=0, le=MAX_DURATION_MINUTES)
+
+
+class OutcomeIn(BaseModel):
+    """POST /meetings/{id}/outcome: one of the account's outcomes (R19)."""
+
+    outcome: str = Field(min_length=1, max_length=100)

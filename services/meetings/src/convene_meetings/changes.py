@@ -1,0 +1,83 @@
+"""Service functions changing a meeting: edit, reschedule, cancel, record the outcome.
+
+Each loads what its rule needs and hands the rule to :func:`convene_meetings.service.change`,
+which claims the next version (:mod:`convene_meetings.revisions`), stores and publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from convene_schemas.events.calendar_sync import CalendarEventLinked
+
+from convene_meetings.deps import Deps
+from convene_meetings.domain import editing
+from convene_meetings.domain.editing import Change, MeetingEdit
+from convene_meetings.domain.errors import MeetingNotFound
+from convene_meetings.domain.meeting import Meeting
+from convene_meetings.service import change
+
+logger = logging.getLogger(__name__)
+
+
+async def edit(deps: Deps, *, account_id: str, user_id: str, meeting_id: str,
+               command: MeetingEdit) -> Meeting:
+    """PATCH a meeting (MeetingUpdated with what changed; nothing for a no-op)."""
+    users = {a.id for a in command.attendees or () if a.kind == "user"}
+    contacts = {a.id for a in command.attendees or () if a.kind == "contact"}
+    contacts |= {r.id for r in command.associations or () if r.kind == "contact"}
+
+    async def rule(meeting: Meeting, now: datetime) -> Change | None:
+        directory = await deps.read_models.directory(
+            account_id, users | {meeting.host_user_id}, contacts)
+        return editing.edit_meeting(meeting, command, directory=directory, now=now,
+                                    user_id=user_id)
+
+    return await change(deps, account_id=account_id, meeting_id=meeting_id, rule=rule)
+
+
+async def reschedule(deps: Deps, *, account_id: str, user_id: str, meeting_id: str,
+                     start: datetime, time_zone: str, duration_minutes: int) -> Meeting:
+    """Move a meeting (MeetingRescheduled)."""
+    async def rule(meeting: Meeting, now: datetime) -> Change | None:
+        return editing.reschedule_meeting(meeting, start=start, time_zone=time_zone,
+                                          duration_minutes=duration_minutes, now=now,
+                                          user_id=user_id)
+
+    return await change(deps, account_id=account_id, meeting_id=meeting_id, rule=rule)
+
+
+async def cancel(deps: Deps, *, account_id: str, user_id: str, meeting_id: str) -> Meeting:
+    """Cancel a meeting (MeetingCanceled; canceling twice changes nothing)."""
+    async def rule(meeting: Meeting, now: datetime) -> Change | None:
+        return editing.cancel_meeting(meeting, now=now, user_id=user_id)
+
+    return await change(deps, account_id=account_id, meeting_id=meeting_id, rule=rule)
+
+
+async def record_outcome(deps: Deps, *, account_id: str, user_id: str, meeting_id: str,
+                         outcome: str) -> Meeting:
+    """Record the outcome, one of the account's (MeetingOutcomeRecorded)."""
+    async def rule(meeting: Meeting, now: datetime) -> Change | None:
+        directory = await deps.read_models.directory(account_id, set(), set())
+        return editing.record_outcome(meeting, outcome, directory=directory, now=now,
+                                      user_id=user_id)
+
+    return await change(deps, account_id=account_id, meeting_id=meeting_id, rule=rule)
+
+
+async def link_calendar_event(deps: Deps, link: CalendarEventLinked) -> Meeting | None:
+    """CalendarEventLinked -> MeetingUpdated with the provider event and the join link.
+
+    A link for a meeting meetings does not know in that account is logged and dropped.
+    """
+    async def rule(meeting: Meeting, now: datetime) -> Change | None:
+        return editing.link_calendar_event(meeting, link, now=now)
+
+    try:
+        return await change(deps, account_id=link.account_id, meeting_id=link.meeting_id,
+                            rule=rule)
+    except MeetingNotFound:
+        logger.warning("CalendarEventLinked for unknown meeting %s", link.meeting_id)
+        return None

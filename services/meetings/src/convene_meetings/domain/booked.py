@@ -1,0 +1,66 @@
+"""Meetings booked on a scheduling page (R34): BookingRequested -> a meeting of the page owner.
+
+The meeting id is derived from the booking id, so a redelivered booking cannot make two
+meetings. The visitor attends as the contact records matched (``contact_id``) or, failing
+that, the contact with the visitor's address; the contract has no attendee kind for a visitor
+who is no contact, so such a visitor is not listed (notifications reads the booking itself).
+Invitations follow the owner's calendar like any meeting (R28): without an active connection
+with sync on (an offline page, R35) the meeting is logged with ``calendar_sync_off``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from convene_schemas.events.booking_pages import BookingRequested
+from convene_schemas.events.common import RecordRef
+from convene_schemas.events.meetings import MeetingScheduled, ical_uid_for
+
+from convene_meetings.domain.calendars import CalendarConnection
+from convene_meetings.domain.directory import ContactProfile, Directory
+from convene_meetings.domain.invitations import InvitationPolicy
+from convene_meetings.domain.meeting import Meeting
+from convene_meetings.domain.scheduling import PartyRef, resolve_attendees
+
+
+def booked_meeting_id(account_id: str, booking_id: str) -> str:
+    """The one meeting id a booking can become."""
+    digest = hashlib.sha256(f"booking:{account_id}:{booking_id}".encode()).hexdigest()
+    return "mtg_" + digest[:32]
+
+
+def booking_policy(connections: Sequence[CalendarConnection]) -> InvitationPolicy:
+    """Invitations only with an active connection with calendar sync on (R28, R35)."""
+    if any(c.active and c.sync_enabled for c in connections):
+        return InvitationPolicy()
+    return InvitationPolicy(send=False, reason="calendar_sync_off")
+
+
+def meeting_from_booking(booking: BookingRequested, *, directory: Directory,
+                         contact: ContactProfile | None,
+                         connections: Sequence[CalendarConnection], now: datetime
+                         ) -> tuple[Meeting, MeetingScheduled] | None:
+    """The booked meeting (version 0), or None when the owner is not an active user."""
+    host = directory.active_user(booking.owner_user_id)
+    minutes = int((booking.end - booking.start).total_seconds() // 60)
+    if host is None or minutes < 1:
+        return None
+    policy = booking_policy(connections)
+    refs = [PartyRef(kind="contact", id=contact.contact_id)] if contact else []
+    attendees = resolve_attendees(refs, directory, policy)
+    meeting_id = booked_meeting_id(booking.account_id, booking.booking_id)
+    meeting = Meeting(
+        meeting_id=meeting_id, account_id=booking.account_id, ical_uid=ical_uid_for(meeting_id),
+        version=0, title=booking.title, start=booking.start,
+        end=booking.start + timedelta(minutes=minutes), time_zone=booking.time_zone,
+        duration_minutes=minutes, host_user_id=host.user_id, host_email=host.email,
+        host_name=host.name, organizer_user_id=host.user_id, attendees=attendees,
+        location=booking.location,
+        associations=[RecordRef(kind="contact", id=contact.contact_id)] if contact else [],
+        source="booking_page", booking_id=booking.booking_id,
+        send_invitations=policy.send, no_invitations_reason=policy.reason,
+        created_at=now, updated_at=now,
+    )
+    return meeting, meeting.scheduled_event(now)

@@ -1,0 +1,106 @@
+"""The events notifications publishes about its emails, through the kit's outbox.
+
+The outbox lives on a small collection of its own (``mail_events``), never on the growing
+mail log, because the relay scans outbox collections. Each event is one document with
+``_id`` = ``<email id>:<outcome>``, inserted with the event in its ``outbox`` (a unique
+insert: an outcome is raised once, whatever is retried), published right after the mail
+log is updated, and then deleted. A crash between the insert and the publish leaves the
+document to the relay sweep, which publishes it (at least once, with the same event id).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from convene_kit.kafka import EventPublisher
+from convene_kit.outbox import OUTBOX_FIELD, entry_to_record, outbox_entries, with_outbox
+from convene_schemas.base import Event
+from convene_schemas.events.notifications import (
+    EmailDeliveryFailed,
+    InvitationSent,
+    Recipient,
+)
+from pydantic import ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from convene_notifications.domain.planning import PlannedEmail
+
+logger = logging.getLogger(__name__)
+
+MAIL_EVENTS = "mail_events"
+
+
+def _recipient(planned: PlannedEmail) -> Recipient:
+    person = planned.recipient
+    return Recipient(kind=person.kind, id=person.id, email=person.email,
+                     time_zone=person.time_zone, language=person.language)
+
+
+def invitation_sent(planned: PlannedEmail, ical_uid: str, message_id: str, *,
+                    at: datetime) -> InvitationSent:
+    """The event of an invitation, update or cancellation the server accepted."""
+    return InvitationSent(
+        account_id=planned.account_id, version=0, occurred_at=at, email_id=planned.email_id,
+        meeting_id=planned.meeting_id, ical_uid=ical_uid, kind=planned.kind,
+        method=planned.method, sequence=planned.sequence, recipient=_recipient(planned),
+        message_id=message_id)
+
+
+def delivery_failed(planned: PlannedEmail, *, reason: str, code: int | None, attempts: int,
+                    at: datetime, enhanced_status: str | None = None
+                    ) -> EmailDeliveryFailed | None:
+    """The event of an email that will never be delivered (5xx, or an address that cannot
+    be mailed); None when the address is too broken for the event's own schema."""
+    try:
+        return EmailDeliveryFailed(
+            account_id=planned.account_id, version=0, occurred_at=at,
+            email_id=planned.email_id, kind=planned.kind, recipient_email=planned.recipient.email,
+            meeting_id=planned.meeting_id,
+            smtp_code=code if code is not None and 200 <= code <= 599 else None,
+            enhanced_status=enhanced_status, permanent=True, attempts=max(1, attempts),
+            reason=reason[:1000])
+    except ValidationError:
+        logger.warning("email %s failed, but its address cannot be named in an event",
+                       planned.email_id)
+        return None
+
+
+class MailEvents:
+    """Raises one event per email outcome and publishes it (outbox on ``mail_events``)."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]],
+                 publisher: EventPublisher | None) -> None:
+        self.collection = collection
+        self.publisher = publisher
+
+    async def record(self, account_id: str, outcome_id: str, event: Event,
+                     now: datetime) -> dict[str, Any] | None:
+        """Store ``event`` for publishing under ``outcome_id``; None if it was raised before
+        (then it was published already or the relay will)."""
+        document = with_outbox({"_id": outcome_id, "account_id": account_id,
+                                "created_at": now}, outbox_entries([event]))
+        try:
+            await self.collection.insert_one(document)
+        except DuplicateKeyError:
+            return None
+        return document
+
+    async def publish(self, document: dict[str, Any] | None) -> None:
+        """Publish a recorded event and drop its document; on failure the relay retries."""
+        if document is None or self.publisher is None:
+            return
+        try:
+            for entry in document[OUTBOX_FIELD]:
+                await self.publisher.publish_record(entry_to_record(entry))
+        except Exception:
+            logger.warning("publishing %s failed; the outbox relay will retry",
+                           document["_id"], exc_info=True)
+            return
+        try:
+            await self.collection.delete_one({"_id": document["_id"]})
+        except Exception:  # published; the relay may publish it once more (same event id)
+            logger.warning("could not drop published event document %s", document["_id"],
+                           exc_info=True)
