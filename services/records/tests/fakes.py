@@ -64,7 +64,10 @@ def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
             if not all(_compare(value, op, arg) for op, arg in condition.items()):
                 return False
         elif _value(doc, key) != condition:
-            return False
+            value = _value(doc, key)
+            if not (isinstance(value, list) and not isinstance(condition, list)
+                    and condition in value):
+                return False
     return True
 
 

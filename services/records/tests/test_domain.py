@@ -104,14 +104,14 @@ def test_the_version_rule() -> None:
     assert not is_newer(1, 2)  # an older event
 
 
-def test_a_meeting_shows_once_on_each_contact_it_involves() -> None:
+def test_a_meeting_shows_once_on_each_record_it_involves() -> None:
     meeting = meeting_event(
         MeetingScheduled, contacts=["ct_a", "ct_b"], host="usr_host", organizer="usr_boss",
         associations=[RecordRef(kind="contact", id="ct_a"), RecordRef(kind="contact", id="ct_c"),
                       RecordRef(kind="deal", id="deal_1")])
     entries = project_meeting(meeting)
-    assert [e.record_id for e in entries] == ["ct_a", "ct_c", "ct_b"]
-    assert {e.record_kind for e in entries} == {"contact"}
+    assert [e.record_id for e in entries] == ["ct_a", "ct_c", "deal_1", "ct_b"]
+    assert [e.record_kind for e in entries] == ["contact", "contact", "deal", "contact"]
     entry = entries[0]
     assert entry.entry_id == "acc_1:contact:ct_a:mtg_1"
     assert entry.created_by_user_id == "usr_boss"  # the organizer (R6)

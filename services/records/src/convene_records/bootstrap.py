@@ -18,6 +18,7 @@ from convene_kit.store import MongoStore
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from convene_records import crm_store
 from convene_records import store as records_store
 from convene_records.api import ROUTERS
 from convene_records.handlers import TOPICS, build_handlers
@@ -45,7 +46,17 @@ def build_deps(store: MongoStore, publisher: EventPublisher) -> RecordsDeps:
             store.collection(records_store.TIMELINE),
             store.collection(records_store.TIMELINE_MEETINGS)),
         publish=PublishAfterWrite(Outbox(publisher)),
+        crm={kind: crm_store.CrmRepository(kind, store.collection(name))  # type: ignore[arg-type]
+             for kind, name in crm_store.CRM_COLLECTIONS.items()},
+        associations=crm_store.AssociationRepository(store.collection(crm_store.ASSOCIATIONS)),
+        meeting_facts=crm_store.MeetingFactRepository(store.collection(crm_store.MEETING_FACTS)),
     )
+
+
+INDEXES = records_store.INDEXES + crm_store.CRM_INDEXES
+"""Every index records declares."""
+OUTBOX_COLLECTIONS = records_store.OUTBOX_COLLECTIONS + crm_store.CRM_OUTBOX_COLLECTIONS
+"""Every collection whose documents carry an outbox."""
 
 
 def bootstrap(
@@ -59,7 +70,7 @@ def bootstrap(
     """Build records. ``verifier`` defaults to CONVENE_JWT_PUBLIC_KEY_FILE's key."""
     settings = settings or RecordsSettings()
     broker = broker or build_broker(settings)
-    store = store or MongoStore.from_settings(settings, indexes=records_store.INDEXES)
+    store = store or MongoStore.from_settings(settings, indexes=INDEXES)
     deps = build_deps(store, publisher or EventPublisher(broker, settings))
     processed_events = ProcessedEvents(
         store.collection(records_store.PROCESSED_EVENTS), settings.consumer_group,
@@ -67,7 +78,7 @@ def bootstrap(
     consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps),
                                 processed_events=processed_events)
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=records_store.OUTBOX_COLLECTIONS)
+                             outbox_collections=OUTBOX_COLLECTIONS)
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene records")
     app.state.records_deps = deps

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from convene_kit.idempotency import apply_if_newer
-from convene_kit.outbox import outbox_entries, with_outbox
+from convene_kit.outbox import outbox_entries, push_outbox, with_outbox
 from convene_kit.store import AccountScopedCollection, IndexSpec
 from convene_schemas.base import Event
 from convene_schemas.events.common import ReminderOffset
@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from convene_records.domain.accounts import Account
 from convene_records.domain.people import Contact, User
+from convene_records.domain.search import SearchPosition, contact_email_key, name_key
 from convene_records.domain.timeline import (
     TimelineEntry,
     TimelinePosition,
@@ -47,6 +48,10 @@ INDEXES: list[IndexSpec] = [
     # is what makes two concurrent sign-ups of one address give one 201 and one 409.
     IndexSpec(collection=USERS, keys=[("account_id", 1), ("email_key", 1)],
               name="account_email_unique", unique=True),
+    IndexSpec(collection=CONTACTS, keys=[("account_id", 1), ("email_key", 1), ("_id", 1)],
+              name="contact_email_search"),
+    IndexSpec(collection=CONTACTS, keys=[("account_id", 1), ("name_key", 1), ("_id", 1)],
+              name="contact_name_search"),
     IndexSpec(collection=TIMELINE,
               keys=[("account_id", 1), ("record_kind", 1), ("record_id", 1),
                     ("start", -1), ("meeting_id", -1)],
@@ -69,6 +74,20 @@ async def _insert(collection: AccountScopedCollection, account_id: str, doc: dic
     return written
 
 
+async def _replace(collection: AccountScopedCollection, account_id: str, doc_id: str,
+                   version: int, fields: dict[str, Any], events: Iterable[Event]) -> bool:
+    """Write ``fields`` (with ``events`` in the outbox) if the stored version is still
+    ``version``; False if another change came first. :class:`DuplicateRecord` when a
+    unique key is taken."""
+    try:
+        matched = await collection.update_one(
+            account_id, {"_id": doc_id, "version": version},
+            push_outbox({"$set": fields}, outbox_entries(events)))
+    except DuplicateKeyError as exc:
+        raise DuplicateRecord(str(exc)) from exc
+    return matched > 0
+
+
 def _fields(doc: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
     return {name: doc[name] for name in names if name in doc}
 
@@ -88,6 +107,19 @@ class AccountRepository:
                    meeting_types=list(account.meeting_types),
                    meeting_outcomes=list(account.meeting_outcomes))
         return await _insert(self._scoped, account.id, doc, events)
+
+    async def replace(self, before: Account, after: Account, events: Iterable[Event]) -> bool:
+        """Write ``after``'s settings over ``before`` if the stored version is still
+        ``before``'s (with the events in the outbox); False if another change came first."""
+        fields = {name: getattr(after, name) for name in (
+            "name", "sandbox", "default_time_zone", "default_language", "hub_tier",
+            "reminders_enabled_by_default", "custom_meeting_types_enabled", "updated_at",
+            "version")}
+        fields.update(default_reminders=[r.model_dump() for r in after.default_reminders],
+                      meeting_types=list(after.meeting_types),
+                      meeting_outcomes=list(after.meeting_outcomes))
+        return await _replace(self._scoped, before.id, before.id, before.version, fields,
+                              events)
 
     async def get(self, account_id: str) -> Account | None:
         """The account, or None."""
@@ -118,6 +150,15 @@ class UserRepository:
         doc.update(_id=doc.pop("id"), email_key=user.email_key)
         return await _insert(self._scoped, user.account_id, doc, events)
 
+    async def replace(self, before: User, after: User, events: Iterable[Event]) -> bool:
+        """Write ``after`` over ``before`` (version-checked); :class:`DuplicateRecord` if
+        the new address is taken."""
+        fields = asdict(after)
+        del fields["id"]
+        fields["email_key"] = after.email_key
+        return await _replace(self._scoped, before.account_id, before.id, before.version,
+                              fields, events)
+
     async def get(self, account_id: str, user_id: str) -> User | None:
         """The user of the account, or None."""
         doc = await self._scoped.find_one(account_id, {"_id": user_id})
@@ -134,10 +175,36 @@ class ContactRepository:
         self._scoped = AccountScopedCollection(collection)
 
     async def add(self, contact: Contact, events: Iterable[Event]) -> dict[str, Any]:
-        """Store a new contact with its events."""
+        """Store a new contact with its events (and its search keys)."""
         doc = asdict(contact)
-        doc["_id"] = doc.pop("id")
+        doc.update(_id=doc.pop("id"), email_key=contact_email_key(contact.email),
+                   name_key=name_key(contact.first_name, contact.last_name))
         return await _insert(self._scoped, contact.account_id, doc, events)
+
+    async def replace(self, before: Contact, after: Contact, events: Iterable[Event]) -> bool:
+        """Write ``after`` over ``before`` (version-checked), search keys included."""
+        fields = asdict(after)
+        del fields["id"]
+        fields.update(email_key=contact_email_key(after.email),
+                      name_key=name_key(after.first_name, after.last_name))
+        return await _replace(self._scoped, before.account_id, before.id, before.version,
+                              fields, events)
+
+    async def search(self, account_id: str, *, field: str, low: str, high: str | None,
+                     limit: int, after: SearchPosition | None) -> list[tuple[str, Contact]]:
+        """Contacts whose ``field`` (``email_key`` or ``name_key``) equals ``low`` (``high``
+        None) or lies in ``[low, high)``, ordered by (key, id), after ``after``; each with
+        its key (for the next cursor)."""
+        condition: dict[str, Any] = {"$gte": low, "$lt": high} if high else {"$eq": low}
+        query: dict[str, Any] = {field: condition, "deleted": {"$ne": True}}
+        if after is not None:
+            query = {"$and": [query, {"$or": [{field: {"$gt": after.key}},
+                                              {field: after.key, "_id": {"$gt": after.id}}]}]}
+        docs = await self._scoped.find(account_id, query, sort=[(field, 1), ("_id", 1)],
+                                       limit=limit)
+        return [(doc[field], Contact(id=doc["_id"],
+                                     **_fields(doc, Contact.__dataclass_fields__)))
+                for doc in docs]
 
     async def get(self, account_id: str, contact_id: str) -> Contact | None:
         """The contact of the account, or None."""

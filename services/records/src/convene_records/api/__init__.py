@@ -6,6 +6,7 @@ an id of another account is a 404 that reveals nothing.
 
 from fastapi import APIRouter
 
-from convene_records.api import accounts, contacts, users
+from convene_records.api import accounts, associations, contacts, crm, users
 
-ROUTERS: list[APIRouter] = [accounts.router, users.router, contacts.router]
+ROUTERS: list[APIRouter] = [accounts.router, users.router, contacts.router, *crm.ROUTERS,
+                            associations.router]

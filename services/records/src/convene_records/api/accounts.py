@@ -6,7 +6,14 @@ from convene_kit.auth import CurrentPrincipal
 from fastapi import APIRouter
 
 from convene_records.api.deps import Deps
-from convene_records.api.models import AccountCreate, AccountRead
+from convene_kit.http import ApiError
+
+from convene_records.api.models import (
+    AccountCreate,
+    AccountRead,
+    AccountSettingsRead,
+    AccountSettingsUpdate,
+)
 from convene_records.service_layer import accounts
 
 router = APIRouter(prefix="/account", tags=["accounts"])
@@ -26,3 +33,23 @@ async def create_account(body: AccountCreate, principal: CurrentPrincipal,
 async def get_account(principal: CurrentPrincipal, deps: Deps) -> AccountRead:
     """The caller's account; 404 ``account_not_found`` before it is created."""
     return AccountRead.of(await accounts.get_account(deps, principal.account_id))
+
+
+@router.get("/settings", response_model=AccountSettingsRead)
+async def get_settings(principal: CurrentPrincipal, deps: Deps) -> AccountSettingsRead:
+    """The caller's account with every meeting setting."""
+    return AccountSettingsRead.of(await accounts.get_account(deps, principal.account_id))
+
+
+@router.patch("/settings", response_model=AccountSettingsRead)
+async def change_settings(body: AccountSettingsUpdate, principal: CurrentPrincipal,
+                          deps: Deps) -> AccountSettingsRead:
+    """Change settings (role ``admin`` only: 403 ``forbidden``); publishes
+    ``AccountSettingsChanged``. 422 ``invalid_settings`` (duplicate names, ...)."""
+    if not principal.has_role("admin"):
+        raise ApiError(403, "forbidden", "Only an account admin can change its settings.")
+    changes = body.model_dump(exclude_unset=True)
+    if any(value is None for value in changes.values()):
+        raise ApiError(422, "invalid_settings", "A setting cannot be set to null.")
+    account = await accounts.change_account_settings(deps, principal.account_id, changes)
+    return AccountSettingsRead.of(account)

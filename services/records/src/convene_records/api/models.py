@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from convene_schemas.base import TimeZoneName
-from convene_schemas.events.common import LanguageTag
-from convene_schemas.events.records import Seat
+from convene_schemas.events.common import LanguageTag, ReminderOffset
+from convene_schemas.events.records import Seat, SettingName
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from convene_records.domain.accounts import Account
@@ -114,6 +114,37 @@ class ContactRead(BaseModel):
                    time_zone=contact.time_zone, language=contact.language)
 
 
+class UserUpdate(CreateModel):
+    """PATCH /users/{id}: only the fields sent change; ``active: false`` deactivates."""
+
+    email: EmailInput | None = None
+    name: Name | None = None
+    time_zone: TimeZoneName | None = None
+    language: LanguageTag | None = None
+    seat: Seat | None = None
+    personal_email_access: bool | None = None
+    active: bool | None = None
+
+
+class ContactUpdate(CreateModel):
+    """PATCH /contacts/{id}: only the fields sent change; null clears email, time zone,
+    language or owner (a cleared email is flagged ``missing``)."""
+
+    email: EmailInput | None = None
+    first_name: NamePart | None = None
+    last_name: NamePart | None = None
+    time_zone: TimeZoneName | None = None
+    language: LanguageTag | None = None
+    owner_user_id: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+
+
+class ContactPageRead(BaseModel):
+    """One page of a contact search; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    items: list[ContactRead]
+    next_cursor: str | None
+
+
 class TimelineEntryRead(BaseModel):
     """A meeting engagement on a record's timeline (R5, R6)."""
 
@@ -143,3 +174,43 @@ class TimelinePageRead(BaseModel):
 
     items: list[TimelineEntryRead]
     next_cursor: str | None
+
+
+class AccountSettingsUpdate(CreateModel):
+    """PATCH /account/settings: only the fields sent change (R2, R8, R10, R19)."""
+
+    name: Name | None = None
+    sandbox: bool | None = None
+    default_time_zone: TimeZoneName | None = None
+    default_language: LanguageTag | None = None
+    hub_tier: Literal["free", "starter", "professional", "enterprise"] | None = None
+    reminders_enabled_by_default: bool | None = None
+    default_reminders: list[ReminderOffset] | None = Field(default=None, max_length=3)
+    custom_meeting_types_enabled: bool | None = None
+    meeting_types: list[SettingName] | None = Field(default=None, max_length=100)
+    meeting_outcomes: list[SettingName] | None = Field(default=None, min_length=1,
+                                                       max_length=100)
+
+
+class AccountSettingsRead(AccountRead):
+    """The account with every meeting setting, as AccountSettingsChanged carries them."""
+
+    hub_tier: str
+    reminders_enabled_by_default: bool
+    default_reminders: list[ReminderOffset]
+    custom_meeting_types_enabled: bool
+    meeting_types: list[str]
+    meeting_outcomes: list[str]
+    version: int
+
+    @classmethod
+    def of(cls, account: Account) -> AccountSettingsRead:
+        return cls(id=account.id, name=account.name, sandbox=account.sandbox,
+                   default_time_zone=account.default_time_zone,
+                   default_language=account.default_language, created_at=account.created_at,
+                   hub_tier=account.hub_tier,
+                   reminders_enabled_by_default=account.reminders_enabled_by_default,
+                   default_reminders=list(account.default_reminders),
+                   custom_meeting_types_enabled=account.custom_meeting_types_enabled,
+                   meeting_types=list(account.meeting_types),
+                   meeting_outcomes=list(account.meeting_outcomes), version=account.version)

@@ -7,14 +7,15 @@ calendar-sync and booking-pages keep read models without calling records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from convene_schemas.events.common import ReminderOffset
 from convene_schemas.events.records import DEFAULT_MEETING_OUTCOMES, AccountSettingsChanged
+from pydantic import ValidationError
 
-from convene_records.domain.versions import FIRST_VERSION
+from convene_records.domain.versions import FIRST_VERSION, next_version
 
 HubTier = Literal["free", "starter", "professional", "enterprise"]
 
@@ -81,3 +82,46 @@ def settings_changed(account: Account) -> AccountSettingsChanged:
         meeting_types=list(account.meeting_types),
         meeting_outcomes=list(account.meeting_outcomes),
     )
+
+
+SETTING_FIELDS: frozenset[str] = frozenset({
+    "name", "sandbox", "default_time_zone", "default_language", "hub_tier",
+    "reminders_enabled_by_default", "default_reminders", "custom_meeting_types_enabled",
+    "meeting_types", "meeting_outcomes",
+})
+"""The account fields a settings change may set."""
+
+
+class InvalidSettings(ValueError):
+    """A settings change breaks a rule (at most three reminders, unique non-blank names,
+    at least one outcome); the message says which."""
+
+
+def change_settings(account: Account, changes: dict[str, Any], *,
+                    now: datetime) -> tuple[Account, AccountSettingsChanged | None]:
+    """The account with ``changes`` applied at the next version, and its event; the same
+    account and no event when nothing actually changes."""
+    unknown = set(changes) - SETTING_FIELDS
+    if unknown:
+        raise InvalidSettings(f"Unknown settings: {sorted(unknown)}")
+    values = dict(changes)
+    if "default_reminders" in values:
+        try:
+            values["default_reminders"] = tuple(ReminderOffset.model_validate(r)
+                                                for r in values["default_reminders"])
+        except ValidationError as exc:
+            raise InvalidSettings(_problems(exc)) from exc
+    for name in ("meeting_types", "meeting_outcomes"):
+        if name in values:
+            values[name] = tuple(values[name])
+    if all(getattr(account, k) == v for k, v in values.items()):
+        return account, None
+    changed = replace(account, **values, version=next_version(account.version), updated_at=now)
+    try:
+        return changed, settings_changed(changed)
+    except ValidationError as exc:
+        raise InvalidSettings(_problems(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(str(e["msg"]) for e in exc.errors())

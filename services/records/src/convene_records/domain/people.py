@@ -6,10 +6,11 @@ them as read models to address invitations and decide who can be invited (R13).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from convene_schemas.events.records import ContactUpserted, Seat, UserUpserted
+from convene_schemas.events.records import ContactUpserted, RecordDeleted, Seat, UserUpserted
 
 from convene_records.domain.emails import (
     InvalidReason,
@@ -17,7 +18,7 @@ from convene_records.domain.emails import (
     email_key,
     syntax_error,
 )
-from convene_records.domain.versions import FIRST_VERSION
+from convene_records.domain.versions import FIRST_VERSION, next_version
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Contact:
     updated_at: datetime
     owner_user_id: str | None = None
     version: int = FIRST_VERSION
+    deleted: bool = False
 
 
 class InvalidUserEmail(ValueError):
@@ -158,3 +160,49 @@ def contact_upserted(contact: Contact) -> ContactUpserted:
         language=contact.language,
         owner_user_id=contact.owner_user_id,
     )
+
+
+USER_FIELDS = frozenset({"email", "name", "time_zone", "language", "seat",
+                         "personal_email_access", "active"})
+CONTACT_FIELDS = frozenset({"email", "first_name", "last_name", "time_zone", "language",
+                            "owner_user_id"})
+
+
+def change_user(user: User, changes: dict[str, Any], *,
+                now: datetime) -> tuple[User, UserUpserted | None]:
+    """The user with ``changes`` at the next version and its event (None when nothing
+    changes). ``active: false`` deactivates. :class:`InvalidUserEmail` for a bad address."""
+    values = {k: v for k, v in changes.items() if k in USER_FIELDS}
+    if "email" in values:
+        values["email"] = values["email"].strip()
+        problem = syntax_error(values["email"])
+        if problem is not None:
+            raise InvalidUserEmail(problem)
+    if all(getattr(user, k) == v for k, v in values.items()):
+        return user, None
+    changed = replace(user, **values, version=next_version(user.version), updated_at=now)
+    return changed, user_upserted(changed)
+
+
+def change_contact(contact: Contact, changes: dict[str, Any], *,
+                   now: datetime) -> tuple[Contact, ContactUpserted | None]:
+    """The contact with ``changes`` at the next version and its event (None when nothing
+    changes); a new email is flagged again, never refused (R3, R13)."""
+    values = {k: v for k, v in changes.items() if k in CONTACT_FIELDS}
+    if "email" in values:
+        checked = check_contact_email(values["email"])
+        values.update(email=checked.email, email_valid=checked.valid,
+                      email_invalid_reason=checked.invalid_reason)
+    if all(getattr(contact, k) == v for k, v in values.items()):
+        return contact, None
+    changed = replace(contact, **values, version=next_version(contact.version), updated_at=now)
+    return changed, contact_upserted(changed)
+
+
+def delete_contact(contact: Contact, *, now: datetime) -> tuple[Contact, RecordDeleted]:
+    """The contact soft deleted at the next version, and its ``RecordDeleted``."""
+    deleted = replace(contact, deleted=True, version=next_version(contact.version),
+                      updated_at=now)
+    return deleted, RecordDeleted(account_id=contact.account_id, version=deleted.version,
+                                  occurred_at=now, record_kind="contact",
+                                  record_id=contact.id, permanent=False)

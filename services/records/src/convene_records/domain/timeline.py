@@ -1,4 +1,4 @@
-"""Record timelines (R5, R6): a meeting shows on the timeline of every contact it involves.
+"""Record timelines (R5, R6): a meeting shows on the timeline of every record it involves.
 
 Every meeting event carries the meeting's full snapshot, so one projection serves all five:
 the entry of a (record, meeting) pair is rebuilt from the latest snapshot, whatever changed.
@@ -18,8 +18,8 @@ from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
 
 TimelineStatus = Literal["scheduled", "canceled"]
 
-TIMELINE_RECORD_KINDS: frozenset[str] = frozenset({"contact"})
-"""The record kinds whose timelines records keeps today (companies, deals and tickets next)."""
+TIMELINE_RECORD_KINDS: frozenset[str] = frozenset({"contact", "company", "deal", "ticket"})
+"""The record kinds whose timelines show meetings (a meeting can be associated with them)."""
 
 
 class TimelineRecord(NamedTuple):

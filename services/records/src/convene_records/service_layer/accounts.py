@@ -1,11 +1,19 @@
-"""Opening and reading the caller's account."""
+"""Opening, reading and configuring the caller's account (R2, R8, R10, R19)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from convene_kit.http import ApiError
 from convene_kit.outbox import utcnow
 
-from convene_records.domain.accounts import Account, open_account, settings_changed
+from convene_records.domain.accounts import (
+    Account,
+    InvalidSettings,
+    change_settings,
+    open_account,
+    settings_changed,
+)
 from convene_records.service_layer.deps import RecordsDeps
 from convene_records.store import DuplicateRecord
 
@@ -40,3 +48,20 @@ async def get_account(deps: RecordsDeps, account_id: str) -> Account:
     if account is None:
         raise ApiError(404, "account_not_found", "The account does not exist yet.")
     return account
+
+
+async def change_account_settings(deps: RecordsDeps, account_id: str,
+                                  changes: dict[str, Any]) -> Account:
+    """Apply ``changes`` and publish ``AccountSettingsChanged`` (full state) if anything
+    changed. 422 ``invalid_settings``; 409 ``concurrent_change`` if another change won."""
+    account = await get_account(deps, account_id)
+    try:
+        changed, event = change_settings(account, changes, now=utcnow())
+    except InvalidSettings as exc:
+        raise ApiError(422, "invalid_settings", str(exc)) from exc
+    if event is None:
+        return account
+    if not await deps.accounts.replace(account, changed, [event]):
+        raise ApiError(409, "concurrent_change", "The settings changed meanwhile; try again.")
+    await deps.publish(deps.accounts.collection, {"_id": account.id})
+    return changed

@@ -9,6 +9,11 @@ from typing import Any
 from convene_kit.outbox import Outbox
 from pymongo.asynchronous.collection import AsyncCollection
 
+from convene_records.crm_store import (
+    AssociationRepository,
+    CrmRepository,
+    MeetingFactRepository,
+)
 from convene_records.store import (
     AccountRepository,
     ContactRepository,
@@ -47,3 +52,6 @@ class RecordsDeps:
     contacts: ContactRepository
     timelines: TimelineRepository
     publish: PublishAfterWrite
+    crm: dict[str, CrmRepository]
+    associations: AssociationRepository
+    meeting_facts: MeetingFactRepository

@@ -1,6 +1,8 @@
-"""Creating and reading users (R1) and contacts (R3)."""
+"""Creating, reading and changing users (R1) and contacts (R3)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from convene_kit.http import ApiError
 from convene_kit.outbox import utcnow
@@ -11,7 +13,10 @@ from convene_records.domain.people import (
     Contact,
     InvalidUserEmail,
     User,
+    change_contact,
+    change_user,
     contact_upserted,
+    delete_contact,
     new_contact,
     new_user,
     user_upserted,
@@ -89,6 +94,59 @@ async def create_contact(
 async def get_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> Contact:
     """A contact of the account; 404 ``contact_not_found`` otherwise (other accounts included)."""
     contact = await deps.contacts.get(account_id, contact_id)
-    if contact is None:
+    if contact is None or contact.deleted:
         raise ApiError(404, "contact_not_found", "No such contact.")
     return contact
+
+
+RACE = "{kind} changed meanwhile; read it again."
+
+
+async def update_user(deps: RecordsDeps, account_id: str, user_id: str,
+                      changes: dict[str, Any]) -> User:
+    """Change a user (``active: false`` deactivates) and publish ``UserUpserted``; a change
+    to nothing is a no-op. 404 ``user_not_found``, 422 ``invalid_email``, 409
+    ``user_email_taken`` / ``concurrent_change``."""
+    user = await get_user(deps, account_id, user_id)
+    try:
+        changed, event = change_user(user, changes, now=utcnow())
+    except InvalidUserEmail as exc:
+        raise ApiError(422, "invalid_email", f"The email address is not valid: {exc}",
+                       {"email": changes.get("email")}) from exc
+    if event is None:
+        return user
+    try:
+        written = await deps.users.replace(user, changed, [event])
+    except DuplicateRecord as exc:
+        raise ApiError(409, "user_email_taken",
+                       "A user of this account already has this email address.") from exc
+    if not written:
+        raise ApiError(409, "concurrent_change", RACE.format(kind="The user"))
+    await deps.publish(deps.users.collection, {"_id": user.id})
+    return changed
+
+
+async def update_contact(deps: RecordsDeps, account_id: str, contact_id: str,
+                         changes: dict[str, Any]) -> Contact:
+    """Change a contact and publish ``ContactUpserted``; a new email is flagged, never
+    refused. 404 ``contact_not_found``, 422 ``unknown_owner``, 409 ``concurrent_change``."""
+    contact = await get_contact(deps, account_id, contact_id)
+    owner = changes.get("owner_user_id")
+    if owner is not None and await deps.users.get(account_id, owner) is None:
+        raise ApiError(422, "unknown_owner", "The owner is not a user of this account.")
+    changed, event = change_contact(contact, changes, now=utcnow())
+    if event is None:
+        return contact
+    if not await deps.contacts.replace(contact, changed, [event]):
+        raise ApiError(409, "concurrent_change", RACE.format(kind="The contact"))
+    await deps.publish(deps.contacts.collection, {"_id": contact.id})
+    return changed
+
+
+async def remove_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> None:
+    """Soft delete a contact and publish ``RecordDeleted``; reads answer 404 afterwards."""
+    contact = await get_contact(deps, account_id, contact_id)
+    deleted, event = delete_contact(contact, now=utcnow())
+    if not await deps.contacts.replace(contact, deleted, [event]):
+        raise ApiError(409, "concurrent_change", RACE.format(kind="The contact"))
+    await deps.publish(deps.contacts.collection, {"_id": contact.id})

@@ -18,7 +18,7 @@ from convene_records.domain.timeline import (
 )
 from convene_records.domain.versions import is_newer
 from convene_records.service_layer.deps import RecordsDeps
-from convene_records.service_layer.people import get_contact
+from convene_records.service_layer.crm import record_exists
 from convene_records.store import TimelineRepository
 
 
@@ -59,13 +59,23 @@ async def contact_timeline(
 ) -> TimelinePage:
     """The contact's meetings, newest start first. 404 ``contact_not_found`` for a contact
     outside the account; 400 ``invalid_cursor`` for a cursor this service did not issue."""
-    await get_contact(deps, account_id, contact_id)
+    return await record_timeline(deps, account_id, TimelineRecord("contact", contact_id),
+                                 limit=limit, cursor=cursor)
+
+
+async def record_timeline(
+    deps: RecordsDeps, account_id: str, record: TimelineRecord, *, limit: int,
+    cursor: str | None
+) -> TimelinePage:
+    """A record's meetings, newest start first. 404 ``<kind>_not_found`` for a record that
+    is missing, deleted or of another account; 400 ``invalid_cursor``."""
+    if not await record_exists(deps, account_id, record.kind, record.id):
+        raise ApiError(404, f"{record.kind}_not_found", f"No such {record.kind}.")
     try:
         after = decode_cursor(cursor) if cursor else None
     except InvalidCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from exc
-    found = await deps.timelines.page(account_id, TimelineRecord("contact", contact_id),
-                                      limit=limit + 1, after=after)
+    found = await deps.timelines.page(account_id, record, limit=limit + 1, after=after)
     items = found[:limit]
     next_cursor = None
     if len(found) > limit:
