@@ -5,6 +5,7 @@ account, prints every URL, and on Ctrl-C stops exactly what it started.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -15,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from infra import config
@@ -90,7 +92,38 @@ def _call(method: str, url: str, token: str, body: dict | None = None) -> tuple[
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def seed_demo(cfg: config.InfraConfig, keys: Path, records_url: str) -> dict[str, str]:
+def connect_demo_calendar(bootstrap: str, user_id: str) -> None:
+    """Stand in for calendar-sync, which does not exist yet: publish, exactly as it will, that
+    the demo host connected a Google calendar with sync on, so meetings accepts them as a host
+    (R16). Version 1 of a fixed connection id: a repeat changes nothing."""
+    from aiokafka import AIOKafkaProducer
+    from convene_schemas.envelope import new_event_id, to_kafka_message
+    from convene_schemas.events.calendar_sync import Calendar, CalendarConnected
+
+    event = CalendarConnected(
+        account_id=DEMO_ACCOUNT, version=1, occurred_at=datetime.now(timezone.utc),
+        connection_id="conn_demo", user_id=user_id, provider="google",
+        account_email="host@demo.example",
+        calendars=[Calendar(calendar_id="primary", name="Work", primary=True, access="owner",
+                            active=True)],
+        primary_calendar_id="primary", sync_enabled=True, purpose="all")
+    record = to_kafka_message(event, event_id=new_event_id())
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
+                                    acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(record.topic, value=record.value, key=record.key,
+                                         headers=record.headers)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def seed_demo(cfg: config.InfraConfig, keys: Path, records_url: str,
+              bootstrap: str) -> dict[str, str]:
     """The demo account with a host user and a contact, created through records' API once
     (their ids are kept in data/demo.json, which `make clean` removes with the data)."""
     state = cfg.data / "demo.json"
@@ -113,6 +146,7 @@ def seed_demo(cfg: config.InfraConfig, keys: Path, records_url: str) -> dict[str
         if status != 201:
             raise InfraError(f"seeding {kind} failed with HTTP {status}: {created}")
         seeded[kind] = created["id"]
+    connect_demo_calendar(bootstrap, seeded["users"])
     state.write_text(json.dumps(seeded))
     return seeded
 
@@ -167,7 +201,8 @@ def main() -> int:
             if not wait_healthy(f"http://127.0.0.1:{spec.port}/healthz"):
                 raise InfraError(f"{spec.name} did not become healthy; see {cfg.log_file(spec.name)}")
 
-        seeded = seed_demo(cfg, keys, "http://127.0.0.1:8101") if any(
+        seeded = seed_demo(cfg, keys, "http://127.0.0.1:8101",
+                           endpoints["CONVENE_KAFKA_BOOTSTRAP"]) if any(
             s.name == "records" for s in specs) else {}
 
         print("\nConvene is running. Press Ctrl-C to stop everything started here.\n")
