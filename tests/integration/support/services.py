@@ -149,6 +149,8 @@ class Stack:
     def start(self, *names: str, extra: dict[str, dict[str, str]] | None = None) -> None:
         """Start services (all five by default) and wait until each is ready."""
         for name in names or tuple(PACKAGES):
+            if name in self.services:
+                self.services[name].stop()  # never orphan a running process of this name
             port = self.services[name].port if name in self.services else free_port()
             service = ServiceProcess(name, port, self.env_for(name, port, (extra or {}).get(name)),
                                      self.workdir / f"{name}.log")
