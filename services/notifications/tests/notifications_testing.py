@@ -23,10 +23,23 @@ from convene_schemas.events.meetings import (
 from pymongo.errors import DuplicateKeyError
 
 
+_OPERATORS = {
+    "$lte": lambda value, arg: value is not None and value <= arg,
+    "$lt": lambda value, arg: value is not None and value < arg,
+    "$ne": lambda value, arg: value != arg,
+    "$size": lambda value, arg: len(value or []) == arg,
+}
+
+
 def _matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
     for key, expected in query.items():
         if isinstance(expected, dict) and any(k.startswith("$") for k in expected):
-            raise NotImplementedError(f"operator query {expected!r}")
+            for op, arg in expected.items():
+                if op not in _OPERATORS:
+                    raise NotImplementedError(f"operator query {expected!r}")
+                if not _OPERATORS[op](doc.get(key), arg):
+                    return False
+            continue
         if doc.get(key) != expected:
             return False
     return True
@@ -95,6 +108,10 @@ class FakeCollection:
                             doc[field] = copy.deepcopy(value)
                         elif op == "$inc":
                             doc[field] = doc.get(field, 0) + value
+                        elif op == "$pullAll":
+                            doc[field] = [e for e in doc.get(field, []) if e not in value]
+                        elif op == "$unset":
+                            doc.pop(field, None)
                         else:
                             raise NotImplementedError(op)
                 return _Result(matched_count=1, upserted_id=None)
@@ -106,6 +123,17 @@ class FakeCollection:
                 del self.docs[key]
                 return _Result(deleted_count=1)
         return _Result(deleted_count=0)
+
+    async def delete_many(self, query: dict[str, Any]) -> _Result:
+        doomed = [key for key, doc in self.docs.items() if _matches(doc, query)]
+        for key in doomed:
+            del self.docs[key]
+        return _Result(deleted_count=len(doomed))
+
+    async def replace_one(self, query: dict[str, Any], doc: dict[str, Any],
+                          upsert: bool = False) -> _Result:
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+        return _Result(matched_count=1, upserted_id=None)
 
     async def count_documents(self, query: dict[str, Any]) -> int:
         return sum(1 for d in self.docs.values() if _matches(d, query))

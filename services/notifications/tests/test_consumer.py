@@ -90,3 +90,28 @@ async def test_updates_and_cancellations_are_consumed_and_outcomes_send_nothing(
                      if line.startswith("SEQUENCE:"))) for m, _, _ in mailer.sent]
     assert methods == [("REQUEST", "SEQUENCE:0"), ("REQUEST", "SEQUENCE:2"),
                        ("CANCEL", "SEQUENCE:3")]
+
+
+async def test_a_due_reminder_is_fired_consumed_and_sent_once() -> None:
+    from datetime import timedelta
+
+    from convene_schemas.events.common import ReminderOffset
+
+    mailer = FakeMailer()
+    clock = [NOW]
+    settings = NotificationsSettings(topic_prefix="ut.", consumer_retry_initial_s=0.001,
+                                     consumer_retry_max_s=0.002)
+    notifications = bootstrap(settings, broker=KafkaBroker(), store=FakeStore(), mailer=mailer,
+                              clock=lambda: clock[0])
+    event = meeting(attendees=[contact("dana@globex.example", language="fi")],
+                    reminders=[ReminderOffset(amount=1, unit="hours")])
+
+    async with TestKafkaBroker(notifications.runtime.broker) as broker:
+        await publish(broker, event, new_event_id())
+        assert await notifications.scheduler.fire_due() == 0  # not due yet
+        clock[0] = event.start - timedelta(hours=1)
+        assert await notifications.scheduler.fire_due() == 1
+        assert await notifications.scheduler.fire_due() == 0  # fired once
+
+    reminders = [m for m, _, _ in mailer.sent if m["Subject"].startswith("Muistutus:")]
+    assert len(reminders) == 1 and len(mailer.sent) == 2  # the invitation and the reminder

@@ -27,6 +27,16 @@ from convene_notifications.mail_events import MAIL_EVENTS, MailEvents
 from convene_notifications.mailer import Mailer, SmtpMailer
 from convene_notifications.rendering import Templates
 from convene_notifications.settings import NotificationsSettings
+from convene_notifications.reminder_store import (
+    REMINDER_FIRES,
+    REMINDER_INDEXES,
+    REMINDER_MEETINGS,
+    REMINDER_TIMERS,
+    FireClaims,
+    MeetingVersions,
+    ReminderTimers,
+)
+from convene_notifications.reminders import ReminderPlanner, ReminderScheduler, ReminderSender
 from convene_notifications.store import INDEXES, MAIL_LOG, PROCESSED_EVENTS, MailLog
 
 
@@ -40,6 +50,8 @@ class Notifications:
     mail_log: MailLog
     mailer: Mailer
     deliveries: Deliveries
+    scheduler: ReminderScheduler
+    reminder_sender: ReminderSender
 
 
 def bootstrap(
@@ -54,7 +66,7 @@ def bootstrap(
 ) -> Notifications:
     settings = settings or NotificationsSettings()
     broker = broker or build_broker(settings)
-    store = store or MongoStore.from_settings(settings, indexes=INDEXES)
+    store = store or MongoStore.from_settings(settings, indexes=[*INDEXES, *REMINDER_INDEXES])
     mailer = mailer or SmtpMailer.from_settings(settings)
     mail_log = MailLog(store.collection(MAIL_LOG))
     composer = Composer(templates=Templates(), sender=settings.sender)
@@ -64,12 +76,23 @@ def bootstrap(
     processed_events = ProcessedEvents(store.collection(PROCESSED_EVENTS),
                                        settings.consumer_group,
                                        retention_s=settings.processed_event_retention_s)
-    consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deliveries),
+    timers = ReminderTimers(store.collection(REMINDER_TIMERS))
+    versions = MeetingVersions(store.collection(REMINDER_MEETINGS))
+    planner = ReminderPlanner(timers, versions)
+    sender = ReminderSender(versions, mail_log, mailer, composer, events=events, clock=clock)
+    scheduler = ReminderScheduler(timers, FireClaims(store.collection(REMINDER_FIRES)),
+                                  store.collection(REMINDER_FIRES), publisher,
+                                  interval_s=settings.reminder_poll_interval_s,
+                                  batch_size=settings.reminder_batch_size, clock=clock)
+    consumer = subscribe_events(broker, settings, TOPICS,
+                                build_handlers(deliveries, planner, sender),
                                 processed_events=processed_events)
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=[MAIL_EVENTS])
+                             outbox_collections=[MAIL_EVENTS, REMINDER_FIRES],
+                             background=[scheduler.run])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene notifications")
     app.state.mail_log = mail_log
     return Notifications(settings=settings, runtime=runtime, app=app, mail_log=mail_log,
-                         mailer=mailer, deliveries=deliveries)
+                         mailer=mailer, deliveries=deliveries,
+                         scheduler=scheduler, reminder_sender=sender)

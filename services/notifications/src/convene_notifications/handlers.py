@@ -15,30 +15,50 @@ from convene_schemas.events.meetings import (
     MeetingChange,
     MeetingRescheduled,
     MeetingScheduled,
+    MeetingSnapshot,
     MeetingUpdated,
 )
+from convene_schemas.events.notifications import ReminderDue
 
 from convene_notifications.delivery import Deliveries
+from convene_notifications.reminders import ReminderPlanner, ReminderSender
 
-TOPICS: list[str] = [MeetingScheduled.TOPIC]
+TOPICS: list[str] = [MeetingScheduled.TOPIC, ReminderDue.TOPIC]
 
 
-def build_handlers(deliveries: Deliveries) -> dict[type[Event], Handler]:
-    """The event handlers, keyed by the event class they consume."""
+def build_handlers(deliveries: Deliveries, planner: ReminderPlanner | None = None,
+                   sender: ReminderSender | None = None) -> dict[type[Event], Handler]:
+    """The event handlers, keyed by the event class they consume. Meeting events also
+    keep the reminder timers (when ``planner`` is given); ``ReminderDue`` (our own topic)
+    sends the reminder email."""
+
+    async def plan(envelope: Envelope) -> None:
+        if planner is not None:
+            assert isinstance(envelope.event, MeetingSnapshot)
+            await planner.on_meeting(envelope.event)
 
     async def on_meeting_scheduled(envelope: Envelope) -> None:
         assert isinstance(envelope.event, MeetingScheduled)
         await deliveries.send_invitations(envelope.event)
+        await plan(envelope)
 
     async def on_meeting_changed(envelope: Envelope) -> None:
         assert isinstance(envelope.event, MeetingChange)
         await deliveries.send_updates(envelope.event)
+        await plan(envelope)
 
     async def on_meeting_canceled(envelope: Envelope) -> None:
         assert isinstance(envelope.event, MeetingCanceled)
         await deliveries.send_cancellations(envelope.event)
+        await plan(envelope)
 
-    return {MeetingScheduled: on_meeting_scheduled,
-            MeetingUpdated: on_meeting_changed,
-            MeetingRescheduled: on_meeting_changed,
-            MeetingCanceled: on_meeting_canceled}
+    handlers: dict[type[Event], Handler] = {
+        MeetingScheduled: on_meeting_scheduled, MeetingUpdated: on_meeting_changed,
+        MeetingRescheduled: on_meeting_changed, MeetingCanceled: on_meeting_canceled}
+    if sender is not None:
+        async def on_reminder_due(envelope: Envelope) -> None:
+            assert isinstance(envelope.event, ReminderDue)
+            await sender.send(envelope.event)
+
+        handlers[ReminderDue] = on_reminder_due
+    return handlers

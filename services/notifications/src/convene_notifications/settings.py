@@ -23,6 +23,10 @@ class NotificationsSettings(ServiceSettings):
     smtp_username: str | None = Field(default=None, description="SMTP AUTH user, if any.")
     smtp_password: SecretStr | None = Field(default=None, description="Never logged.")
     smtp_timeout_s: float = 30.0
+    reminder_poll_interval_s: float = Field(default=0.5, gt=0,
+                                            description="How often due reminders are polled.")
+    reminder_batch_size: int = Field(default=100, ge=1,
+                                     description="Due timers fired per poll, at most.")
     mail_from: str = Field(
         default="Convene <meetings@convene.test>",
         description="The From mailbox of every email; its domain also names Message-IDs.",

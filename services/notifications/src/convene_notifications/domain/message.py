@@ -108,3 +108,30 @@ def calendar_email(
         if part is not message:
             del part["MIME-Version"]  # EmailMessage adds it to every part; only the top needs it
     return message
+
+
+def plain_email(
+    *,
+    sender: Address,
+    recipient: Address,
+    reply_to: Address | None,
+    content: EmailContent,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    """One email without a calendar part (reminders): text/plain + text/html."""
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["From"] = sender
+    message["To"] = recipient
+    if reply_to is not None:
+        message["Reply-To"] = reply_to
+    message["Subject"] = single_line(content.subject)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message.set_content(content.text, subtype="plain", charset="utf-8", cte=_cte(content.text))
+    message.add_alternative(content.html, subtype="html", charset="utf-8",
+                            cte=_cte(content.html))
+    for part in message.walk():
+        if part is not message:
+            del part["MIME-Version"]
+    return message

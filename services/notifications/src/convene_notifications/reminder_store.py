@@ -1,0 +1,122 @@
+"""The reminder collections: durable timers, fire claims and the latest meeting versions.
+
+* ``reminder_timers``: one document per (meeting, offset, meeting version), ``_id`` =
+  :func:`~convene_notifications.domain.reminders.timer_id_for`, ``due_at`` indexed. Only the
+  consumer holding the meeting's partition writes a meeting's timers (one event at a time);
+  the scheduler only deletes a timer by ``_id`` after firing it. Fired timers are deleted,
+  so the collection holds only what is still to come.
+* ``reminder_fires``: the claim of a fired timer, ``_id`` = ``fired:<timer id>``, inserted
+  WITH the ``ReminderDue`` events in its outbox (one atomic insert: exactly one replica
+  wins, and nothing is lost if the process dies before publishing: the relay sweeps this
+  collection). Claims older than a day are pruned.
+* ``reminder_meetings``: ``_id`` = meeting id, the newest version seen, whether it is
+  canceled, and its snapshot (to render the reminder). Written only by the meeting's
+  consumer, read by the reminder sender to drop stale reminders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from convene_kit.store import IndexSpec
+from convene_schemas.events.meetings import MeetingSnapshot
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from convene_notifications.domain.reminders import PlannedTimer
+
+REMINDER_TIMERS = "reminder_timers"
+REMINDER_FIRES = "reminder_fires"
+REMINDER_MEETINGS = "reminder_meetings"
+
+REMINDER_INDEXES: list[IndexSpec] = [
+    IndexSpec(collection=REMINDER_TIMERS, keys=[("due_at", 1)], name="due_at"),
+    IndexSpec(collection=REMINDER_TIMERS, keys=[("meeting_id", 1)], name="meeting"),
+    IndexSpec(collection=REMINDER_FIRES, keys=[("claimed_at", 1)], name="claimed_at"),
+]
+
+
+def timer_document(timer: PlannedTimer) -> dict[str, Any]:
+    """The stored form of a planned timer."""
+    return {
+        "_id": timer.timer_id, "account_id": timer.account_id, "meeting_id": timer.meeting_id,
+        "meeting_version": timer.meeting_version, "due_at": timer.due_at,
+        "meeting_start": timer.meeting_start, "offset": timer.offset.model_dump(mode="json"),
+        "recipients": [{"kind": r.kind, "id": r.id, "email": r.email, "name": r.name,
+                        "language": r.language, "time_zone": r.time_zone}
+                       for r in timer.recipients],
+    }
+
+
+class ReminderTimers:
+    """The durable timers."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+
+    async def replace(self, meeting_id: str, version: int, timers: list[PlannedTimer]) -> None:
+        """Drop the meeting's timers of other versions, then insert the new ones (a
+        redelivered event re-inserts the same ids: duplicates are ignored)."""
+        await self.collection.delete_many({"meeting_id": meeting_id,
+                                           "meeting_version": {"$ne": version}})
+        for timer in timers:
+            try:
+                await self.collection.insert_one(timer_document(timer))
+            except DuplicateKeyError:
+                pass
+
+    async def drop(self, meeting_id: str) -> None:
+        """Drop every timer of a meeting (canceled)."""
+        await self.collection.delete_many({"meeting_id": meeting_id})
+
+    async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Timers due at ``now``, earliest first (bounded)."""
+        cursor = self.collection.find({"due_at": {"$lte": now}}).sort([("due_at", 1)])
+        return [doc async for doc in cursor.limit(limit)]
+
+    async def delete(self, timer_id: str) -> None:
+        await self.collection.delete_one({"_id": timer_id})
+
+
+class FireClaims:
+    """Unique inserts that let exactly one replica fire a timer."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+
+    async def claim(self, document: dict[str, Any]) -> bool:
+        """Insert the claim (with its outbox); True for exactly one caller."""
+        try:
+            await self.collection.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def prune(self, now: datetime, older_than: timedelta) -> None:
+        """Drop claims fired long ago (their events were published by then)."""
+        await self.collection.delete_many({"claimed_at": {"$lt": now - older_than},
+                                           "outbox": {"$size": 0}})
+
+
+class MeetingVersions:
+    """The newest version of each meeting, for the stale-reminder rule."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+
+    async def get(self, meeting_id: str) -> dict[str, Any] | None:
+        return await self.collection.find_one({"_id": meeting_id})
+
+    async def record(self, meeting: MeetingSnapshot, *, canceled: bool) -> bool:
+        """Keep ``meeting`` if it is not older than what is kept; True when kept."""
+        current = await self.get(meeting.meeting_id)
+        if current is not None and current["version"] > meeting.version:
+            return False
+        await self.collection.replace_one(
+            {"_id": meeting.meeting_id},
+            {"_id": meeting.meeting_id, "account_id": meeting.account_id,
+             "version": meeting.version, "canceled": canceled,
+             "event_type": meeting.EVENT_TYPE, "snapshot": meeting.model_dump(mode="json")},
+            upsert=True)
+        return True

@@ -1,0 +1,280 @@
+"""Reminders (R10, R43): timers from meeting events, a scheduler that fires them exactly
+once across replicas, and the sender of the reminder email.
+
+1. **Timers** (:class:`ReminderPlanner`, called by the meeting consumer): each meeting
+   event records the meeting's newest version and replaces its timers
+   (:func:`~convene_notifications.domain.reminders.plan_timers`); a cancellation drops them.
+2. **Firing** (:class:`ReminderScheduler`, a background task of every replica): every
+   ``interval_s`` it reads a bounded batch of due timers; for each it INSERTS the fire claim
+   ``fired:<timer id>`` carrying the ``ReminderDue`` events (one per recipient) in its
+   outbox. The unique insert is atomic on FerretDB, so exactly one replica wins; the events
+   are in the same write, so a crash before publishing loses nothing (the outbox relay
+   sweeps ``reminder_fires``). The winner publishes them and deletes the timer. A timer
+   fired later than due (e.g. the service was down) is counted in
+   ``convene_reminder_lateness_seconds``.
+3. **Sending** (:class:`ReminderSender`, on our own ``ReminderDue``): nothing when the
+   meeting is canceled or has a newer version than the timer's; else the email is claimed
+   in the mail log (``_id`` from the key (account, meeting, address, ``reminder:<reminder
+   id>``, start epoch seconds), so a duplicate ReminderDue or an edit that does not move the
+   meeting never sends twice) and sent in the recipient's language and time zone (the
+   contact's, else the meeting's). ``ReminderSent`` is published through ``mail_events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from convene_kit.kafka import EventPublisher
+from convene_kit.outbox import Outbox, outbox_entries, with_outbox
+from convene_schemas.events.common import ReminderOffset
+from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
+from convene_schemas.events.notifications import Recipient as RecipientModel
+from convene_schemas.events.notifications import ReminderDue, ReminderSent, reminder_id_for
+from prometheus_client import Counter, Histogram
+
+from convene_notifications.compose import Composer
+from convene_notifications.delivery import utc_now
+from convene_notifications.domain.addresses import parse_address, single_line
+from convene_notifications.domain.ics import location_text, organizer_of
+from convene_notifications.domain.mail_log import FailureReason, should_send
+from convene_notifications.domain.message import EmailContent, plain_email
+from convene_notifications.domain.planning import (
+    PlannedEmail,
+    Recipient,
+    email_id_for,
+    email_key,
+    message_id_for,
+)
+from convene_notifications.domain.reminders import fire_claim_id, is_stale_reminder, plan_timers
+from convene_notifications.domain.text import html_to_text
+from convene_notifications.mail_events import MailEvents
+from convene_notifications.mailer import Mailer, PermanentDeliveryError
+from convene_notifications.reminder_store import FireClaims, MeetingVersions, ReminderTimers
+from convene_notifications.rendering import format_when
+from convene_notifications.store import MailLog
+
+logger = logging.getLogger(__name__)
+
+REMINDERS_FIRED = Counter("convene_reminders_fired_total", "Reminder timers fired.")
+REMINDERS_STALE = Counter("convene_reminders_stale_total",
+                          "Due reminders not sent: meeting canceled or changed since.")
+REMINDER_LATENESS = Histogram("convene_reminder_lateness_seconds",
+                              "How late a reminder timer fired after its due time.",
+                              buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400))
+
+
+class ReminderPlanner:
+    """Keeps each meeting's timers in step with its newest version."""
+
+    def __init__(self, timers: ReminderTimers, versions: MeetingVersions) -> None:
+        self.timers = timers
+        self.versions = versions
+
+    async def on_meeting(self, meeting: MeetingSnapshot) -> None:
+        canceled = isinstance(meeting, MeetingCanceled)
+        if not await self.versions.record(meeting, canceled=canceled):
+            return  # an older event arriving late changes nothing
+        if canceled:
+            await self.timers.drop(meeting.meeting_id)
+        else:
+            await self.timers.replace(meeting.meeting_id, meeting.version, plan_timers(meeting))
+
+
+def reminder_events(timer: dict[str, Any], now: datetime) -> list[ReminderDue]:
+    """The ``ReminderDue`` of each recipient of a fired timer."""
+    events = []
+    for person in timer["recipients"]:
+        minutes = _offset_minutes(timer)
+        events.append(ReminderDue(
+            account_id=timer["account_id"], version=0, occurred_at=now,
+            reminder_id=reminder_id_for(timer["meeting_id"], person["kind"], person["id"],
+                                        minutes),
+            meeting_id=timer["meeting_id"], meeting_version=timer["meeting_version"],
+            recipient=RecipientModel(kind=person["kind"], id=person["id"],
+                                     email=person["email"], time_zone=person["time_zone"],
+                                     language=person["language"]),
+            offset=timer["offset"], due_at=_utc(timer["due_at"]),
+            meeting_start=_utc(timer["meeting_start"])))
+    return events
+
+
+def _offset_minutes(timer: dict[str, Any]) -> int:
+    return ReminderOffset.model_validate(timer["offset"]).minutes()
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class ReminderScheduler:
+    """Fires due timers; run by every replica, each timer fires once."""
+
+    def __init__(self, timers: ReminderTimers, claims: FireClaims, claims_collection: Any,
+                 publisher: EventPublisher, *, interval_s: float = 0.5, batch_size: int = 100,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.timers = timers
+        self.claims = claims
+        self.claims_collection = claims_collection
+        self.outbox = Outbox(publisher)
+        self.interval_s = interval_s
+        self.batch_size = batch_size
+        self.clock = clock
+
+    async def fire_due(self) -> int:
+        """Fire every due timer of one bounded batch; returns how many this replica fired."""
+        fired = 0
+        for timer in await self.timers.due(self.clock(), self.batch_size):
+            if await self.fire(timer):
+                fired += 1
+        return fired
+
+    async def fire(self, timer: dict[str, Any]) -> bool:
+        """Claim one timer (with its events), publish them, delete the timer."""
+        now = self.clock()
+        claim = with_outbox({"_id": fire_claim_id(timer["_id"]), "claimed_at": now,
+                             "account_id": timer["account_id"], "meeting_id": timer["meeting_id"]},
+                            outbox_entries(reminder_events(timer, now)))
+        if not await self.claims.claim(claim):
+            await self.timers.delete(timer["_id"])  # fired by another replica
+            return False
+        REMINDERS_FIRED.inc()
+        REMINDER_LATENESS.observe(max(0.0, (now - _utc(timer["due_at"])).total_seconds()))
+        try:
+            await self.outbox.publish_pending(self.claims_collection, claim)
+        except Exception:
+            logger.warning("publishing reminder %s failed; the relay will", timer["_id"],
+                           exc_info=True)
+        await self.timers.delete(timer["_id"])
+        return True
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """The background loop (ServiceRuntime ``background``)."""
+        rounds = 0
+        while not stopping.is_set():
+            try:
+                await self.fire_due()
+                rounds += 1
+                if rounds % 1000 == 0:
+                    await self.claims.prune(self.clock(), timedelta(days=1))
+            except Exception:
+                logger.warning("reminder sweep failed; retrying", exc_info=True)
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=self.interval_s)
+            except asyncio.TimeoutError:
+                pass
+
+
+class ReminderSender:
+    """Sends the reminder email of a ``ReminderDue``, at most once."""
+
+    def __init__(self, versions: MeetingVersions, mail_log: MailLog, mailer: Mailer,
+                 composer: Composer, *, events: MailEvents | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.versions = versions
+        self.mail_log = mail_log
+        self.mailer = mailer
+        self.composer = composer
+        self.events = events
+        self.clock = clock
+
+    async def current_meeting(self, due: ReminderDue) -> MeetingSnapshot | None:
+        """The meeting as of the newest version seen, or None when the reminder is stale."""
+        record = await self.versions.get(due.meeting_id)
+        if record is None or record.get("account_id") != due.account_id:
+            return None
+        if is_stale_reminder(due.meeting_version, record["version"], record["canceled"]):
+            return None
+        return MeetingSnapshot.parse_data(record["snapshot"])  # type: ignore[return-value]
+
+    async def send(self, due: ReminderDue) -> bool:
+        """True when the email was sent by this call."""
+        meeting = await self.current_meeting(due)
+        if meeting is None or meeting.start != due.meeting_start:
+            REMINDERS_STALE.inc()
+            logger.info("reminder %s (version %s) is stale; not sent", due.reminder_id,
+                        due.meeting_version)
+            return False
+        person = next((a for a in meeting.attendees
+                       if a.kind == due.recipient.kind and a.id == due.recipient.id), None)
+        recipient = Recipient(kind=due.recipient.kind, id=due.recipient.id or "",  # type: ignore[arg-type]
+                              email=due.recipient.email, name=person.name if person else "",
+                              language=due.recipient.language,
+                              time_zone=due.recipient.time_zone)
+        key = email_key(due.account_id, due.meeting_id, recipient.email,
+                        f"reminder:{due.reminder_id}", int(due.meeting_start.timestamp()))
+        planned = PlannedEmail(account_id=due.account_id, meeting_id=due.meeting_id,
+                               kind="reminder", method="REQUEST",  # type: ignore[arg-type]
+                               sequence=due.meeting_version, recipient=recipient)
+        email_id = email_id_for(key)
+        message_id = message_id_for(email_id, self.composer.message_id_domain)
+        now = self.clock()
+        entry = {"_id": email_id, "account_id": due.account_id, "meeting_id": due.meeting_id,
+                 "ical_uid": meeting.ical_uid, "kind": "reminder", "method": None,
+                 "sequence": due.meeting_version, "recipient": recipient.email,
+                 "recipient_kind": recipient.kind, "recipient_id": recipient.id,
+                 "reminder_id": due.reminder_id, "message_id": message_id, "created_at": now,
+                 "sent_at": None, "error": None, "attempts": 0}
+        existing = await self.mail_log.claim(due.account_id, entry)
+        if existing is not None and not should_send(existing.get("state")):
+            return False
+        address = recipient.address
+        if address is None:
+            await self.mail_log.mark_failed(due.account_id, email_id,
+                                            FailureReason.INVALID_ADDRESS, attempted=False,
+                                            message="the address cannot be mailed",
+                                            failed_at=self.clock())
+            return False
+        message = plain_email(sender=self.composer.sender, recipient=address,
+                              reply_to=parse_address(meeting.host_email or "", meeting.host_name),
+                              content=self.content(planned, meeting), message_id=message_id,
+                              date=now)
+        try:
+            await self.mailer.send(message, sender=self.composer.sender.addr_spec,
+                                   recipients=[address.addr_spec])
+        except PermanentDeliveryError as exc:
+            await self.mail_log.mark_failed(due.account_id, email_id, FailureReason.REJECTED,
+                                            message=exc.reason, code=exc.code,
+                                            failed_at=self.clock())
+            return False
+        await self._raise_sent(due, email_id, message_id)
+        await self.mail_log.mark_sent(due.account_id, email_id, self.clock())
+        logger.info("reminder %s of meeting %s sent", due.reminder_id, due.meeting_id)
+        return True
+
+    def content(self, planned: PlannedEmail, meeting: MeetingSnapshot) -> EmailContent:
+        """Subject and bodies in the recipient's language and time zone."""
+        templates = self.composer.templates
+        language = templates.language_of("reminder", planned.recipient.language)
+        time_zone = planned.recipient.time_zone or meeting.time_zone
+        organizer = organizer_of(meeting, self.composer.sender)
+        context: dict[str, Any] = {
+            "title": single_line(meeting.title),
+            "when": format_when(meeting.start, time_zone, language),
+            "time_zone": time_zone,
+            "duration_minutes": meeting.duration_minutes,
+            "location": location_text(meeting.location),
+            "join_url": meeting.location.join_url if meeting.location else None,
+            "description": (html_to_text(meeting.attendee_description)
+                            if meeting.reminders_include_description else ""),
+            "organizer_name": organizer.display_name,
+            "organizer_email": organizer.addr_spec,
+            "recipient_name": single_line(planned.recipient.name),
+        }
+        return EmailContent(
+            subject=templates.render("reminder", language, "subject.txt", context),
+            text=templates.render("reminder", language, "txt", context),
+            html=templates.render("reminder", language, "html", context))
+
+    async def _raise_sent(self, due: ReminderDue, email_id: str, message_id: str) -> None:
+        if self.events is None:
+            return
+        event = ReminderSent(account_id=due.account_id, version=0, occurred_at=self.clock(),
+                             email_id=email_id, reminder_id=due.reminder_id,
+                             meeting_id=due.meeting_id, meeting_version=due.meeting_version,
+                             recipient=due.recipient, due_at=due.due_at, message_id=message_id)
+        raised = await self.events.record(due.account_id, f"{email_id}:sent", event, self.clock())
+        await self.events.publish(raised)

@@ -1,0 +1,277 @@
+"""Reminders: timers planned from meeting events, fired once across replicas, sent once
+in the recipient's zone and language, and never for a stale or canceled meeting."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import datetime, timedelta, timezone
+from email.headerregistry import Address
+from typing import Any
+
+from convene_schemas.events.common import ReminderOffset
+from convene_schemas.events.notifications import ReminderDue
+from pymongo.errors import DuplicateKeyError
+
+from convene_notifications.compose import Composer
+from convene_notifications.domain.reminders import plan_timers, timer_id_for
+from convene_notifications.reminder_store import FireClaims, MeetingVersions, ReminderTimers
+from convene_notifications.reminders import (
+    ReminderPlanner,
+    ReminderScheduler,
+    ReminderSender,
+)
+from convene_notifications.rendering import Templates
+from convene_notifications.store import MailLog
+from notifications_testing import (
+    NOW,
+    FakeCollection,
+    FakeMailer,
+)
+from notifications_testing import canceled, contact, meeting, rescheduled, updated
+
+SENDER = Address("Convene", "meetings", "convene.test")
+START = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
+
+
+def offsets(*spec: tuple[int, str]) -> list[ReminderOffset]:
+    return [ReminderOffset(amount=amount, unit=unit) for amount, unit in spec]  # type: ignore[arg-type]
+
+
+def _ok(value: Any, expected: Any) -> bool:
+    if isinstance(expected, dict):
+        for op, arg in expected.items():
+            if op == "$lte" and not (value is not None and value <= arg):
+                return False
+            if op == "$lt" and not (value is not None and value < arg):
+                return False
+            if op == "$ne" and value == arg:
+                return False
+            if op == "$size" and len(value or []) != arg:
+                return False
+        return True
+    return value == expected
+
+
+class Collection:
+    """An in-memory collection with the operators the reminder store uses."""
+
+    def __init__(self) -> None:
+        self.docs: dict[Any, dict[str, Any]] = {}
+
+    def _match(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        return [d for d in self.docs.values() if all(_ok(d.get(k), v) for k, v in query.items())]
+
+    async def insert_one(self, doc: dict[str, Any]) -> None:
+        await asyncio.sleep(0)  # let racing replicas interleave
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError("E11000 duplicate key error")
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def find_one(self, query: dict[str, Any], projection: Any = None) -> Any:
+        found = self._match(query)
+        return copy.deepcopy(found[0]) if found else None
+
+    def find(self, query: dict[str, Any]) -> Any:
+        docs = self._match(query)
+
+        class Cursor:
+            def sort(self, keys: list[tuple[str, int]]) -> Cursor:
+                docs.sort(key=lambda d: d[keys[0][0]])
+                return self
+
+            def limit(self, n: int) -> Cursor:
+                del docs[n:]
+                return self
+
+            async def __aiter__(self) -> Any:
+                for doc in list(docs):
+                    yield copy.deepcopy(doc)
+        return Cursor()
+
+    async def update_one(self, query: dict[str, Any], update: dict[str, Any],
+                         upsert: bool = False) -> None:
+        for doc in self._match(query):
+            for op, fields in update.items():
+                for key, value in fields.items():
+                    if op == "$set":
+                        doc[key] = value
+                    elif op == "$inc":
+                        doc[key] = doc.get(key, 0) + value
+                    elif op == "$pullAll":
+                        doc[key] = [e for e in doc.get(key, []) if e not in value]
+                    elif op == "$unset":
+                        doc.pop(key, None)
+
+    async def replace_one(self, query: dict[str, Any], doc: dict[str, Any],
+                          upsert: bool = False) -> None:
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def delete_one(self, query: dict[str, Any]) -> None:
+        for doc in self._match(query)[:1]:
+            del self.docs[doc["_id"]]
+
+    async def delete_many(self, query: dict[str, Any]) -> None:
+        for doc in self._match(query):
+            del self.docs[doc["_id"]]
+
+
+class Publisher:
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+        self.settings = type("S", (), {"fault": staticmethod(lambda name: False)})()
+
+    async def publish_record(self, record: Any) -> None:
+        self.records.append(record)
+
+
+# --- planning (pure) -------------------------------------------------------------------
+
+def test_one_timer_per_offset_at_start_minus_offset() -> None:
+    event = meeting(start=START, reminders=offsets((1, "days"), (30, "minutes"), (2, "hours")))
+    timers = plan_timers(event)
+    assert [t.due_at for t in timers] == [START - timedelta(days=1), START - timedelta(hours=2),
+                                         START - timedelta(minutes=30)]
+    assert timers[0].timer_id == timer_id_for(event.meeting_id, 1440, 0)
+    assert [r.email for r in timers[0].recipients] == ["dana.lee@globex.example"]
+
+
+def test_due_time_across_a_dst_change_is_an_exact_duration() -> None:
+    # Helsinki moves to summer time on 2026-03-29: 09:00 local on the 30th is 06:00 UTC.
+    start = datetime(2026, 3, 30, 6, 0, tzinfo=timezone.utc)
+    event = meeting(start=start, time_zone="Europe/Helsinki", reminders=offsets((2, "days")))
+    (timer,) = plan_timers(event)
+    assert timer.due_at == datetime(2026, 3, 28, 6, 0, tzinfo=timezone.utc)
+    from zoneinfo import ZoneInfo
+    assert timer.due_at.astimezone(ZoneInfo("Europe/Helsinki")).hour == 8  # 48 h, not 2 wall days
+
+
+def test_no_timers_when_already_past_canceled_or_nobody_invited() -> None:
+    late = meeting(start=NOW + timedelta(minutes=10), reminders=offsets((1, "hours")))
+    assert plan_timers(late) == []
+    base = meeting(start=START, reminders=offsets((1, "hours")))
+    assert plan_timers(canceled(base)) == []
+    nobody = meeting(start=START, reminders=offsets((1, "hours")),
+                     attendees=[contact(None, invite=False)])
+    assert plan_timers(nobody) == []
+
+
+# --- timers in the store ---------------------------------------------------------------
+
+def planner_with() -> tuple[ReminderPlanner, Collection, Collection]:
+    timers, versions = Collection(), Collection()
+    return ReminderPlanner(ReminderTimers(timers), MeetingVersions(versions)), timers, versions
+
+
+async def test_reschedule_moves_and_cancel_drops_the_timers() -> None:
+    planner, timers, _ = planner_with()
+    base = meeting(start=START, reminders=offsets((1, "hours")))
+    await planner.on_meeting(base)
+    assert [d["due_at"] for d in timers.docs.values()] == [START - timedelta(hours=1)]
+    await planner.on_meeting(rescheduled(base, version=1, minutes_later=60))
+    assert [(d["due_at"], d["meeting_version"]) for d in timers.docs.values()] == [(START, 1)]
+    await planner.on_meeting(base)  # an older event arriving late changes nothing
+    assert [d["meeting_version"] for d in timers.docs.values()] == [1]
+    await planner.on_meeting(canceled(base, version=2))
+    assert timers.docs == {}
+
+
+async def test_editing_the_reminders_replaces_them() -> None:
+    planner, timers, _ = planner_with()
+    base = meeting(start=START, reminders=offsets((1, "hours"), (1, "days")))
+    await planner.on_meeting(base)
+    await planner.on_meeting(updated(base, version=1, changed_fields=["reminders"],
+                                     reminders=[{"amount": 15, "unit": "minutes"}]))
+    assert [d["due_at"] for d in timers.docs.values()] == [START - timedelta(minutes=15)]
+
+
+# --- firing: exactly once across replicas ----------------------------------------------
+
+async def test_two_replicas_fire_each_due_timer_once() -> None:
+    planner, timers, _ = planner_with()
+    base = meeting(start=START, reminders=offsets((1, "hours")),
+                   attendees=[contact("a@x.example"), contact("b@x.example")])
+    await planner.on_meeting(base)
+    fires, publisher = Collection(), Publisher()
+    due_clock = lambda: START  # noqa: E731
+    replicas = [ReminderScheduler(ReminderTimers(timers), FireClaims(fires), fires,
+                                  publisher, clock=due_clock) for _ in range(2)]  # type: ignore[arg-type]
+    fired = await asyncio.gather(*(r.fire_due() for r in replicas))
+    assert sorted(fired) == [0, 1]
+    assert len(publisher.records) == 2  # one ReminderDue per recipient, published once
+    assert timers.docs == {}
+    assert await asyncio.gather(*(r.fire_due() for r in replicas)) == [0, 0]
+
+
+async def test_nothing_fires_before_its_due_time() -> None:
+    planner, timers, _ = planner_with()
+    await planner.on_meeting(meeting(start=START, reminders=offsets((1, "hours"))))
+    fires, publisher = Collection(), Publisher()
+    early = ReminderScheduler(ReminderTimers(timers), FireClaims(fires), fires, publisher,  # type: ignore[arg-type]
+                              clock=lambda: START - timedelta(hours=1, seconds=1))
+    assert await early.fire_due() == 0 and publisher.records == []
+
+
+# --- sending ---------------------------------------------------------------------------
+
+def due_for(event: Any, *, version: int = 0, **recipient: Any) -> ReminderDue:
+    attendee = event.attendees[0]
+    return ReminderDue(
+        account_id=event.account_id, version=0, occurred_at=NOW,
+        reminder_id=f"{event.meeting_id}:contact:{attendee.id}:60m",
+        meeting_id=event.meeting_id, meeting_version=version,
+        recipient={"kind": "contact", "id": attendee.id, "email": attendee.email,
+                   "time_zone": attendee.time_zone, "language": attendee.language,
+                   **recipient},
+        offset={"amount": 1, "unit": "hours"}, due_at=event.start - timedelta(hours=1),
+        meeting_start=event.start)
+
+
+def sender_with(mailer: FakeMailer) -> tuple[ReminderSender, ReminderPlanner]:
+    planner, _, versions = planner_with()
+    sender = ReminderSender(MeetingVersions(versions), MailLog(FakeCollection("mail_log")), mailer,  # type: ignore[arg-type]
+                            Composer(templates=Templates(), sender=SENDER), clock=lambda: NOW)
+    return sender, planner
+
+
+async def test_reminder_is_sent_once_in_the_recipients_zone_and_language() -> None:
+    mailer = FakeMailer()
+    sender, planner = sender_with(mailer)
+    event = meeting(start=START, reminders=offsets((1, "hours")),
+                    reminders_include_description=True,
+                    attendees=[contact("dana@x.example", language="it",
+                                       time_zone="Europe/Helsinki")])
+    await planner.on_meeting(event)
+    due = due_for(event)
+    assert await sender.send(due) is True
+    assert await sender.send(due) is False  # a redelivered ReminderDue sends nothing
+    (message,) = mailer.messages_to("dana@x.example")
+    assert message["Subject"].startswith("Promemoria: Quarterly review")
+    assert "16:00" in message["Subject"] and "Europe/Helsinki" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    assert "Agenda: numbers" in text
+    assert not any(p.get_content_type() == "text/calendar" for p in message.walk())
+
+
+async def test_description_only_when_asked_and_meeting_zone_as_fallback() -> None:
+    mailer = FakeMailer()
+    sender, planner = sender_with(mailer)
+    event = meeting(start=START, reminders=offsets((1, "hours")),
+                    attendees=[contact("fi@x.example", language="fi", time_zone=None)])
+    await planner.on_meeting(event)
+    assert await sender.send(due_for(event))
+    (message,) = mailer.messages_to("fi@x.example")
+    assert message["Subject"].startswith("Muistutus:") and "Europe/Rome" in message["Subject"]
+    assert "Agenda" not in message.get_body(("plain",)).get_content()
+
+
+async def test_stale_or_canceled_reminder_sends_nothing() -> None:
+    mailer = FakeMailer()
+    sender, planner = sender_with(mailer)
+    event = meeting(start=START, reminders=offsets((1, "hours")))
+    await planner.on_meeting(event)
+    await planner.on_meeting(updated(event, version=1, changed_fields=["title"], title="New"))
+    assert await sender.send(due_for(event, version=0)) is False
+    await planner.on_meeting(canceled(event, version=2))
+    assert await sender.send(due_for(event, version=2)) is False
+    assert mailer.sent == []
