@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from convene_schemas.events.meetings import (
@@ -35,6 +35,8 @@ from convene_schemas.events.meetings import (
 )
 from prometheus_client import Counter
 from pydantic import ValidationError
+
+from convene_kit.claims import utc_now
 
 from convene_notifications.compose import Composer
 from convene_notifications.domain.mail_log import FailureReason, MailState, should_send
@@ -59,10 +61,6 @@ EMAILS_STALE = Counter("convene_emails_stale_total",
 EMAILS_FAILED = Counter("convene_emails_failed_total",
                         "Email attempts that failed, by reason (temporary ones are retried).",
                         ["kind", "reason"])
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -173,9 +171,10 @@ class Deliveries:
                                    recipients=[recipient.addr_spec])
         except PermanentDeliveryError as exc:
             attempts = int((existing or {}).get("attempts", 0)) + 1
+            rejection = exc  # bound for the callback (a lambda must not close over `exc`)
             raised = await self._record(planned, lambda: delivery_failed(
-                planned, reason=exc.reason, code=exc.code, attempts=attempts,
-                enhanced_status=exc.enhanced_status, at=self.clock()), "failed")
+                planned, reason=rejection.reason, code=rejection.code, attempts=attempts,
+                enhanced_status=rejection.enhanced_status, at=self.clock()), "failed")
             await self.mail_log.mark_failed(account_id, email_id, FailureReason.REJECTED,
                                             message=exc.reason, code=exc.code,
                                             failed_at=self.clock())

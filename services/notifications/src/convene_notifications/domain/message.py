@@ -74,6 +74,37 @@ def _cte(text: str) -> str:
     return "7bit" if text.isascii() else "quoted-printable"
 
 
+def _text_and_html(
+    *,
+    sender: Address,
+    recipient: Address,
+    reply_to: Address | None,
+    content: EmailContent,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    """The headers and the text/plain + text/html alternatives every email has."""
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["From"] = sender
+    message["To"] = recipient
+    if reply_to is not None:
+        message["Reply-To"] = reply_to
+    message["Subject"] = single_line(content.subject)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message.set_content(content.text, subtype="plain", charset="utf-8", cte=_cte(content.text))
+    message.add_alternative(content.html, subtype="html", charset="utf-8",
+                            cte=_cte(content.html))
+    return message
+
+
+def _finish(message: EmailMessage) -> EmailMessage:
+    for part in message.walk():
+        if part is not message:
+            del part["MIME-Version"]  # EmailMessage adds it to every part; only the top needs it
+    return message
+
+
 def calendar_email(
     *,
     sender: Address,
@@ -86,28 +117,15 @@ def calendar_email(
     date: datetime,
 ) -> EmailMessage:
     """One email carrying an iCalendar object both inline (text/calendar) and attached."""
-    message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = sender
-    message["To"] = recipient
-    if reply_to is not None:
-        message["Reply-To"] = reply_to
-    message["Subject"] = single_line(content.subject)
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id
-
+    message = _text_and_html(sender=sender, recipient=recipient, reply_to=reply_to,
+                             content=content, message_id=message_id, date=date)
     calendar_text = ics.decode("utf-8")
-    message.set_content(content.text, subtype="plain", charset="utf-8", cte=_cte(content.text))
-    message.add_alternative(content.html, subtype="html", charset="utf-8",
-                            cte=_cte(content.html))
     message.add_alternative(calendar_text, subtype="calendar", charset="utf-8",
                             cte=_cte(calendar_text), params={"method": method})
     message.make_mixed()
     message.add_attachment(ics, maintype="application", subtype="ics", filename=ICS_FILENAME,
                            params={"name": ICS_FILENAME})
-    for part in message.walk():
-        if part is not message:
-            del part["MIME-Version"]  # EmailMessage adds it to every part; only the top needs it
-    return message
+    return _finish(message)
 
 
 def plain_email(
@@ -120,18 +138,5 @@ def plain_email(
     date: datetime,
 ) -> EmailMessage:
     """One email without a calendar part (reminders): text/plain + text/html."""
-    message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = sender
-    message["To"] = recipient
-    if reply_to is not None:
-        message["Reply-To"] = reply_to
-    message["Subject"] = single_line(content.subject)
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id
-    message.set_content(content.text, subtype="plain", charset="utf-8", cte=_cte(content.text))
-    message.add_alternative(content.html, subtype="html", charset="utf-8",
-                            cte=_cte(content.html))
-    for part in message.walk():
-        if part is not message:
-            del part["MIME-Version"]
-    return message
+    return _finish(_text_and_html(sender=sender, recipient=recipient, reply_to=reply_to,
+                                  content=content, message_id=message_id, date=date))
