@@ -48,6 +48,7 @@ MeetingField = Literal[
     "associations",
     "send_invitations",
     "calendar_event",
+    "awaiting_calendar",
 ]
 """The names ``changed_fields`` uses. ``location.join_url`` alone means the video link
 arrived; ``calendar_event`` alone means the provider event was linked."""
@@ -198,6 +199,14 @@ class MeetingSnapshot(MeetingsEvent):
     no_invitations_reason: (
         Literal["calendar_sync_off", "synced_from_calendar", "disabled_by_user"] | None
     ) = Field(default=None, description="Why send_invitations is false; null when true.")
+    awaiting_calendar: bool = Field(
+        default=False,
+        description="A request made on an offline scheduling page (R35): logged on the "
+        "records, written to no calendar and sent to no attendee until the owner confirms "
+        "it with an active connected calendar; the confirmation is a MeetingUpdated with "
+        "awaiting_calendar false (changed_fields include awaiting_calendar). calendar-sync "
+        "writes no provider event for a meeting while this is true.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> MeetingSnapshot:
@@ -213,6 +222,8 @@ class MeetingSnapshot(MeetingsEvent):
             raise ValueError("no attendee is invited when send_invitations is false")
         if (self.source == "booking_page") != (self.booking_id is not None):
             raise ValueError("booking_id is set exactly when source is booking_page")
+        if self.awaiting_calendar and (self.source != "booking_page" or self.send_invitations):
+            raise ValueError("only a booked meeting awaits a calendar, and it sends no invitations")
         keys = [(a.kind, a.id) for a in self.attendees]
         if len(set(keys)) != len(keys):
             raise ValueError("an attendee appears twice")
