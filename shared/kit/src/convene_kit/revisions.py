@@ -1,0 +1,97 @@
+"""The revision log: concurrent changes of one aggregate kept apart on FerretDB 1.x.
+
+FerretDB's conditional updates are not atomic (a version in the filter stops nobody), but
+inserting a unique ``_id`` is. So every change of an aggregate (a meeting, a contact, ...)
+**claims its new version** by inserting
+``{_id: "<aggregate id>:<version>", account_id, aggregate_id, version, state, claimed_at}``
+plus the change's events (an outbox the relay sweeps) into the service's revisions
+collection. Exactly one writer wins a version; the loser reloads and re-applies its change
+on the newer state.
+
+The claim holds the whole new state and the events, so it is the truth; the aggregate's own
+document is the *head*, a cache of its latest revision. A crash between claim and head write
+leaves the head behind, and every load rolls it forward through revisions ``version + 1,
++ 2, ...`` (:meth:`RevisionLog.state`); a late head write (a slow writer overtaken) is
+repaired the same way, since revisions are contiguous. Pass the collection to
+``ServiceRuntime(outbox_collections=...)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from convene_kit.outbox import PENDING_SINCE_FIELD, with_outbox
+from convene_kit.store import AccountScopedCollection, IndexSpec
+
+
+def revision_key(aggregate_id: str, version: int) -> str:
+    """The ``_id`` of a revision claim: ``"<aggregate id>:<version>"``."""
+    return f"{aggregate_id}:{version}"
+
+
+def revision_indexes(collection: str) -> list[IndexSpec]:
+    """The index :meth:`RevisionLog.pending` reads (an aggregate's claims by version)."""
+    return [IndexSpec(collection=collection,
+                      keys=[("account_id", 1), ("aggregate_id", 1), ("version", 1)],
+                      name="aggregate_versions")]
+
+
+class RevisionLog:
+    """One claim per aggregate version after the first, account-scoped."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+        self._scoped = AccountScopedCollection(collection)
+        self._publishing: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
+
+    async def claim(self, document: Mapping[str, Any], outbox: Sequence[Mapping[str, Any]],
+                    now: datetime) -> dict[str, Any] | None:
+        """Claim the version of ``document`` (the head's stored form: ``_id`` = aggregate
+        id, ``account_id``, ``version``) with its outbox entries; None if already taken."""
+        state = dict(document)
+        aggregate_id = state.pop("_id")
+        claim = with_outbox({
+            "_id": revision_key(aggregate_id, state["version"]),
+            "account_id": state["account_id"], "aggregate_id": aggregate_id,
+            "version": state["version"], "state": state, "claimed_at": now}, outbox)
+        try:
+            await self._scoped.insert_one(state["account_id"], claim)
+        except DuplicateKeyError:
+            return None
+        return claim
+
+    async def state(self, account_id: str, aggregate_id: str,
+                    version: int) -> dict[str, Any] | None:
+        """The head document as revision ``version`` left it, or None if nobody claimed it."""
+        found = await self._scoped.find_one(account_id,
+                                            {"_id": revision_key(aggregate_id, version)})
+        return None if found is None else {"_id": aggregate_id, **found["state"]}
+
+    async def pending(self, account_id: str, aggregate_id: str,
+                      up_to: int) -> list[dict[str, Any]]:
+        """Claims up to version ``up_to`` whose events are not yet published, oldest first."""
+        return await self._scoped.find(
+            account_id, {"aggregate_id": aggregate_id, "version": {"$lte": up_to},
+                         PENDING_SINCE_FIELD: {"$exists": True}},
+            sort=[("version", 1)])
+
+    async def withdraw(self, account_id: str, aggregate_id: str, version: int) -> None:
+        """Delete a claim whose state can never become the head (a unique key taken)."""
+        await self._scoped.delete_one(account_id,
+                                      {"_id": revision_key(aggregate_id, version)})
+
+    def publishing(self, aggregate_id: str) -> asyncio.Lock:
+        """The lock this process publishes an aggregate's revisions under, so that its
+        events leave in version order even when concurrent requests finish out of order."""
+        lock = self._publishing.get(aggregate_id)
+        if lock is None:
+            lock = self._publishing[aggregate_id] = asyncio.Lock()
+        return lock
