@@ -124,7 +124,11 @@ async def test_crm_records_and_associations_are_published(stack: Stack, crm: Crm
         found = await client.get("/companies", params={"name": crm.company["name"].upper()})
         assert [c["id"] for c in found.json()["items"]] == [crm.company["id"]]
         listed = (await client.get(f"/deals/{crm.deal['id']}/associations")).json()["items"]
-        assert [a["id"] for a in listed] == [crm.association["id"]]
+        # The company's association and the one the task's `associations` created (issue 6).
+        assert {a["id"] for a in listed} == {crm.association["id"], *[
+            a["id"] for a in (await client.get(f"/tasks/{crm.task['id']}/associations")
+                              ).json()["items"]]}
+        assert len(listed) == 2
         ticket = (await client.post("/tickets",
                                     json={"subject": "Printer", "status": "new"})).json()
         gone = await client.delete(f"/tickets/{ticket['id']}")

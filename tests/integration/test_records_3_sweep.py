@@ -1,4 +1,4 @@
-"""Tenancy sweep over every records endpoint (GET, PATCH, DELETE), generated from records'
+"""Tenancy sweep over every records endpoint (GET, PATCH, DELETE, POST on a record), generated from records'
 OpenAPI document: a second account's token, given the first account's ids, gets 404 (or
 403) and none of the first account's data. A new endpoint is swept without editing this
 test."""
@@ -97,12 +97,12 @@ async def test_another_account_reaches_nothing_of_the_first(
     for path, operations in spec["paths"].items():
         if path in KIT_PATHS:
             continue
-        for method in ("get", "patch", "delete"):
-            if method not in operations:
-                continue
+        for method in ("get", "patch", "delete", "post"):
+            if method not in operations or (method == "post" and "{" not in path):
+                continue  # POST to a collection creates in the caller's own account
             url, params = fill(path, ids), query_for(operations[method], owner)
-            body = {} if method == "patch" else None  # an empty change: a no-op for the owner
-            if method != "delete":
+            body = {} if method in ("patch", "post") else None  # a no-op for the owner
+            if method in ("get", "patch"):
                 async with api(stack, owner.admin) as client:
                     own = await client.request(method.upper(), url, params=params, json=body)
                 assert own.status_code == 200, (url, own.text)  # the ids are the right ones
@@ -118,6 +118,7 @@ async def test_another_account_reaches_nothing_of_the_first(
             swept.append((method, path))
 
     assert ("get", "/deals/{record_id}/timeline") in swept
+    assert any(method == "post" and path.endswith("/restore") for method, path in swept)
     assert ("delete", "/companies/{record_id}") in swept
     assert ("patch", "/tasks/{record_id}") in swept and ("get", "/companies") in swept
     assert ("delete", "/contacts/{contact_id}") in swept

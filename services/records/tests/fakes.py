@@ -8,6 +8,7 @@ filters, $set / $unset / $push / $pullAll / $min updates, upserts, sort and limi
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -139,6 +140,7 @@ class FakeCollection:
         return next((d for d in self.docs.values() if matches(d, query)), None)
 
     async def insert_one(self, document: Mapping[str, Any]) -> InsertOneResult:
+        await asyncio.sleep(0)  # a round trip: concurrent requests interleave here
         doc = copy.deepcopy(dict(document))
         doc.setdefault("_id", ObjectId())
         self._store(doc, new=True)
@@ -146,6 +148,7 @@ class FakeCollection:
 
     async def find_one(self, query: Mapping[str, Any] | None = None, *_: Any,
                        **__: Any) -> dict[str, Any] | None:
+        await asyncio.sleep(0)  # a round trip: concurrent requests interleave here
         found = self._first(query or {})
         return copy.deepcopy(found) if found is not None else None
 

@@ -176,7 +176,7 @@ def test_count_meetings_orders_by_count_then_key() -> None:
 
 def test_a_task_has_an_owner_a_due_time_a_status_and_associations(
         client: TestClient, account, publisher) -> None:
-    from convene_schemas.events.records import TaskUpserted
+    from convene_schemas.events.records import AssociationChanged, TaskUpserted
 
     owner = client.post("/users", json={"email": "o@acme.example", "name": "Owner",
                                         "time_zone": "UTC", "language": "en"},
@@ -190,8 +190,12 @@ def test_a_task_has_an_owner_a_due_time_a_status_and_associations(
     assert task["id"].startswith("task_") and task["status"] == "in_progress"
     assert task["associations"] == [{"kind": "deal", "id": deal["id"]}]
     assert client.get(f"/tasks/{task['id']}", headers=account).json() == task
-    event = publisher.envelopes()[-1].event
-    assert isinstance(event, TaskUpserted) and event.owner_user_id == owner["id"]
+    event = next(e.event for e in reversed(publisher.envelopes())
+                 if isinstance(e.event, TaskUpserted))
+    assert event.owner_user_id == owner["id"] and event.version == 1
+    linked = publisher.envelopes()[-1].event  # the association document follows the task
+    assert isinstance(linked, AssociationChanged) and linked.associated
+    assert {linked.from_record.id, linked.to_record.id} == {task["id"], deal["id"]}
     assert event.due_at.isoformat() == "2026-06-01T09:00:00+00:00"
     unknown = client.post("/tasks", json={**body, "associations": [
         {"kind": "ticket", "id": "tkt_missing"}]}, headers=account)

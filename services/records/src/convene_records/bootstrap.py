@@ -23,6 +23,7 @@ from convene_records import store as records_store
 from convene_records.api import ROUTERS
 from convene_records.handlers import TOPICS, build_handlers
 from convene_records.service_layer.deps import PublishAfterWrite, RecordsDeps
+from convene_records.revisions import REVISION_INDEXES, REVISIONS, RevisionLog
 from convene_records.settings import RecordsSettings
 
 
@@ -50,10 +51,11 @@ def build_deps(store: MongoStore, publisher: EventPublisher) -> RecordsDeps:
              for kind, name in crm_store.CRM_COLLECTIONS.items()},
         associations=crm_store.AssociationRepository(store.collection(crm_store.ASSOCIATIONS)),
         meeting_facts=crm_store.MeetingFactRepository(store.collection(crm_store.MEETING_FACTS)),
+        revisions=RevisionLog(store.collection(REVISIONS)),
     )
 
 
-INDEXES = records_store.INDEXES + crm_store.CRM_INDEXES
+INDEXES = records_store.INDEXES + crm_store.CRM_INDEXES + REVISION_INDEXES
 """Every index records declares."""
 OUTBOX_COLLECTIONS = records_store.OUTBOX_COLLECTIONS + crm_store.CRM_OUTBOX_COLLECTIONS
 """Every collection whose documents carry an outbox."""

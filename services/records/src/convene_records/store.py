@@ -2,26 +2,24 @@
 
 Every repository method takes the account id and scopes its query by it
 (:class:`~convene_kit.store.AccountScopedCollection`); documents are looked up by ``_id``.
-Accounts, users and contacts carry an outbox: a change and its events are one
-single-document write (:mod:`convene_kit.outbox`).
+Accounts, users and contacts are :class:`~convene_records.revisions.VersionedRepository`
+heads: created with their first events in one insert, changed through the revision log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from convene_kit.idempotency import apply_if_newer
-from convene_kit.outbox import outbox_entries, push_outbox, with_outbox
 from convene_kit.store import AccountScopedCollection, IndexSpec
-from convene_schemas.base import Event
 from convene_schemas.events.common import ReminderOffset
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from convene_records.domain.accounts import Account
+from convene_records.domain.emails import email_key
 from convene_records.domain.people import Contact, User
 from convene_records.domain.search import SearchPosition, contact_email_key, name_key
 from convene_records.domain.timeline import (
@@ -30,6 +28,7 @@ from convene_records.domain.timeline import (
     TimelineRecord,
     timeline_entry_id,
 )
+from convene_records.revisions import REVISIONS, VersionedRepository
 
 Collection = AsyncCollection[dict[str, Any]]
 
@@ -40,7 +39,7 @@ TIMELINE = "timeline"
 TIMELINE_MEETINGS = "timeline_meetings"
 PROCESSED_EVENTS = "processed_events"
 
-OUTBOX_COLLECTIONS = [ACCOUNTS, USERS, CONTACTS]
+OUTBOX_COLLECTIONS = [ACCOUNTS, USERS, CONTACTS, REVISIONS]
 """The collections whose documents carry an outbox (the relay sweeps them)."""
 
 INDEXES: list[IndexSpec] = [
@@ -59,159 +58,78 @@ INDEXES: list[IndexSpec] = [
 ]
 
 
-class DuplicateRecord(Exception):
-    """An insert met an existing ``_id`` or unique key."""
-
-
-async def _insert(collection: AccountScopedCollection, account_id: str, doc: dict[str, Any],
-                  events: Iterable[Event]) -> dict[str, Any]:
-    """Insert ``doc`` with ``events`` in its outbox (one write); returns the written document."""
-    written = with_outbox(doc, outbox_entries(events))
-    try:
-        await collection.insert_one(account_id, written)
-    except DuplicateKeyError as exc:
-        raise DuplicateRecord(str(exc)) from exc
-    return written
-
-
-async def _replace(collection: AccountScopedCollection, account_id: str, doc_id: str,
-                   version: int, fields: dict[str, Any], events: Iterable[Event]) -> bool:
-    """Write ``fields`` (with ``events`` in the outbox) if the stored version is still
-    ``version``; False if another change came first. :class:`DuplicateRecord` when a
-    unique key is taken."""
-    try:
-        matched = await collection.update_one(
-            account_id, {"_id": doc_id, "version": version},
-            push_outbox({"$set": fields}, outbox_entries(events)))
-    except DuplicateKeyError as exc:
-        raise DuplicateRecord(str(exc)) from exc
-    return matched > 0
-
-
-def _fields(doc: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+def _fields(doc: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     return {name: doc[name] for name in names if name in doc}
 
 
-class AccountRepository:
+class AccountRepository(VersionedRepository[Account]):
     """Accounts: ``_id`` = ``account_id`` = the gateway's account id."""
 
-    def __init__(self, collection: Collection) -> None:
-        self.collection = collection
-        self._scoped = AccountScopedCollection(collection)
+    def document(self, record: Account) -> dict[str, Any]:
+        doc = asdict(record)
+        doc.update(_id=doc.pop("id"), account_id=record.id,
+                   default_reminders=[r.model_dump() for r in record.default_reminders],
+                   meeting_types=list(record.meeting_types),
+                   meeting_outcomes=list(record.meeting_outcomes))
+        return doc
 
-    async def add(self, account: Account, events: Iterable[Event]) -> dict[str, Any]:
-        """Store a new account with its events; :class:`DuplicateRecord` if it exists."""
-        doc = asdict(account)
-        doc.update(_id=doc.pop("id"), account_id=account.id,
-                   default_reminders=[r.model_dump() for r in account.default_reminders],
-                   meeting_types=list(account.meeting_types),
-                   meeting_outcomes=list(account.meeting_outcomes))
-        return await _insert(self._scoped, account.id, doc, events)
-
-    async def replace(self, before: Account, after: Account, events: Iterable[Event]) -> bool:
-        """Write ``after``'s settings over ``before`` if the stored version is still
-        ``before``'s (with the events in the outbox); False if another change came first."""
-        fields = {name: getattr(after, name) for name in (
-            "name", "sandbox", "default_time_zone", "default_language", "hub_tier",
-            "reminders_enabled_by_default", "custom_meeting_types_enabled", "updated_at",
-            "version")}
-        fields.update(default_reminders=[r.model_dump() for r in after.default_reminders],
-                      meeting_types=list(after.meeting_types),
-                      meeting_outcomes=list(after.meeting_outcomes))
-        return await _replace(self._scoped, before.id, before.id, before.version, fields,
-                              events)
-
-    async def get(self, account_id: str) -> Account | None:
-        """The account, or None."""
-        doc = await self._scoped.find_one(account_id, {"_id": account_id})
-        if doc is None:
-            return None
-        values = _fields(doc, Account.__dataclass_fields__)
+    def record(self, document: Mapping[str, Any]) -> Account:
+        values = _fields(document, Account.__dataclass_fields__)
         values.update(
-            id=doc["_id"],
+            id=document["_id"],
             default_reminders=tuple(ReminderOffset.model_validate(r)
-                                    for r in doc.get("default_reminders", [])),
-            meeting_types=tuple(doc.get("meeting_types", [])),
-            meeting_outcomes=tuple(doc["meeting_outcomes"]),
+                                    for r in document.get("default_reminders", [])),
+            meeting_types=tuple(document.get("meeting_types", [])),
+            meeting_outcomes=tuple(document["meeting_outcomes"]),
         )
         return Account(**values)
 
 
-class UserRepository:
+class UserRepository(VersionedRepository[User]):
     """Users of an account; ``email_key`` is unique per account."""
 
-    def __init__(self, collection: Collection) -> None:
-        self.collection = collection
-        self._scoped = AccountScopedCollection(collection)
+    def document(self, record: User) -> dict[str, Any]:
+        doc = asdict(record)
+        doc.update(_id=doc.pop("id"), email_key=record.email_key)
+        return doc
 
-    async def add(self, user: User, events: Iterable[Event]) -> dict[str, Any]:
-        """Store a new user; :class:`DuplicateRecord` if the address is taken."""
-        doc = asdict(user)
-        doc.update(_id=doc.pop("id"), email_key=user.email_key)
-        return await _insert(self._scoped, user.account_id, doc, events)
+    def record(self, document: Mapping[str, Any]) -> User:
+        return User(id=document["_id"], **_fields(document, User.__dataclass_fields__))
 
-    async def replace(self, before: User, after: User, events: Iterable[Event]) -> bool:
-        """Write ``after`` over ``before`` (version-checked); :class:`DuplicateRecord` if
-        the new address is taken."""
-        fields = asdict(after)
-        del fields["id"]
-        fields["email_key"] = after.email_key
-        return await _replace(self._scoped, before.account_id, before.id, before.version,
-                              fields, events)
-
-    async def get(self, account_id: str, user_id: str) -> User | None:
-        """The user of the account, or None."""
-        doc = await self._scoped.find_one(account_id, {"_id": user_id})
-        if doc is None:
-            return None
-        return User(id=doc["_id"], **_fields(doc, User.__dataclass_fields__))
+    async def email_taken(self, account_id: str, user_id: str, email: str) -> bool:
+        """True if another user of the account has ``email`` (case-insensitively)."""
+        found = await self._scoped.find_one(account_id, {"email_key": email_key(email)})
+        return found is not None and found["_id"] != user_id
 
 
-class ContactRepository:
-    """Contacts of an account."""
+class ContactRepository(VersionedRepository[Contact]):
+    """Contacts of an account, with their search keys."""
 
-    def __init__(self, collection: Collection) -> None:
-        self.collection = collection
-        self._scoped = AccountScopedCollection(collection)
+    def document(self, record: Contact) -> dict[str, Any]:
+        doc = asdict(record)
+        doc.update(_id=doc.pop("id"), email_key=contact_email_key(record.email),
+                   name_key=name_key(record.first_name, record.last_name))
+        return doc
 
-    async def add(self, contact: Contact, events: Iterable[Event]) -> dict[str, Any]:
-        """Store a new contact with its events (and its search keys)."""
-        doc = asdict(contact)
-        doc.update(_id=doc.pop("id"), email_key=contact_email_key(contact.email),
-                   name_key=name_key(contact.first_name, contact.last_name))
-        return await _insert(self._scoped, contact.account_id, doc, events)
-
-    async def replace(self, before: Contact, after: Contact, events: Iterable[Event]) -> bool:
-        """Write ``after`` over ``before`` (version-checked), search keys included."""
-        fields = asdict(after)
-        del fields["id"]
-        fields.update(email_key=contact_email_key(after.email),
-                      name_key=name_key(after.first_name, after.last_name))
-        return await _replace(self._scoped, before.account_id, before.id, before.version,
-                              fields, events)
+    def record(self, document: Mapping[str, Any]) -> Contact:
+        return Contact(id=document["_id"], **_fields(document, Contact.__dataclass_fields__))
 
     async def search(self, account_id: str, *, field: str, low: str, high: str | None,
-                     limit: int, after: SearchPosition | None) -> list[tuple[str, Contact]]:
-        """Contacts whose ``field`` (``email_key`` or ``name_key``) equals ``low`` (``high``
-        None) or lies in ``[low, high)``, ordered by (key, id), after ``after``; each with
-        its key (for the next cursor)."""
-        condition: dict[str, Any] = {"$gte": low, "$lt": high} if high else {"$eq": low}
+                     limit: int, after: SearchPosition | None,
+                     exact: bool = False) -> list[tuple[str, Contact]]:
+        """Live contacts whose ``field`` (``email_key`` or ``name_key``) equals ``low``
+        (``exact``), lies in ``[low, high)``, or (``high`` None) is ``low`` or after: the
+        whole list for ``low`` = "". Ordered by (key, id), after ``after``; each with its
+        key (for the next cursor)."""
+        condition: dict[str, Any] = ({"$eq": low} if exact else
+                                     {"$gte": low, "$lt": high} if high else {"$gte": low})
         query: dict[str, Any] = {field: condition, "deleted": {"$ne": True}}
         if after is not None:
             query = {"$and": [query, {"$or": [{field: {"$gt": after.key}},
                                               {field: after.key, "_id": {"$gt": after.id}}]}]}
         docs = await self._scoped.find(account_id, query, sort=[(field, 1), ("_id", 1)],
                                        limit=limit)
-        return [(doc[field], Contact(id=doc["_id"],
-                                     **_fields(doc, Contact.__dataclass_fields__)))
-                for doc in docs]
-
-    async def get(self, account_id: str, contact_id: str) -> Contact | None:
-        """The contact of the account, or None."""
-        doc = await self._scoped.find_one(account_id, {"_id": contact_id})
-        if doc is None:
-            return None
-        return Contact(id=doc["_id"], **_fields(doc, Contact.__dataclass_fields__))
+        return [(doc[field], self.record(doc)) for doc in docs]
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,8 @@ async def search_contacts(
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ContactPageRead:
     """Contacts by ``email`` (exact, case-insensitive) or by ``name`` (prefix of "first
-    last", case-insensitive), ordered by that key; ``next_cursor`` for the next page."""
+    last", case-insensitive), ordered by that key, or with neither every live contact by
+    name then id; ``next_cursor`` for the next page."""
     page = await search.search_contacts(deps, principal.account_id, email=email, name=name,
                                         limit=limit, cursor=cursor)
     return ContactPageRead(items=[ContactRead.of(c) for c in page.items],
@@ -73,6 +74,14 @@ async def delete_contact(contact_id: str, principal: CurrentPrincipal, deps: Dep
     """Soft delete a contact; publishes ``RecordDeleted``. Reads answer 404 afterwards."""
     await people.remove_contact(deps, principal.account_id, contact_id)
     return Response(status_code=204)
+
+
+@router.post("/{contact_id}/restore", response_model=ContactRead)
+async def restore_contact(contact_id: str, principal: CurrentPrincipal,
+                          deps: Deps) -> ContactRead:
+    """Bring a soft-deleted contact back (``ContactUpserted``, version + 1); 409
+    ``not_deleted`` if it is live."""
+    return ContactRead.of(await people.restore_contact(deps, principal.account_id, contact_id))
 
 
 @router.get("/{contact_id}/timeline", response_model=TimelinePageRead)

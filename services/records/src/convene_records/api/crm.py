@@ -1,11 +1,11 @@
-"""/companies, /deals, /tickets, /tasks: create, read, update, soft delete, timeline,
-associations.
+"""/companies, /deals, /tickets, /tasks: create, read, list, search, update, soft delete,
+restore, timeline, associations.
 
 The three kinds share one shape, so one router factory builds them (no
 ``from __future__ import annotations`` here: FastAPI reads the closures' annotations).
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from convene_kit.auth import CurrentPrincipal
 from convene_schemas.events.common import RecordRef
@@ -37,6 +37,8 @@ from convene_records.domain.timeline import TimelineRecord
 from convene_records.service_layer import associations, crm, search, timelines
 
 Limit = Annotated[int, Query(ge=1, le=200)]
+Name = Annotated[str | None, Query(min_length=1, max_length=500)]
+TaskStatus = Literal["not_started", "in_progress", "waiting", "completed", "deferred"]
 Cursor = Annotated[str | None, Query(max_length=1000)]
 
 
@@ -59,15 +61,33 @@ def record_router(kind: CrmKind, prefix: str, create_model: type[BaseModel],
     page_model = pydantic_model(f"{read_model.__name__}Page", items=(list[read_model], ...),
                                 next_cursor=(str | None, ...))
 
-    @router.get("", response_model=page_model, name=f"search_{kind}")
-    async def find(principal: CurrentPrincipal, deps: Deps,
-                   name: Annotated[str, Query(min_length=1, max_length=500)],
+    async def find(principal: CurrentPrincipal, deps: Deps, name: Name = None,
                    limit: Limit = 50, cursor: Cursor = None) -> BaseModel:
-        """Records whose name starts with ``name`` (case-insensitive), by name then id."""
+        """Records whose name starts with ``name`` (case-insensitive), or without ``name``
+        every live one; by name then id."""
         page = await search.search_records(deps, principal.account_id, kind, name=name,
                                            limit=limit, cursor=cursor)
         return page_model(items=[read_model.of(r) for r in page.items],
                           next_cursor=page.next_cursor)
+
+    async def find_tasks(principal: CurrentPrincipal, deps: Deps, name: Name = None,
+                         owner_user_id: Annotated[str | None, Query(max_length=200)] = None,
+                         due_after: Annotated[str | None, Query(max_length=64)] = None,
+                         due_before: Annotated[str | None, Query(max_length=64)] = None,
+                         status: TaskStatus | None = None,
+                         limit: Limit = 50, cursor: Cursor = None) -> BaseModel:
+        """Tasks by title (``name``) as for every kind, or by any combination of
+        ``owner_user_id``, due range ``[due_after, due_before)`` and ``status``, ordered by
+        due time then id (R7)."""
+        page = await search.find_tasks(deps, principal.account_id, name=name,
+                                       owner_user_id=owner_user_id, due_after=due_after,
+                                       due_before=due_before, status=status, limit=limit,
+                                       cursor=cursor)
+        return page_model(items=[read_model.of(r) for r in page.items],
+                          next_cursor=page.next_cursor)
+
+    router.get("", response_model=page_model, name=f"search_{kind}")(
+        find_tasks if kind == "task" else find)
 
     @router.get("/{record_id}", response_model=read_model, name=f"get_{kind}")
     async def read(record_id: str, principal: CurrentPrincipal, deps: Deps) -> RecordRead:
@@ -87,6 +107,13 @@ def record_router(kind: CrmKind, prefix: str, create_model: type[BaseModel],
         """Soft delete; publishes ``RecordDeleted``. Reads answer 404 afterwards."""
         await crm.delete_record(deps, principal.account_id, kind, record_id)
         return Response(status_code=204)
+
+    @router.post("/{record_id}/restore", response_model=read_model, name=f"restore_{kind}")
+    async def undelete(record_id: str, principal: CurrentPrincipal, deps: Deps) -> RecordRead:
+        """Bring a soft-deleted record back (``...Upserted``, version + 1); 409
+        ``not_deleted`` if it is live."""
+        return read_model.of(await crm.restore_record(deps, principal.account_id, kind,
+                                                      record_id))
 
     async def timeline(record_id: str, principal: CurrentPrincipal, deps: Deps,
                        limit: Limit = 50, cursor: Cursor = None) -> TimelinePageRead:

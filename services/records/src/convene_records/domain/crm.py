@@ -121,6 +121,20 @@ def soft_delete(record: CrmRecord, *, now: datetime) -> tuple[CrmRecord, RecordD
     return deleted, event
 
 
+class NotDeleted(ValueError):
+    """Only a soft-deleted record can be restored."""
+
+
+def restore(record: CrmRecord, *, now: datetime) -> tuple[CrmRecord, RecordsEvent]:
+    """The soft-deleted record live again at the next version, and its ``...Upserted``;
+    :class:`NotDeleted` if it is live."""
+    if not record.deleted:
+        raise NotDeleted(f"The {record.kind} is not deleted.")
+    restored = replace(record, deleted=False, version=next_version(record.version),
+                       updated_at=now)
+    return restored, upserted(restored)
+
+
 def change_record(record: CrmRecord, changes: dict[str, Any], *,
                   now: datetime) -> tuple[CrmRecord, RecordsEvent | None]:
     """The record with ``changes`` applied (a None value clears an optional property) at

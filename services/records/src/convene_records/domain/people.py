@@ -18,6 +18,7 @@ from convene_records.domain.emails import (
     email_key,
     syntax_error,
 )
+from convene_records.domain.crm import NotDeleted
 from convene_records.domain.versions import FIRST_VERSION, next_version
 
 
@@ -206,3 +207,13 @@ def delete_contact(contact: Contact, *, now: datetime) -> tuple[Contact, RecordD
     return deleted, RecordDeleted(account_id=contact.account_id, version=deleted.version,
                                   occurred_at=now, record_kind="contact",
                                   record_id=contact.id, permanent=False)
+
+
+def restore_deleted_contact(contact: Contact, *, now: datetime) -> tuple[Contact, ContactUpserted]:
+    """The soft-deleted contact live again at the next version, and its
+    ``ContactUpserted``; :class:`~convene_records.domain.crm.NotDeleted` if it is live."""
+    if not contact.deleted:
+        raise NotDeleted("The contact is not deleted.")
+    restored = replace(contact, deleted=False, version=next_version(contact.version),
+                       updated_at=now)
+    return restored, contact_upserted(restored)

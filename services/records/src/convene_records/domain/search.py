@@ -7,13 +7,12 @@ matched by prefix. Pages are ordered by (key, id); the cursor is the last (key, 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 
+from convene_kit import paging
+from convene_kit.paging import InvalidCursor
+
 from convene_records.domain.emails import email_key
-from convene_records.domain.timeline import InvalidCursor
 
 
 def name_key(first_name: str, last_name: str) -> str:
@@ -41,17 +40,13 @@ class SearchPosition:
 
 def encode_search_cursor(position: SearchPosition) -> str:
     """An opaque cursor for the page after ``position``."""
-    raw = json.dumps({"k": position.key, "i": position.id})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return paging.encode_cursor({"k": position.key, "i": position.id})
 
 
 def decode_search_cursor(cursor: str) -> SearchPosition:
     """The position a cursor stands for; :class:`InvalidCursor` for anything else."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        key, record_id = data["k"], data["i"]
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
-        raise InvalidCursor("The cursor is not valid.") from exc
+    data = paging.decode_cursor(cursor, ["k", "i"])
+    key, record_id = data["k"], data["i"]
     if not isinstance(key, str) or not isinstance(record_id, str) or not record_id:
         raise InvalidCursor("The cursor is not valid.")
     return SearchPosition(key=key, id=record_id)

@@ -7,13 +7,12 @@ the entry of a (record, meeting) pair is rebuilt from the latest snapshot, whate
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple
 
+from convene_kit import paging
+from convene_kit.paging import InvalidCursor
 from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
 
 TimelineStatus = Literal["scheduled", "canceled"]
@@ -100,10 +99,6 @@ def project_meeting(meeting: MeetingSnapshot) -> list[TimelineEntry]:
     ]
 
 
-class InvalidCursor(ValueError):
-    """A timeline cursor that this service did not issue."""
-
-
 @dataclass(frozen=True)
 class TimelinePosition:
     """Where a timeline page ended: entries sort by start (newest first), then meeting id."""
@@ -114,20 +109,18 @@ class TimelinePosition:
 
 def encode_cursor(position: TimelinePosition) -> str:
     """An opaque cursor for the page after ``position``."""
-    raw = json.dumps({"s": position.start.isoformat(), "m": position.meeting_id})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return paging.encode_cursor({"s": position.start.isoformat(), "m": position.meeting_id})
 
 
 def decode_cursor(cursor: str) -> TimelinePosition:
     """The position a cursor from :func:`encode_cursor` stands for; :class:`InvalidCursor`
     for anything else."""
+    data = paging.decode_cursor(cursor, ["s", "m"])
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
         start = datetime.fromisoformat(data["s"])
-        meeting_id = data["m"]
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError) as exc:
         raise InvalidCursor("The cursor is not valid.") from exc
+    meeting_id = data["m"]
     if start.tzinfo is None or not isinstance(meeting_id, str) or not meeting_id:
         raise InvalidCursor("The cursor is not valid.")
     return TimelinePosition(start=start, meeting_id=meeting_id)

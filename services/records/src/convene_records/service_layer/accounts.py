@@ -14,8 +14,9 @@ from convene_records.domain.accounts import (
     open_account,
     settings_changed,
 )
+from convene_records.revisions import DuplicateRecord
+from convene_records.service_layer.changes import change, load
 from convene_records.service_layer.deps import RecordsDeps
-from convene_records.store import DuplicateRecord
 
 
 async def create_account(
@@ -42,26 +43,27 @@ async def create_account(
     return account
 
 
+NOT_OPEN = ApiError(404, "account_not_found", "The account does not exist yet.")
+
+
 async def get_account(deps: RecordsDeps, account_id: str) -> Account:
-    """The account; 404 ``account_not_found`` until it is created."""
-    account = await deps.accounts.get(account_id)
+    """The account at its latest settings; 404 ``account_not_found`` until it is created."""
+    account = await load(deps, deps.accounts, account_id, account_id)
     if account is None:
-        raise ApiError(404, "account_not_found", "The account does not exist yet.")
+        raise NOT_OPEN
     return account
 
 
 async def change_account_settings(deps: RecordsDeps, account_id: str,
                                   changes: dict[str, Any]) -> Account:
     """Apply ``changes`` and publish ``AccountSettingsChanged`` (full state) if anything
-    changed. 422 ``invalid_settings``; 409 ``concurrent_change`` if another change won."""
-    account = await get_account(deps, account_id)
-    try:
-        changed, event = change_settings(account, changes, now=utcnow())
-    except InvalidSettings as exc:
-        raise ApiError(422, "invalid_settings", str(exc)) from exc
-    if event is None:
-        return account
-    if not await deps.accounts.replace(account, changed, [event]):
-        raise ApiError(409, "concurrent_change", "The settings changed meanwhile; try again.")
-    await deps.publish(deps.accounts.collection, {"_id": account.id})
-    return changed
+    changed. 422 ``invalid_settings``; concurrent changes are applied one after the other
+    (:func:`~convene_records.service_layer.changes.change`)."""
+    async def rule(account: Account) -> tuple[Account, list[Any]] | None:
+        try:
+            changed, event = change_settings(account, changes, now=utcnow())
+        except InvalidSettings as exc:
+            raise ApiError(422, "invalid_settings", str(exc)) from exc
+        return None if event is None else (changed, [event])
+
+    return await change(deps, deps.accounts, account_id, account_id, rule, missing=NOT_OPEN)

@@ -1,4 +1,9 @@
-"""Companies, deals, tickets and tasks: create, read, soft delete (R3, R7)."""
+"""Companies, deals, tickets and tasks: create, read, change, soft delete, restore (R3, R7).
+
+Changes go through the revision log (:func:`~convene_records.service_layer.changes.change`).
+A task's ``associations`` property mirrors its association documents, which are the one
+source of truth (:mod:`convene_records.service_layer.associations`).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,27 @@ from typing import Any
 
 from convene_kit.http import ApiError
 from convene_kit.outbox import utcnow
+from convene_schemas.events.common import RecordRef
 
-from convene_records.crm_store import StaleRecord
 from convene_records.domain.crm import (
     CrmKind,
     CrmRecord,
     InvalidProperties,
+    NotDeleted,
     change_record,
     new_record,
     new_record_id,
+    restore,
     soft_delete,
 )
+from convene_records.service_layer import associations
 from convene_records.service_layer.accounts import get_account
+from convene_records.service_layer.changes import change, load
 from convene_records.service_layer.deps import RecordsDeps
+from convene_records.service_layer.lookups import record_exists
+
+__all__ = ["create_record", "delete_record", "get_record", "record_exists", "restore_record",
+           "update_record"]
 
 
 def not_found(kind: str) -> ApiError:
@@ -26,14 +39,24 @@ def not_found(kind: str) -> ApiError:
     return ApiError(404, f"{kind}_not_found", f"No such {kind}.")
 
 
+def _refs(properties: dict[str, Any]) -> list[RecordRef]:
+    return [RecordRef.model_validate(ref) for ref in properties.get("associations") or []]
+
+
 async def create_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
                         properties: dict[str, Any]) -> CrmRecord:
     """Add a company, deal, ticket or task and publish its ``...Upserted``. 404
     ``account_not_found`` before the account exists; 422 ``unknown_owner`` for an owner who
     is not a user of the account, ``unknown_record`` for a task's associated record that is
-    not there, ``invalid_properties`` for a rule of the kind."""
+    not there, ``invalid_properties`` for a rule of the kind.
+
+    A task's associations are then stored as association documents (``AssociationChanged``
+    each), after the task itself: an association needs both ends to exist."""
     await get_account(deps, account_id)
     await _check_references(deps, account_id, properties)
+    if "associations" in properties:
+        properties = {**properties, "associations": [
+            ref.model_dump() for ref in dict.fromkeys(_refs(properties))]}
     try:
         record, event = new_record(kind, new_record_id(kind), account_id, properties,
                                    now=utcnow())
@@ -42,6 +65,9 @@ async def create_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
     repository = deps.crm[kind]
     written = await repository.add(record, [event])
     await deps.publish(repository.collection, written)
+    task = RecordRef(kind=kind, id=record.id)
+    for ref in _refs(record.properties):
+        await associations.link(deps, account_id, task, ref, synced=task)
     return record
 
 
@@ -53,16 +79,17 @@ async def _check_references(deps: RecordsDeps, account_id: str,
     if owner is not None and await deps.users.get(account_id, owner) is None:
         raise ApiError(422, "unknown_owner", "The owner is not a user of this account.",
                        {"owner_user_id": owner})
-    for ref in properties.get("associations") or []:
-        if not await record_exists(deps, account_id, ref["kind"], ref["id"]):
-            raise ApiError(422, "unknown_record", f"No such {ref['kind']} to associate.",
-                           {"kind": ref["kind"], "id": ref["id"]})
+    for ref in _refs(properties):
+        if not await record_exists(deps, account_id, ref.kind, ref.id):
+            raise ApiError(422, "unknown_record", f"No such {ref.kind} to associate.",
+                           {"kind": ref.kind, "id": ref.id})
 
 
 async def get_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
                      record_id: str) -> CrmRecord:
-    """A live record of the account; 404 ``<kind>_not_found`` otherwise."""
-    record = await deps.crm[kind].get(account_id, record_id)
+    """A live record of the account (at its latest revision); 404 ``<kind>_not_found``
+    otherwise."""
+    record = await load(deps, deps.crm[kind], account_id, record_id)
     if record is None or record.deleted:
         raise not_found(kind)
     return record
@@ -71,46 +98,58 @@ async def get_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
 async def update_record(deps: RecordsDeps, account_id: str, kind: CrmKind, record_id: str,
                         changes: dict[str, Any]) -> CrmRecord:
     """Change some properties and publish the new full state; a change to nothing is a
-    no-op. 404, 422 as for creating, 409 ``concurrent_change`` on a race."""
-    record = await get_record(deps, account_id, kind, record_id)
+    no-op. 404, 422 as for creating; 409 ``concurrent_change`` only if the change lost
+    the race for a version many times in a row.
+
+    A task's new ``associations`` are written to the association documents first (added
+    ones associated, missing ones removed), then the task mirrors them."""
+    await get_record(deps, account_id, kind, record_id)
     await _check_references(deps, account_id, changes)
-    try:
-        changed, event = change_record(record, changes, now=utcnow())
-    except InvalidProperties as exc:
-        raise ApiError(422, "invalid_properties", str(exc)) from exc
-    if event is None:
-        return record
-    repository = deps.crm[kind]
-    try:
-        await repository.replace(record, changed, [event])
-    except StaleRecord as exc:
-        raise ApiError(409, "concurrent_change",
-                       f"The {kind} changed meanwhile; read it again.") from exc
-    await deps.publish(repository.collection, {"_id": record.id})
-    return changed
+    if kind == "task" and changes.get("associations") is not None:
+        task = RecordRef(kind="task", id=record_id)
+        if task in _refs(changes):
+            raise ApiError(422, "self_association", "A task cannot be associated with itself.")
+        await associations.relink(deps, account_id, task, _refs(changes))
+        changes = {k: v for k, v in changes.items() if k != "associations"}
+        return await associations.sync_task(deps, account_id, record_id, changes)
+    changes.pop("associations", None)
+
+    async def rule(record: CrmRecord) -> tuple[CrmRecord, list[Any]] | None:
+        if record.deleted:
+            raise not_found(kind)
+        try:
+            changed, event = change_record(record, changes, now=utcnow())
+        except InvalidProperties as exc:
+            raise ApiError(422, "invalid_properties", str(exc)) from exc
+        return None if event is None else (changed, [event])
+
+    return await change(deps, deps.crm[kind], account_id, record_id, rule,
+                        missing=not_found(kind))
 
 
 async def delete_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
                         record_id: str) -> None:
     """Soft delete the record and publish ``RecordDeleted``; 404 if it is not there
-    (deleting twice is a 404 the second time); 409 ``concurrent_change`` on a race."""
-    record = await get_record(deps, account_id, kind, record_id)
-    deleted, event = soft_delete(record, now=utcnow())
-    repository = deps.crm[kind]
-    try:
-        await repository.replace(record, deleted, [event])
-    except StaleRecord as exc:
-        raise ApiError(409, "concurrent_change",
-                       f"The {kind} changed meanwhile; read it again.") from exc
-    await deps.publish(repository.collection, {"_id": record.id})
+    (deleting twice is a 404 the second time)."""
+    async def rule(record: CrmRecord) -> tuple[CrmRecord, list[Any]]:
+        if record.deleted:
+            raise not_found(kind)
+        deleted, event = soft_delete(record, now=utcnow())
+        return deleted, [event]
+
+    await change(deps, deps.crm[kind], account_id, record_id, rule, missing=not_found(kind))
 
 
-async def record_exists(deps: RecordsDeps, account_id: str, kind: str, record_id: str) -> bool:
-    """True if a live record of ``kind`` (contact, company, deal, ticket, task) exists."""
-    if kind == "contact":
-        contact = await deps.contacts.get(account_id, record_id)
-        return contact is not None and not contact.deleted
-    if kind in deps.crm:
-        found = await deps.crm[kind].get(account_id, record_id)
-        return found is not None and not found.deleted
-    return False
+async def restore_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
+                         record_id: str) -> CrmRecord:
+    """Bring a soft-deleted record back and publish its ``...Upserted``; 404 if it never
+    existed (or is of another account), 409 ``not_deleted`` if it is live."""
+    async def rule(record: CrmRecord) -> tuple[CrmRecord, list[Any]]:
+        try:
+            restored, event = restore(record, now=utcnow())
+        except NotDeleted as exc:
+            raise ApiError(409, "not_deleted", str(exc)) from exc
+        return restored, [event]
+
+    return await change(deps, deps.crm[kind], account_id, record_id, rule,
+                        missing=not_found(kind))

@@ -14,6 +14,7 @@ from convene_records.crm_store import (
     CrmRepository,
     MeetingFactRepository,
 )
+from convene_records.revisions import RevisionLog
 from convene_records.store import (
     AccountRepository,
     ContactRepository,
@@ -55,3 +56,4 @@ class RecordsDeps:
     crm: dict[str, CrmRepository]
     associations: AssociationRepository
     meeting_facts: MeetingFactRepository
+    revisions: RevisionLog

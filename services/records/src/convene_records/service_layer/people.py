@@ -8,6 +8,7 @@ from convene_kit.http import ApiError
 from convene_kit.outbox import utcnow
 from convene_schemas.events.records import Seat
 
+from convene_records.domain.crm import NotDeleted
 from convene_records.domain.ids import new_contact_id, new_user_id
 from convene_records.domain.people import (
     Contact,
@@ -19,11 +20,13 @@ from convene_records.domain.people import (
     delete_contact,
     new_contact,
     new_user,
+    restore_deleted_contact,
     user_upserted,
 )
 from convene_records.service_layer.accounts import get_account
+from convene_records.revisions import DuplicateRecord
+from convene_records.service_layer.changes import change, load
 from convene_records.service_layer.deps import RecordsDeps
-from convene_records.store import DuplicateRecord
 
 
 async def create_user(
@@ -62,11 +65,16 @@ async def create_user(
     return user
 
 
+USER_NOT_FOUND = ApiError(404, "user_not_found", "No such user.")
+CONTACT_NOT_FOUND = ApiError(404, "contact_not_found", "No such contact.")
+EMAIL_TAKEN = "A user of this account already has this email address."
+
+
 async def get_user(deps: RecordsDeps, account_id: str, user_id: str) -> User:
     """A user of the account; 404 ``user_not_found`` otherwise (other accounts included)."""
-    user = await deps.users.get(account_id, user_id)
+    user = await load(deps, deps.users, account_id, user_id)
     if user is None:
-        raise ApiError(404, "user_not_found", "No such user.")
+        raise USER_NOT_FOUND
     return user
 
 
@@ -93,60 +101,75 @@ async def create_contact(
 
 async def get_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> Contact:
     """A contact of the account; 404 ``contact_not_found`` otherwise (other accounts included)."""
-    contact = await deps.contacts.get(account_id, contact_id)
+    contact = await load(deps, deps.contacts, account_id, contact_id)
     if contact is None or contact.deleted:
-        raise ApiError(404, "contact_not_found", "No such contact.")
+        raise CONTACT_NOT_FOUND
     return contact
-
-
-RACE = "{kind} changed meanwhile; read it again."
 
 
 async def update_user(deps: RecordsDeps, account_id: str, user_id: str,
                       changes: dict[str, Any]) -> User:
     """Change a user (``active: false`` deactivates) and publish ``UserUpserted``; a change
     to nothing is a no-op. 404 ``user_not_found``, 422 ``invalid_email``, 409
-    ``user_email_taken`` / ``concurrent_change``."""
-    user = await get_user(deps, account_id, user_id)
+    ``user_email_taken``."""
+    email = changes.get("email")
+    if isinstance(email, str) and await deps.users.email_taken(account_id, user_id, email):
+        raise ApiError(409, "user_email_taken", EMAIL_TAKEN)
+
+    async def rule(user: User) -> tuple[User, list[Any]] | None:
+        try:
+            changed, event = change_user(user, changes, now=utcnow())
+        except InvalidUserEmail as exc:
+            raise ApiError(422, "invalid_email", f"The email address is not valid: {exc}",
+                           {"email": changes.get("email")}) from exc
+        return None if event is None else (changed, [event])
+
     try:
-        changed, event = change_user(user, changes, now=utcnow())
-    except InvalidUserEmail as exc:
-        raise ApiError(422, "invalid_email", f"The email address is not valid: {exc}",
-                       {"email": changes.get("email")}) from exc
-    if event is None:
-        return user
-    try:
-        written = await deps.users.replace(user, changed, [event])
+        return await change(deps, deps.users, account_id, user_id, rule,
+                            missing=USER_NOT_FOUND)
     except DuplicateRecord as exc:
-        raise ApiError(409, "user_email_taken",
-                       "A user of this account already has this email address.") from exc
-    if not written:
-        raise ApiError(409, "concurrent_change", RACE.format(kind="The user"))
-    await deps.publish(deps.users.collection, {"_id": user.id})
-    return changed
+        raise ApiError(409, "user_email_taken", EMAIL_TAKEN) from exc
 
 
 async def update_contact(deps: RecordsDeps, account_id: str, contact_id: str,
                          changes: dict[str, Any]) -> Contact:
     """Change a contact and publish ``ContactUpserted``; a new email is flagged, never
-    refused. 404 ``contact_not_found``, 422 ``unknown_owner``, 409 ``concurrent_change``."""
-    contact = await get_contact(deps, account_id, contact_id)
+    refused. 404 ``contact_not_found``, 422 ``unknown_owner``."""
+    await get_contact(deps, account_id, contact_id)
     owner = changes.get("owner_user_id")
     if owner is not None and await deps.users.get(account_id, owner) is None:
         raise ApiError(422, "unknown_owner", "The owner is not a user of this account.")
-    changed, event = change_contact(contact, changes, now=utcnow())
-    if event is None:
-        return contact
-    if not await deps.contacts.replace(contact, changed, [event]):
-        raise ApiError(409, "concurrent_change", RACE.format(kind="The contact"))
-    await deps.publish(deps.contacts.collection, {"_id": contact.id})
-    return changed
+
+    async def rule(contact: Contact) -> tuple[Contact, list[Any]] | None:
+        if contact.deleted:
+            raise CONTACT_NOT_FOUND
+        changed, event = change_contact(contact, changes, now=utcnow())
+        return None if event is None else (changed, [event])
+
+    return await change(deps, deps.contacts, account_id, contact_id, rule,
+                        missing=CONTACT_NOT_FOUND)
 
 
 async def remove_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> None:
     """Soft delete a contact and publish ``RecordDeleted``; reads answer 404 afterwards."""
-    contact = await get_contact(deps, account_id, contact_id)
-    deleted, event = delete_contact(contact, now=utcnow())
-    if not await deps.contacts.replace(contact, deleted, [event]):
-        raise ApiError(409, "concurrent_change", RACE.format(kind="The contact"))
-    await deps.publish(deps.contacts.collection, {"_id": contact.id})
+    async def rule(contact: Contact) -> tuple[Contact, list[Any]]:
+        if contact.deleted:
+            raise CONTACT_NOT_FOUND
+        deleted, event = delete_contact(contact, now=utcnow())
+        return deleted, [event]
+
+    await change(deps, deps.contacts, account_id, contact_id, rule, missing=CONTACT_NOT_FOUND)
+
+
+async def restore_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> Contact:
+    """Bring a soft-deleted contact back and publish ``ContactUpserted``; 404 if it never
+    existed (or is of another account), 409 ``not_deleted`` if it is live."""
+    async def rule(contact: Contact) -> tuple[Contact, list[Any]]:
+        try:
+            restored, event = restore_deleted_contact(contact, now=utcnow())
+        except NotDeleted as exc:
+            raise ApiError(409, "not_deleted", str(exc)) from exc
+        return restored, [event]
+
+    return await change(deps, deps.contacts, account_id, contact_id, rule,
+                        missing=CONTACT_NOT_FOUND)

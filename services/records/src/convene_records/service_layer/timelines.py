@@ -18,7 +18,7 @@ from convene_records.domain.timeline import (
 )
 from convene_records.domain.versions import is_newer
 from convene_records.service_layer.deps import RecordsDeps
-from convene_records.service_layer.crm import record_exists
+from convene_records.service_layer.lookups import record_exists
 from convene_records.store import TimelineRepository
 
 

@@ -1,0 +1,126 @@
+"""The revision log (issue 6): concurrent changes of one record all land with versions that
+never repeat; a crash between claim and head write loses nothing; a claim whose head write
+cannot land is withdrawn."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from convene_kit.http import ApiError
+from convene_kit.outbox import outbox_entries, utcnow
+from convene_kit.revisions import revision_key
+from convene_records.bootstrap import Records
+from convene_records.domain.people import change_contact
+from convene_records.service_layer import accounts, crm, people
+from convene_schemas.events.records import CompanyUpserted, ContactUpserted, UserUpserted
+
+from services.records.tests.fakes import FakePublisher, FakeStore
+
+
+@pytest.fixture
+async def opened(service: Records) -> str:
+    account_id = f"acc_{uuid.uuid4().hex[:8]}"
+    await accounts.create_account(service.deps, account_id, name="Acme", sandbox=False,
+                                  default_time_zone="UTC", default_language="en")
+    return account_id
+
+
+async def new_contact(service: Records, account_id: str) -> str:
+    contact = await people.create_contact(service.deps, account_id, email="zoe@client.example",
+                                          first_name="Zoe", last_name="C", time_zone=None,
+                                          language=None)
+    return contact.id
+
+
+def versions(publisher: FakePublisher, cls: type, key: str) -> list[int]:
+    return [record.version for record in (e.event for e in publisher.envelopes())
+            if isinstance(record, cls) and record.aggregate_id == key]
+
+
+async def test_concurrent_changes_of_different_fields_all_land(
+        service: Records, opened: str, publisher: FakePublisher) -> None:
+    contact_id = await new_contact(service, opened)
+    wanted = {"email": "new@client.example", "first_name": "Zed", "last_name": "Racer",
+              "time_zone": "Asia/Tokyo", "language": "ja"}
+    answers = await asyncio.gather(*(
+        people.update_contact(service.deps, opened, contact_id, {name: value})
+        for name, value in wanted.items()))
+    assert sorted(a.version for a in answers) == [2, 3, 4, 5, 6]  # each its own version
+    final = await people.get_contact(service.deps, opened, contact_id)
+    assert {name: getattr(final, name) for name in wanted} == wanted  # none lost
+    assert versions(publisher, ContactUpserted, contact_id) == [1, 2, 3, 4, 5, 6]
+
+
+async def test_concurrent_changes_of_a_company_all_land(
+        service: Records, opened: str, publisher: FakePublisher) -> None:
+    company = await crm.create_record(service.deps, opened, "company", {"name": "Globex"})
+    changes = [{"name": "Globex Two"}, {"domain": "globex.example"}, {"name": "Globex Two"}]
+    answers = await asyncio.gather(*(
+        crm.update_record(service.deps, opened, "company", company.id, dict(change))
+        for change in changes))
+    final = await crm.get_record(service.deps, opened, "company", company.id)
+    assert final.properties == {"name": "Globex Two", "domain": "globex.example"}
+    assert final.version == 3  # the repeated name is a no-op, not a version
+    assert {a.version for a in answers} == {2, 3}
+    assert versions(publisher, CompanyUpserted, company.id) == [1, 2, 3]
+
+
+async def test_a_claim_whose_head_was_never_written_is_rolled_forward(
+        service: Records, opened: str, publisher: FakePublisher, store: FakeStore) -> None:
+    deps = service.deps
+    contact_id = await new_contact(service, opened)
+    contact = await deps.contacts.get(opened, contact_id)
+    assert contact is not None
+    changed, event = change_contact(contact, {"first_name": "Crash"}, now=utcnow())
+    await deps.revisions.claim(deps.contacts.document(changed), outbox_entries([event]),
+                               utcnow())
+    # The process dies here: no head write, no publish. The claim keeps the event pending.
+    claim = store.collection("record_revisions").docs[revision_key(contact_id, 2)]
+    assert claim["outbox"] and claim["outbox_pending_since"]
+    assert (await deps.contacts.get(opened, contact_id)).first_name == "Zoe"
+
+    assert (await people.get_contact(deps, opened, contact_id)).first_name == "Crash"
+    assert (await deps.contacts.get(opened, contact_id)).version == 2  # head caught up
+    after = await people.update_contact(deps, opened, contact_id, {"last_name": "Later"})
+    assert (after.first_name, after.last_name, after.version) == ("Crash", "Later", 3)
+    # Publishing version 3 sends the forgotten version 2 first.
+    assert versions(publisher, ContactUpserted, contact_id) == [1, 2, 3]
+
+
+async def test_losing_every_claim_answers_409(
+        service: Records, opened: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    contact_id = await new_contact(service, opened)
+
+    async def always_taken(*_: object) -> None:
+        return None
+
+    monkeypatch.setattr(service.deps.revisions, "claim", always_taken)
+    with pytest.raises(ApiError) as raised:
+        await people.update_contact(service.deps, opened, contact_id, {"first_name": "X"})
+    assert (raised.value.status, raised.value.code) == (409, "concurrent_change")
+
+
+async def test_a_claim_whose_email_is_taken_meanwhile_is_withdrawn(
+        service: Records, opened: str, publisher: FakePublisher, store: FakeStore,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def user(email: str):
+        return people.create_user(service.deps, opened, email=email, name="U",
+                                  time_zone="UTC", language="en", seat="none",
+                                  personal_email_access=False)
+
+    await user("alice@acme.example")
+    bob = await user("bob@acme.example")
+
+    async def not_yet(*_: object) -> bool:  # the other user took it after this check
+        return False
+
+    monkeypatch.setattr(service.deps.users, "email_taken", not_yet)
+    with pytest.raises(ApiError) as raised:
+        await people.update_user(service.deps, opened, bob.id, {"email": "ALICE@acme.example"})
+    assert (raised.value.status, raised.value.code) == (409, "user_email_taken")
+    assert revision_key(bob.id, 2) not in store.collection("record_revisions").docs
+    assert versions(publisher, UserUpserted, bob.id) == [1]
+    renamed = await people.update_user(service.deps, opened, bob.id, {"name": "Bob"})
+    assert (renamed.email, renamed.version) == ("bob@acme.example", 2)
