@@ -1,7 +1,7 @@
 """In-memory stand-ins for the store and the publisher (meetings' unit tests, no servers).
 
 ``FakeCollection`` implements the slice of the MongoDB API the kit and meetings use
-(equality, $in, $lt, $ne, $exists, $or, $and, $size; $set, $unset, $push/$each, $pullAll,
+(equality, $in, $lt, $gt, $ne, $exists, $or, $and, $size; $set, $unset, $push/$each, $pullAll,
 $min; upserts; a duplicate _id is refused). Every document goes through a real BSON round
 trip, so what a test reads back is what a store would keep (aware UTC datetimes with
 milliseconds, no Python-only types).
@@ -48,6 +48,8 @@ def _matches_condition(value: Any, condition: Any) -> bool:
                 ok = value is not _MISSING and value in arg
             elif op == "$lt":
                 ok = value is not _MISSING and value is not None and value < arg
+            elif op == "$gt":
+                ok = value is not _MISSING and value is not None and value > arg
             elif op == "$ne":
                 ok = value is _MISSING or value != arg
             elif op == "$exists":

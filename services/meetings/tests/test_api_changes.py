@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convene_meetings.revisions import revision_key
+from convene_kit.revisions import revision_key
 from convene_schemas.events.calendar_sync import (
     CalendarAccessLost,
     CalendarConnectionUpdated,

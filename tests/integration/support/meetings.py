@@ -97,3 +97,58 @@ async def publish_event(stack: Stack, event: Any) -> None:
     from support.calendars import publish_calendar_event
 
     await publish_calendar_event(stack, event)
+
+
+async def publish_as(stack: Stack, event: Any, event_id: str) -> tuple[int, int]:
+    """Publish a contract event with a chosen event id (a redelivery reuses it); returns the
+    record's partition and offset."""
+    from convene_schemas.envelope import to_kafka_message
+
+    from support.skeleton import publish
+
+    record = to_kafka_message(event, event_id=event_id)
+    return await publish(stack, record.topic, record.key, record.value, record.headers)
+
+
+async def account_records(stack: Stack, account_id: str) -> list[Any]:
+    """The account's records on the meetings topic, decoded: [(record, event)], topic order."""
+    records = await read_records(endpoint("CONVENE_KAFKA_BOOTSTRAP"),
+                                 stack.topic("meetings.events.v1"), expected=1)
+    decoded = [(r, from_kafka_message(r.value, r.headers, r.key).event) for r in records]
+    return [(r, e) for r, e in decoded if e.account_id == account_id]
+
+
+async def booked_records(stack: Stack, account_id: str, booking_id: str) -> list[Any]:
+    """The meetings topic's records of the meeting made from ``booking_id``: [(record, event)]."""
+    return [(r, e) for r, e in await account_records(stack, account_id)
+            if e.booking_id == booking_id]
+
+
+async def consumed_by(stack: Stack, service: str, topic: str, partition: int,
+                      offset: int) -> None:
+    """Wait until ``service``'s consumer group committed past ``offset`` of ``topic``."""
+    from convene_kit.testing import committed_offset
+
+    async def past() -> bool:
+        committed = await committed_offset(endpoint("CONVENE_KAFKA_BOOTSTRAP"),
+                                           f"{stack.prefix}{service}", stack.topic(topic),
+                                           partition)
+        return committed is not None and committed > offset
+
+    await wait_for(past, f"{service} to consume {topic}[{partition}]@{offset}", timeout=60)
+
+
+async def known_without_calendar(stack: Stack, acc: MeetingsAccount) -> httpx.Response:
+    """Wait until meetings knows the host (who has no calendar) and the contact: the contact
+    through a meeting of user "pro" (calendar connected, no invitations sent), the host by
+    R16's refusal. Returns that refusal."""
+    from support.calendars import connect_calendar
+
+    await connect_calendar(stack, acc, acc.uid("pro"))
+    warm = await post_when_known(stack, acc.token("pro"), meeting_body(acc, send_invitations=False),
+                                 waiting_for=NOT_YET + ("no_connected_calendar",))
+    assert warm.status_code == 201, warm.text
+    refused = await post_when_known(stack, acc.token("host"), meeting_body(acc))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "no_connected_calendar"
+    return refused

@@ -15,6 +15,7 @@ from convene_kit.http import create_app
 from convene_kit.idempotency import PROCESSED_EVENTS_COLLECTION, ProcessedEvents
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import Outbox
+from convene_kit.revisions import RevisionLog
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.store import MongoStore
 from fastapi import FastAPI
@@ -24,7 +25,6 @@ from convene_meetings.api import ROUTERS
 from convene_meetings.api.errors import add_error_handlers
 from convene_meetings.deps import Deps
 from convene_meetings.handlers import TOPICS, build_handlers
-from convene_meetings.revisions import RevisionRepository
 from convene_meetings.settings import MeetingsSettings
 from convene_meetings.store import (
     ACCOUNT_SETTINGS,
@@ -73,7 +73,7 @@ def bootstrap(
         ),
         outbox=Outbox(publisher),
         calendars=CalendarConnectionRepository(store.collection(CALENDAR_CONNECTIONS)),
-        revisions=RevisionRepository(store.collection(REVISIONS)),
+        revisions=RevisionLog(store.collection(REVISIONS)),
     )
     if clock is not None:
         deps.clock = clock

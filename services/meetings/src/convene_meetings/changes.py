@@ -1,21 +1,25 @@
-"""Service functions changing a meeting: edit, reschedule, cancel, record the outcome.
+"""Service functions changing a meeting: edit, reschedule, cancel, record the outcome,
+confirm a request waiting for a calendar.
 
 Each loads what its rule needs and hands the rule to :func:`convene_meetings.service.change`,
-which claims the next version (:mod:`convene_meetings.revisions`), stores and publishes.
+which claims the next version (:mod:`convene_kit.revisions`), stores and publishes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from convene_schemas.events.calendar_sync import CalendarEventLinked
 
 from convene_meetings.deps import Deps
 from convene_meetings.domain import editing
+from convene_meetings.domain.calendars import CalendarConnection
 from convene_meetings.domain.editing import Change, MeetingEdit
 from convene_meetings.domain.errors import MeetingNotFound
 from convene_meetings.domain.meeting import Meeting
+from convene_meetings.domain.sending import attendee_ids
 from convene_meetings.service import change
 
 logger = logging.getLogger(__name__)
@@ -29,10 +33,31 @@ async def edit(deps: Deps, *, account_id: str, user_id: str, meeting_id: str,
     contacts |= {r.id for r in command.associations or () if r.kind == "contact"}
 
     async def rule(meeting: Meeting, now: datetime) -> Change | None:
+        named_users, named_contacts = users, contacts
+        connections: list[CalendarConnection] = []
+        if command.send_invitations is not None:  # the switch re-invites the attendees
+            present_users, present_contacts = attendee_ids(meeting.attendees)
+            named_users, named_contacts = users | present_users, contacts | present_contacts
+            connections = await deps.calendars.of_user(account_id, meeting.host_user_id)
         directory = await deps.read_models.directory(
-            account_id, users | {meeting.host_user_id}, contacts)
+            account_id, named_users | {meeting.host_user_id}, named_contacts)
         return editing.edit_meeting(meeting, command, directory=directory, now=now,
-                                    user_id=user_id)
+                                    user_id=user_id, connections=connections)
+
+    return await change(deps, account_id=account_id, meeting_id=meeting_id, rule=rule)
+
+
+async def confirm(deps: Deps, *, account_id: str, user_id: str, roles: Sequence[str],
+                  meeting_id: str) -> Meeting:
+    """Confirm a request from an offline scheduling page (R35): MeetingUpdated with
+    ``awaiting_calendar`` false and invitations on, through the revision log like any
+    change (a concurrent second confirmation finds it confirmed: ``not_awaiting_calendar``)."""
+    async def rule(meeting: Meeting, now: datetime) -> Change | None:
+        users, contacts = attendee_ids(meeting.attendees)
+        directory = await deps.read_models.directory(account_id, users, contacts)
+        connections = await deps.calendars.of_user(account_id, meeting.host_user_id)
+        return editing.confirm_request(meeting, connections=connections, directory=directory,
+                                       now=now, user_id=user_id, roles=roles)
 
     return await change(deps, account_id=account_id, meeting_id=meeting_id, rule=rule)
 

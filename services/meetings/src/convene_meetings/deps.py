@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from convene_kit.outbox import Outbox, utcnow
+from convene_kit.revisions import RevisionLog
 
 from convene_meetings.domain.meeting import new_meeting_id
-from convene_meetings.revisions import RevisionRepository
 from convene_meetings.store import (
     CalendarConnectionRepository,
     MeetingRepository,
@@ -28,6 +28,6 @@ class Deps:
     read_models: ReadModelRepository
     outbox: Outbox
     calendars: CalendarConnectionRepository
-    revisions: RevisionRepository
+    revisions: RevisionLog
     clock: Callable[[], datetime] = field(default=utcnow)  # aware UTC, milliseconds
     new_meeting_id: Callable[[], str] = field(default=new_meeting_id)

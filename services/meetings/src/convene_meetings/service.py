@@ -2,7 +2,7 @@
 
 Views and event handlers call these; nothing here knows about HTTP. Refusals are the
 domain's :class:`~convene_meetings.domain.errors.MeetingsError` subclasses. Changes go
-through the revision log (:mod:`convene_meetings.revisions`).
+through the revision log (:mod:`convene_kit.revisions`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from convene_meetings.deps import Deps
 from convene_meetings.domain.editing import Change
 from convene_meetings.domain.errors import MeetingNotFound, VersionConflict
+from convene_meetings.domain.listing import (
+    MeetingFilter,
+    Position,
+    cursor_after,
+    position_of,
+)
 from convene_meetings.domain.meeting import Meeting
 from convene_meetings.domain.scheduling import ScheduleMeeting, people_named, schedule_meeting
+from convene_meetings.store import meeting_document, meeting_from_document
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +68,26 @@ async def load_meeting(deps: Deps, *, account_id: str, meeting_id: str) -> Meeti
     meeting = await deps.meetings.get(account_id, meeting_id)
     if meeting is None:
         raise MeetingNotFound(meeting_id)
-    while (ahead := await deps.revisions.get(account_id, meeting_id, meeting.version + 1)):
-        await deps.meetings.write_head(ahead)
-        meeting = ahead
+    while (ahead := await deps.revisions.state(account_id, meeting_id, meeting.version + 1)):
+        meeting = meeting_from_document(ahead)
+        await deps.meetings.write_head(meeting)
     return meeting
 
 
 get_meeting = load_meeting
+
+
+async def list_meetings(deps: Deps, *, account_id: str, wanted: MeetingFilter,
+                        cursor: str | None, limit: int) -> tuple[list[Meeting], str | None]:
+    """One page of the account's meetings matching ``wanted`` (by start, then id) and the
+    cursor of the next page (None on the last). Reads the heads: a head a crash left behind
+    its revisions shows its previous version until the next load rolls it forward."""
+    after = position_of(cursor) if cursor else None
+    found = await deps.meetings.page(account_id, wanted, after, limit + 1)
+    page = found[:limit]
+    if len(found) <= limit:
+        return page, None
+    return page, cursor_after(Position(start=page[-1].start, meeting_id=page[-1].meeting_id))
 
 
 async def change(deps: Deps, *, account_id: str, meeting_id: str, rule: ChangeRule) -> Meeting:
@@ -84,7 +104,8 @@ async def change(deps: Deps, *, account_id: str, meeting_id: str, rule: ChangeRu
         if result is None:
             return meeting
         new, event = result
-        claimed = await deps.revisions.claim(new, outbox_entries([event] if event else []), now)
+        claimed = await deps.revisions.claim(meeting_document(new),
+                                             outbox_entries([event] if event else []), now)
         if claimed is None:
             logger.info("version %s of %s was claimed concurrently; re-applying the change",
                         new.version, meeting_id)

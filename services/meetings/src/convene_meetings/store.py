@@ -29,6 +29,7 @@ from convene_meetings.domain.directory import (
     Directory,
     UserProfile,
 )
+from convene_meetings.domain.listing import MeetingFilter, Position
 from convene_meetings.domain.meeting import Meeting
 
 MEETINGS = "meetings"
@@ -41,6 +42,13 @@ REVISIONS = "meeting_revisions"
 INDEXES: list[IndexSpec] = [
     # Listing an account's meetings by time (calendar views, the full meetings issue).
     IndexSpec(collection=MEETINGS, keys=[("account_id", 1), ("start", 1)], name="account_start"),
+    # GET /meetings?host_user_id=...: a host's meetings by time, paged by (start, _id).
+    IndexSpec(collection=MEETINGS, name="account_host_start",
+              keys=[("account_id", 1), ("host_user_id", 1), ("start", 1), ("_id", 1)]),
+    # GET /meetings?awaiting_calendar=true&host_user_id=...: requests waiting (R35).
+    IndexSpec(collection=MEETINGS, name="account_awaiting_host_start",
+              keys=[("account_id", 1), ("awaiting_calendar", 1), ("host_user_id", 1),
+                    ("start", 1), ("_id", 1)]),
     # A host's calendar connections (R16, R17, R28).
     IndexSpec(collection=CALENDAR_CONNECTIONS, keys=[("account_id", 1), ("user_id", 1)],
               name="account_user"),
@@ -76,6 +84,25 @@ class MeetingRepository:
         """The account's meeting ``meeting_id``, or None (also for another account's id)."""
         found = await self._scoped.find_one(account_id, {"_id": meeting_id})
         return meeting_from_document(found) if found is not None else None
+
+    async def page(self, account_id: str, wanted: MeetingFilter, after: Position | None,
+                   limit: int) -> list[Meeting]:
+        """Up to ``limit`` of the account's meetings matching ``wanted``, by (start, id),
+        after ``after``."""
+        query: dict[str, Any] = {}
+        if wanted.host_user_id is not None:
+            query["host_user_id"] = wanted.host_user_id
+        if wanted.awaiting_calendar is not None:
+            if wanted.awaiting_calendar:
+                query.update(awaiting_calendar=True, status="scheduled")
+            else:  # meetings stored before the field existed lack it
+                query["awaiting_calendar"] = {"$ne": True}
+        if after is not None:
+            query["$or"] = [{"start": {"$gt": after.start}},
+                            {"start": after.start, "_id": {"$gt": after.meeting_id}}]
+        found = await self._scoped.find(account_id, query, sort=[("start", 1), ("_id", 1)],
+                                        limit=limit)
+        return [meeting_from_document(d) for d in found]
 
 
 def meeting_document(meeting: Meeting) -> dict[str, Any]:

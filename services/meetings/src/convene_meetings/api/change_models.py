@@ -32,6 +32,9 @@ class MeetingPatch(BaseModel):
     reminders: list[ReminderIn] | None = Field(default=None, max_length=50)
     reminders_include_description: bool | None = None
     meeting_type: str | None = Field(default=None, max_length=100)
+    send_invitations: bool | None = Field(
+        default=None, description="The invitation switch: false logs without inviting "
+        "(disabled_by_user); true invites again (only with calendar sync on, R28).")
 
     def to_command(self) -> MeetingEdit:
         """The domain's edit."""
@@ -50,6 +53,7 @@ class MeetingPatch(BaseModel):
             associations=None if self.associations is None
             else [RecordRef(kind=r.kind, id=r.id) for r in self.associations],
             meeting_type=self.meeting_type,
+            send_invitations=self.send_invitations,
         )
 
 

@@ -1,4 +1,5 @@
-"""Changing a meeting: PATCH /meetings/{id}, POST .../reschedule, .../cancel, .../outcome.
+"""Changing a meeting: PATCH /meetings/{id}, POST .../reschedule, .../cancel, .../outcome,
+.../confirm.
 
 Each answers 200 with the meeting after the change (unchanged for a no-op). Thin views over
 :mod:`convene_meetings.changes`.
@@ -26,10 +27,12 @@ router = APIRouter(prefix="/meetings", tags=["meetings"])
 
 _RESPONSES = {
     401: {"description": "No valid gateway token."},
+    403: {"description": "confirm_not_allowed: only the host or the team confirm."},
     404: {"description": "meeting_not_found"},
     409: {"description": "version_conflict: concurrent changes kept winning; reload and retry."},
     422: {"description": "A rule refused it (meeting_canceled, start_in_past, "
-                         "reminder_in_past, unknown_attendee, unknown_outcome, ...)."},
+                         "reminder_in_past, unknown_attendee, unknown_outcome, "
+                         "not_awaiting_calendar, no_connected_calendar, ...)."},
 }
 
 
@@ -74,4 +77,14 @@ async def record_outcome(meeting_id: str, body: OutcomeIn, principal: CurrentPri
     meeting = await changes.record_outcome(deps, account_id=principal.account_id,
                                            user_id=principal.user_id, meeting_id=meeting_id,
                                            outcome=body.outcome)
+    return _answer(meeting, principal.roles)
+
+
+@router.post("/{meeting_id}/confirm", response_model=MeetingRead, responses=_RESPONSES,
+             summary="Confirm a request from an offline scheduling page (R35)")
+async def confirm_request(meeting_id: str, principal: CurrentPrincipal,
+                          deps: MeetingsDeps) -> JSONResponse:
+    meeting = await changes.confirm(deps, account_id=principal.account_id,
+                                    user_id=principal.user_id, roles=principal.roles,
+                                    meeting_id=meeting_id)
     return _answer(meeting, principal.roles)

@@ -6,9 +6,16 @@ from convene_kit.http import error_response
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from convene_meetings.domain.errors import MeetingNotFound, MeetingsError, VersionConflict
+from convene_meetings.domain.errors import (
+    MeetingNotFound,
+    MeetingsError,
+    NotAllowed,
+    VersionConflict,
+)
 
-STATUS_BY_ERROR: dict[type[MeetingsError], int] = {MeetingNotFound: 404, VersionConflict: 409}
+STATUS_BY_ERROR: dict[type[MeetingsError], int] = {
+    MeetingNotFound: 404, NotAllowed: 403, VersionConflict: 409,
+}
 """HTTP status per refusal; any other :class:`MeetingsError` (a broken rule) is a 422."""
 
 

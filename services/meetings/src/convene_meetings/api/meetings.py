@@ -1,22 +1,25 @@
-"""/meetings: schedule a meeting, read one. Thin views over :mod:`convene_meetings.service`."""
+"""/meetings: schedule a meeting, read one, list them. Thin views over
+:mod:`convene_meetings.service`."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from convene_kit.auth import CurrentPrincipal
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from convene_meetings import service
 from convene_meetings.api.models import (
     MeetingCreate,
+    MeetingPage,
     MeetingRead,
     ScheduleResponse,
     meeting_body,
     schedule_body,
 )
 from convene_meetings.deps import Deps
+from convene_meetings.domain.listing import MAX_PAGE_SIZE, MeetingFilter
 from convene_meetings.domain.meeting import sees_internal_notes
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
@@ -64,3 +67,26 @@ async def read_meeting(
                                         meeting_id=meeting_id)
     with_note = sees_internal_notes(principal.roles)
     return JSONResponse(meeting_body(meeting, with_internal_note=with_note))
+
+
+@router.get(
+    "",
+    response_model=MeetingPage,
+    summary="List the account's meetings (e.g. a host's requests awaiting a calendar)",
+    responses={**_ERRORS, 422: {"description": "invalid_cursor or validation_error"}},
+)
+async def list_meetings(
+    principal: CurrentPrincipal,
+    deps: MeetingsDeps,
+    host_user_id: str | None = None,
+    awaiting_calendar: bool | None = Query(
+        default=None, description="true: open requests from offline scheduling pages (R35)."),
+    cursor: str | None = None,
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+) -> JSONResponse:
+    wanted = MeetingFilter(host_user_id=host_user_id, awaiting_calendar=awaiting_calendar)
+    meetings, next_cursor = await service.list_meetings(
+        deps, account_id=principal.account_id, wanted=wanted, cursor=cursor, limit=limit)
+    with_note = sees_internal_notes(principal.roles)
+    return JSONResponse({"items": [meeting_body(m, with_internal_note=with_note)
+                                   for m in meetings], "next_cursor": next_cursor})

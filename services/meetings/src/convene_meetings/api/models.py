@@ -84,6 +84,10 @@ class MeetingCreate(BaseModel):
         default=None, max_length=100,
         description="One of the account's meeting types, when it enabled custom types.",
     )
+    send_invitations: bool = Field(
+        default=True, description="False: the meeting is logged and nobody is invited "
+        "(no_invitations_reason disabled_by_user; calendar sync off still wins, R28).",
+    )
 
     def to_command(self) -> ScheduleMeeting:
         """The domain command for these values."""
@@ -105,6 +109,7 @@ class MeetingCreate(BaseModel):
             else [ReminderOffset(amount=r.amount, unit=r.unit) for r in self.reminders],
             reminders_include_description=self.reminders_include_description,
             meeting_type=self.meeting_type,
+            send_invitations=self.send_invitations,
         )
 
 
@@ -138,8 +143,13 @@ class MeetingRead(BaseModel):
     outcome: str
     associations: list[RecordRef]
     source: str
+    booking_id: str | None
     send_invitations: bool
     no_invitations_reason: str | None
+    awaiting_calendar: bool = Field(
+        description="A request from an offline scheduling page waiting for the host to "
+        "confirm it with a connected calendar (R35)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -165,6 +175,13 @@ class ScheduleResponse(BaseModel):
 
     meeting: MeetingRead
     not_invited: list[NotInvitedRead]
+
+
+class MeetingPage(BaseModel):
+    """GET /meetings: one page; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    items: list[MeetingRead]
+    next_cursor: str | None
 
 
 def meeting_body(meeting: Meeting, *, with_internal_note: bool) -> dict[str, Any]:

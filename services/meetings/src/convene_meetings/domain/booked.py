@@ -4,8 +4,10 @@ The meeting id is derived from the booking id, so a redelivered booking cannot m
 meetings. The visitor attends as the contact records matched (``contact_id``) or, failing
 that, the contact with the visitor's address; the contract has no attendee kind for a visitor
 who is no contact, so such a visitor is not listed (notifications reads the booking itself).
-Invitations follow the owner's calendar like any meeting (R28): without an active connection
-with sync on (an offline page, R35) the meeting is logged with ``calendar_sync_off``.
+On an offline page (``page_offline``, R35), or when meetings knows no active connection
+of the owner with calendar sync on, the booking is a *request*: the meeting is logged on the
+records with ``awaiting_calendar``, no invitations (``calendar_sync_off``), and waits for the
+owner to confirm it with a connected calendar (``editing.confirm_request``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from convene_schemas.events.booking_pages import BookingRequested
 from convene_schemas.events.common import RecordRef
 from convene_schemas.events.meetings import MeetingScheduled, ical_uid_for
 
-from convene_meetings.domain.calendars import CalendarConnection
+from convene_meetings.domain.calendars import CalendarConnection, calendar_policy
 from convene_meetings.domain.directory import ContactProfile, Directory
 from convene_meetings.domain.invitations import InvitationPolicy
 from convene_meetings.domain.meeting import Meeting
@@ -31,11 +33,13 @@ def booked_meeting_id(account_id: str, booking_id: str) -> str:
     return "mtg_" + digest[:32]
 
 
-def booking_policy(connections: Sequence[CalendarConnection]) -> InvitationPolicy:
-    """Invitations only with an active connection with calendar sync on (R28, R35)."""
-    if any(c.active and c.sync_enabled for c in connections):
-        return InvitationPolicy()
-    return InvitationPolicy(send=False, reason="calendar_sync_off")
+def booking_policy(booking: BookingRequested,
+                   connections: Sequence[CalendarConnection]) -> InvitationPolicy:
+    """Invitations only on an online page of an owner with an active connection with
+    calendar sync on; otherwise the booking awaits a calendar (R28, R35)."""
+    if booking.page_offline:
+        return InvitationPolicy(send=False, reason="calendar_sync_off")
+    return calendar_policy(connections)
 
 
 def meeting_from_booking(booking: BookingRequested, *, directory: Directory,
@@ -47,7 +51,7 @@ def meeting_from_booking(booking: BookingRequested, *, directory: Directory,
     minutes = int((booking.end - booking.start).total_seconds() // 60)
     if host is None or minutes < 1:
         return None
-    policy = booking_policy(connections)
+    policy = booking_policy(booking, connections)
     refs = [PartyRef(kind="contact", id=contact.contact_id)] if contact else []
     attendees = resolve_attendees(refs, directory, policy)
     meeting_id = booked_meeting_id(booking.account_id, booking.booking_id)
@@ -61,6 +65,7 @@ def meeting_from_booking(booking: BookingRequested, *, directory: Directory,
         associations=[RecordRef(kind="contact", id=contact.contact_id)] if contact else [],
         source="booking_page", booking_id=booking.booking_id,
         send_invitations=policy.send, no_invitations_reason=policy.reason,
+        awaiting_calendar=not policy.send,
         created_at=now, updated_at=now,
     )
     return meeting, meeting.scheduled_event(now)

@@ -46,11 +46,7 @@ def host_invitation_policy(
     """
     active = [c for c in connections if c.active]
     if not active:
-        raise RuleViolation(
-            "no_connected_calendar",
-            "The host has no connected calendar: connect a calendar (Settings > Calendar) "
-            "to schedule meetings.",
-        )
+        raise no_connected_calendar()
     if any(c.sync_enabled for c in active):
         return SEND_INVITATIONS
     if on_behalf:
@@ -59,4 +55,27 @@ def host_invitation_policy(
             "Meetings can be scheduled on behalf of a user only when that user's calendar "
             "sync is on.",
         )
+    return InvitationPolicy(send=False, reason="calendar_sync_off")
+
+
+def no_connected_calendar() -> RuleViolation:
+    """R16's refusal: the host must connect a calendar first (one code, one message)."""
+    return RuleViolation(
+        "no_connected_calendar",
+        "The host has no connected calendar: connect a calendar (Settings > Calendar) "
+        "to schedule meetings.",
+    )
+
+
+def syncs_calendar(connections: Iterable[CalendarConnection]) -> bool:
+    """True when the user has an active connection with calendar sync on (R28, R35)."""
+    return any(c.active and c.sync_enabled for c in connections)
+
+
+def calendar_policy(connections: Iterable[CalendarConnection]) -> InvitationPolicy:
+    """Invitations only with an active connection with sync on, else ``calendar_sync_off``
+    (R28); used where the host's calendar is not a precondition (bookings, switching
+    invitations back on)."""
+    if syncs_calendar(connections):
+        return SEND_INVITATIONS
     return InvitationPolicy(send=False, reason="calendar_sync_off")

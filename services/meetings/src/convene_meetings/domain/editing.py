@@ -28,8 +28,14 @@ from convene_schemas.events.meetings import (
 
 from convene_meetings.domain.directory import Directory
 from convene_meetings.domain.errors import RuleViolation
-from convene_meetings.domain.invitations import InvitationPolicy
-from convene_meetings.domain.meeting import Meeting
+from convene_meetings.domain.calendars import (
+    CalendarConnection,
+    no_connected_calendar,
+    syncs_calendar,
+)
+from convene_meetings.domain.errors import NotAllowed
+from convene_meetings.domain.invitations import SEND_INVITATIONS
+from convene_meetings.domain.meeting import TEAM_ROLE, Meeting
 from convene_meetings.domain.rules import (
     ensure_meeting_type,
     ensure_outcome,
@@ -45,10 +51,16 @@ from convene_meetings.domain.scheduling import (
     resolve_attendees,
     unique,
 )
+from convene_meetings.domain.sending import (
+    current_policy,
+    reinvited_attendees,
+    switched_policy,
+)
 from convene_meetings.domain.text import sanitise_attendee_description
 from convene_meetings.domain.times import end_instant, ensure_not_past, start_instant
 
 Change = tuple[Meeting, Event | None]
+SWITCH = "send_invitations"
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,7 @@ class MeetingEdit:
     internal_note: str | None = None
     associations: Sequence[RecordRef] | None = None
     meeting_type: str | None = None
+    send_invitations: bool | None = None  # the user's switch (see domain.sending)
 
 
 def _snapshot(meeting: Meeting) -> dict[str, Any]:
@@ -81,10 +94,22 @@ def _ensure_open(meeting: Meeting) -> None:
 
 
 def edit_meeting(meeting: Meeting, edit: MeetingEdit, *, directory: Directory,
-                 now: datetime, user_id: str) -> Change | None:
-    """Apply a PATCH; MeetingUpdated with the fields that really changed, or None."""
+                 now: datetime, user_id: str,
+                 connections: Sequence[CalendarConnection] = ()) -> Change | None:
+    """Apply a PATCH; MeetingUpdated with the fields that really changed, or None.
+
+    ``connections`` (the host's) matter only when the invitation switch is turned on.
+    ``directory`` must know the attendees when the switch is given (they are re-invited).
+    """
     _ensure_open(meeting)
     values: dict[str, Any] = {}
+    policy = current_policy(meeting)
+    if edit.send_invitations is not None:
+        policy = switched_policy(meeting, edit.send_invitations, connections)
+        values["send_invitations"] = policy.send
+        values["no_invitations_reason"] = policy.reason
+        if policy != current_policy(meeting) and edit.attendees is None:
+            values["attendees"] = reinvited_attendees(meeting.attendees, directory, policy)
     if edit.title is not None:
         values["title"] = edit.title.strip()
     if edit.attendee_description is not None:
@@ -94,7 +119,6 @@ def edit_meeting(meeting: Meeting, edit: MeetingEdit, *, directory: Directory,
         ensure_sandbox_attendees([(r.kind, r.id) for r in refs], directory)
         if meeting.on_behalf and ("user", meeting.host_user_id) not in {(r.kind, r.id) for r in refs}:
             refs.append(PartyRef(kind="user", id=meeting.host_user_id))
-        policy = InvitationPolicy(meeting.send_invitations, meeting.no_invitations_reason)
         values["attendees"] = resolve_attendees(refs, directory, policy)
     if edit.location is not None:
         new = meeting_location(edit.location)
@@ -120,7 +144,9 @@ def edit_meeting(meeting: Meeting, edit: MeetingEdit, *, directory: Directory,
     if not changed:
         return None
     new = _next(meeting, now, {f: values[f] for f in changed})
-    public = [f for f in changed if f != "internal_note"]
+    # no_invitations_reason is part of the send_invitations switch in changed_fields
+    public = unique((SWITCH if f == "no_invitations_reason" else f for f in changed
+                     if f != "internal_note"), key=lambda f: f)
     if not public:
         return new, None
     before = {(a.kind, a.id) for a in new.attendees}
@@ -197,3 +223,34 @@ def link_calendar_event(meeting: Meeting, link: CalendarEventLinked, *, now: dat
         return None
     new = _next(meeting, now, values)
     return new, MeetingUpdated(**_snapshot(new), occurred_at=now, changed_fields=changed)
+
+
+def confirm_request(meeting: Meeting, *, connections: Sequence[CalendarConnection],
+                    directory: Directory, now: datetime, user_id: str,
+                    roles: Sequence[str]) -> Change:
+    """The host (or the team) confirms a request from an offline scheduling page (R35).
+
+    Refused: 403 ``confirm_not_allowed`` for anyone else, ``meeting_canceled``,
+    ``not_awaiting_calendar`` (never awaited, or confirmed already), and R16's
+    ``no_connected_calendar`` while the host has no active connection with calendar sync on.
+    Confirmed: MeetingUpdated with ``awaiting_calendar`` false, invitations on and the
+    attendees re-invited (R13), so notifications sends the invitations then.
+    """
+    if user_id != meeting.host_user_id and TEAM_ROLE not in roles:
+        raise NotAllowed("confirm_not_allowed",
+                         "Only the host or the meetings team can confirm this request.",
+                         {"meeting_id": meeting.meeting_id})
+    _ensure_open(meeting)
+    if not meeting.awaiting_calendar:
+        raise RuleViolation("not_awaiting_calendar",
+                            "The meeting is not a request waiting for a calendar: there is "
+                            "nothing to confirm.", {"meeting_id": meeting.meeting_id})
+    if not syncs_calendar(connections):
+        raise no_connected_calendar()
+    attendees = reinvited_attendees(meeting.attendees, directory, SEND_INVITATIONS)
+    changed = ["awaiting_calendar", SWITCH] + (
+        ["attendees"] if attendees != meeting.attendees else [])
+    new = _next(meeting, now, {"awaiting_calendar": False, "send_invitations": True,
+                               "no_invitations_reason": None, "attendees": attendees})
+    return new, MeetingUpdated(**_snapshot(new), occurred_at=now, changed_fields=changed,
+                               changed_by_user_id=user_id)

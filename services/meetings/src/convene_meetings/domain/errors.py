@@ -37,3 +37,8 @@ class VersionConflict(MeetingsError):
         super().__init__("version_conflict",
                          "The meeting was changed concurrently; reload it and try again.",
                          {"meeting_id": meeting_id})
+
+
+class NotAllowed(MeetingsError):
+    """The caller may not do this to the meeting (HTTP 403), e.g. confirm another host's
+    request without the team role."""

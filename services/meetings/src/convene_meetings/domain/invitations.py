@@ -36,6 +36,17 @@ def invitation_policy_for_crm_meeting() -> InvitationPolicy:
     return SEND_INVITATIONS
 
 
+def with_user_switch(policy: InvitationPolicy, send_requested: bool) -> InvitationPolicy:
+    """The user's "send invitations" switch applied on top of the calendar's ``policy``.
+
+    A calendar that sends none (``calendar_sync_off``, ``synced_from_calendar``) wins: its
+    reason stays. Otherwise the switch off means ``disabled_by_user``.
+    """
+    if not policy.send or send_requested:
+        return policy
+    return InvitationPolicy(send=False, reason="disabled_by_user")
+
+
 def contact_no_invite_reason(contact: ContactProfile) -> NoInviteReason | None:
     """Why ``contact`` gets no invitation (R13), or None if it does."""
     if not contact.email or contact.email_invalid_reason == "missing":

@@ -79,6 +79,9 @@ class Meeting(BaseModel):
     no_invitations_reason: (
         Literal["calendar_sync_off", "synced_from_calendar", "disabled_by_user"] | None
     ) = None
+    awaiting_calendar: bool = Field(
+        default=False, description="A request from an offline scheduling page (R35) that "
+        "waits for the host to confirm it with an active connected calendar.")
     created_at: datetime
     updated_at: datetime
 

@@ -23,6 +23,7 @@ from convene_meetings.domain.invitations import (
     InvitationPolicy,
     contact_no_invite_reason,
     invitation_policy_for_crm_meeting,
+    with_user_switch,
 )
 from convene_meetings.domain.meeting import Meeting
 from convene_meetings.domain.rules import (
@@ -69,6 +70,7 @@ class ScheduleMeeting:
     reminders: Sequence[ReminderOffset] | None = None  # None: the account's default (R10)
     reminders_include_description: bool = False
     meeting_type: str | None = None
+    send_invitations: bool = True  # the user's switch; calendar sync off still wins (R28)
 
 
 def people_named(command: ScheduleMeeting, organizer_user_id: str) -> tuple[set[str], set[str]]:
@@ -118,7 +120,8 @@ def schedule_meeting(
         refs.append(PartyRef(kind="user", id=host.user_id))  # R17: the host is invited too
     if policy is None and connections is not None:
         policy = host_invitation_policy(connections, on_behalf=host.user_id != organizer_user_id)
-    policy = policy or invitation_policy_for_crm_meeting()
+    policy = with_user_switch(policy or invitation_policy_for_crm_meeting(),
+                              command.send_invitations)
     attendees = resolve_attendees(refs, directory, policy)
     associations = unique(command.associations, key=lambda r: (r.kind, r.id))
     refuse_unknown_associated_contacts(associations, directory)
