@@ -38,7 +38,7 @@ async def test_a_451_for_a_while_is_retried_and_delivered_once(stack: Stack,
                     "/emails", params={"meeting_id": meeting.meeting_id},
                     headers={"Authorization": f"Bearer {account.admin}"})
             items = response.json()["items"] if response.status_code == 200 else []
-            return bool(items) and items[0]["state"] == "sending" and items[0]["error"] and (
+            return bool(items) and items[0]["state"] == "retrying" and items[0]["error"] and (
                 items[0]["error"]["code"] == 451)
 
         await wait_for(retried, "the 451 to be noted while the email is retried", timeout=30)

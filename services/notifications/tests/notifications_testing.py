@@ -8,7 +8,9 @@ import copy
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 
 from convene_kit.store import MongoStore
@@ -150,6 +152,9 @@ class FakeStore(MongoStore):
         return self.collections.setdefault(name, FakeCollection(name))
 
 
+_CRLF = policy.default.clone(linesep="\r\n", refold_source="none")  # round-trips exactly
+
+
 class FakeMailer:
     """Records every message; ``failures`` are raised, one per send, before succeeding."""
 
@@ -157,12 +162,17 @@ class FakeMailer:
         self.sent: list[tuple[EmailMessage, str, list[str]]] = []
         self.failures = list(failures)
         self.attempts = 0
+        self.raw: list[bytes] = []  # every attempt's bytes, failed ones too
 
-    async def send(self, message: EmailMessage, *, sender: str, recipients: Sequence[str]) -> None:
+    async def send(self, message: EmailMessage | bytes, *, sender: str,
+                   recipients: Sequence[str]) -> None:
         self.attempts += 1
+        if isinstance(message, bytes):  # the exact bytes: read back for the assertions
+            self.raw.append(message)
+            message = BytesParser(policy=_CRLF).parsebytes(message)  # type: ignore[assignment]
         if self.failures:
             raise self.failures.pop(0)
-        self.sent.append((message, sender, list(recipients)))
+        self.sent.append((message, sender, list(recipients)))  # type: ignore[arg-type]
 
     def messages_to(self, address: str) -> list[EmailMessage]:
         return [m for m, _, rcpts in self.sent if address in rcpts]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from convene_schemas.envelope import new_event_id, to_kafka_message
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
@@ -53,18 +55,25 @@ async def test_the_same_event_delivered_twice_sends_once() -> None:
     assert len(mailer.sent) == 1
 
 
-async def test_a_temporary_smtp_failure_is_retried_until_the_email_goes_out() -> None:
-    mailer = FakeMailer([TransientDeliveryError("4.3.0 try again later", 451),
-                         TransientDeliveryError("Connection refused")])
-    notifications = service(mailer)
-    event = meeting()
+async def test_a_temporary_smtp_failure_holds_up_no_other_meeting() -> None:
+    mailer = FakeMailer([TransientDeliveryError("4.3.0 try again later", 451)])
+    clock = [NOW]
+    settings = NotificationsSettings(topic_prefix="ut.", mail_retry_base_s=5)
+    notifications = bootstrap(settings, broker=KafkaBroker(), store=FakeStore(), mailer=mailer,
+                              clock=lambda: clock[0])
+    first = meeting(attendees=[contact("dana@globex.example")])
+    second = meeting(attendees=[contact("luca@initech.example")])
 
     async with TestKafkaBroker(notifications.runtime.broker) as broker:
-        await publish(broker, event, new_event_id())
+        await publish(broker, first, new_event_id())
+        await publish(broker, second, new_event_id())
 
-    assert mailer.attempts == 3 and len(mailer.sent) == 1
-    [entry] = await notifications.mail_log.for_meeting(event.account_id, event.meeting_id)
-    assert entry["state"] == "sent"
+    assert [rcpts for _, _, rcpts in mailer.sent] == [["luca@initech.example"]]
+    clock[0] = NOW + timedelta(seconds=5)
+    assert await notifications.retries.retry_due() == 1
+    assert mailer.attempts == 3 and len(mailer.messages_to("dana@globex.example")) == 1
+    [entry] = await notifications.mail_log.for_meeting(first.account_id, first.meeting_id)
+    assert entry["state"] == "sent" and entry["attempts"] == 2
 
 
 async def test_updates_and_cancellations_are_consumed_and_outcomes_send_nothing() -> None:

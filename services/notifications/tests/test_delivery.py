@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from email.headerregistry import Address
 
-import pytest
-from convene_kit.store import is_infrastructure_error
-
 from convene_notifications.compose import Composer
 from convene_notifications.delivery import Deliveries
 from convene_notifications.domain.planning import plan_invitations
@@ -100,21 +97,19 @@ async def test_a_permanent_refusal_marks_the_email_failed_and_is_not_retried(sto
     assert entry["error"] == {"reason": "rejected", "code": 550, "message": "5.1.1 no such user"}
 
 
-async def test_a_temporary_failure_raises_for_a_retry_then_sends_once(store) -> None:
+async def test_a_temporary_failure_queues_the_email_instead_of_raising(store) -> None:
     mailer = FakeMailer([TransientDeliveryError("4.3.0 try again later", 451)])
     event = meeting()
     service = deliveries(store, mailer)
 
-    with pytest.raises(TransientDeliveryError) as raised:
-        await service.send_invitations(event)
-    assert is_infrastructure_error(raised.value)  # the consumer retries, uncommitted
+    [result] = await service.send_invitations(event)  # returns: the consumer commits
+    assert result.state == "retrying" and mailer.sent == []
     [entry] = await entries(store, event)
-    assert entry["state"] == "sending" and entry["error"]["code"] == 451
+    assert entry["state"] == "retrying" and entry["error"]["code"] == 451
+    assert entry["attempts"] == 1 and entry["next_attempt_at"] > NOW
 
-    await service.send_invitations(event)  # the redelivery
-    assert len(mailer.sent) == 1
-    [entry] = await entries(store, event)
-    assert entry["state"] == "sent" and entry["error"] is None and entry["attempts"] == 2
+    await service.send_invitations(event)  # a redelivery leaves it to the retry queue
+    assert mailer.attempts == 1
 
 
 async def test_an_address_that_does_not_parse_is_failed_and_never_sent(store, mailer) -> None:

@@ -159,3 +159,103 @@ async def notification_events(stack: Stack, event_type: str) -> list[dict]:
     records = await read_records(endpoint("CONVENE_KAFKA_BOOTSTRAP"), topic, expected=size)
     return [json.loads(r.value) for r in records
             if dict(r.headers).get("ce_type") == f"com.convene.notifications.{event_type}".encode()]
+
+
+async def publish_event_on(stack: Stack, event: Event, partition: int) -> tuple[int, int]:
+    """Publish ``event`` on one chosen partition of the meetings topic (to put two meetings
+    behind each other in one consumer's queue); returns its partition and offset."""
+    from aiokafka import AIOKafkaProducer
+
+    record = to_kafka_message(event, event_id=new_event_id())
+    producer = AIOKafkaProducer(bootstrap_servers=endpoint("CONVENE_KAFKA_BOOTSTRAP"),
+                                enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(stack.topic(MEETINGS_TOPIC), value=record.value,
+                                            key=record.key, headers=record.headers,
+                                            partition=partition)
+        return sent.partition, sent.offset
+    finally:
+        await producer.stop()
+
+
+async def email_entries(stack: Stack, account: Account, meeting_id: str) -> list[dict]:
+    """notifications' mail log of one meeting (GET /emails), oldest first."""
+    async with httpx.AsyncClient(base_url=stack.url("notifications"), timeout=10) as client:
+        response = await client.get("/emails", params={"meeting_id": meeting_id},
+                                    headers=auth(account.admin))
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def events_about(stack: Stack, event_type: str, meeting_id: str) -> list[dict] | None:
+    """The ``event_type`` events notifications published about one meeting, None if none."""
+    found = [e for e in await notification_events(stack, event_type)
+             if e.get("meeting_id") == meeting_id]
+    return found or None
+
+
+# --- owner emails and the account's defaults (test_notifications_owner.py) -----------------
+
+BOOKING_PAGES_TOPIC = "booking-pages.events.v1"
+RECORDS_TOPIC = "records.events.v1"
+
+
+def new_user(stack: Stack, account: Account, *, language: str, time_zone: str,
+             name: str = "Olga Owner") -> dict:
+    """A user (a page owner) with a unique address, created through records' API."""
+    with httpx.Client(base_url=stack.url("records"), headers=auth(account.admin),
+                      timeout=10) as client:
+        created = client.post("/users", json={
+            "email": f"owner-{uuid.uuid4().hex[:8]}@acme.example", "name": name,
+            "time_zone": time_zone, "language": language})
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def bare_contact(stack: Stack, account: Account) -> dict:
+    """A contact with an address but no language and no time zone."""
+    with httpx.Client(base_url=stack.url("records"), headers=auth(account.admin),
+                      timeout=10) as client:
+        created = client.post("/contacts", json={
+            "email": f"bare-{uuid.uuid4().hex[:8]}@client.example", "first_name": "Bea",
+            "last_name": "Bare"})
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def change_account_settings(stack: Stack, account: Account, **changes: Any) -> dict:
+    """PATCH /account/settings as the account's admin; the settings after the change."""
+    with httpx.Client(base_url=stack.url("records"), headers=auth(account.admin),
+                      timeout=10) as client:
+        changed = client.patch("/account/settings", json=changes)
+    assert changed.status_code == 200, changed.text
+    return changed.json()
+
+
+async def publish_on_its_topic(stack: Stack, event: Event) -> tuple[int, int]:
+    """Publish ``event`` on the stack's prefixed topic of its class (as its producer would)."""
+    record = to_kafka_message(event, event_id=new_event_id())
+    return await publish(stack, event.TOPIC, record.key, record.value, record.headers)
+
+
+async def notifications_committed_past(stack: Stack, topic: str, partition: int,
+                                       offset: int) -> bool:
+    """True once notifications' consumer group committed past ``offset`` of ``topic``."""
+    from convene_kit.testing import committed_offset
+
+    committed = await committed_offset(endpoint("CONVENE_KAFKA_BOOTSTRAP"),
+                                       f"{stack.prefix}notifications", stack.topic(topic),
+                                       partition)
+    return committed is not None and committed > offset
+
+
+async def record_position(stack: Stack, key: str, version: int) -> tuple[int, int] | None:
+    """(partition, offset) of records' event with this key and version, once published."""
+    topic = stack.topic(RECORDS_TOPIC)
+    size = await topic_size(endpoint("CONVENE_KAFKA_BOOTSTRAP"), topic)
+    if size == 0:
+        return None
+    records = await read_records(endpoint("CONVENE_KAFKA_BOOTSTRAP"), topic, expected=size)
+    return next(((r.partition, r.offset) for r in records if r.key == key.encode()
+                 and json.loads(r.value).get("version") == version), None)

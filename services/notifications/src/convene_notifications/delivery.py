@@ -9,12 +9,13 @@ For every :class:`~convene_notifications.domain.planning.PlannedEmail`:
    if it exists already and is ``sent`` or ``failed``, stop (never twice);
 2. an address that cannot be mailed -> ``failed`` / ``invalid_address``, nothing sent;
 3. compose and send, with the Message-ID derived from the key (the same on every try);
-4. ``sent`` on success; ``failed`` / ``rejected`` on a 5xx; on a transient failure the
-   entry stays ``sending`` and :class:`~convene_notifications.mailer.TransientDeliveryError`
-   propagates, so the consumer retries the event without committing it.
+4. hand it to :class:`~convene_notifications.dispatch.Dispatcher`: ``sent`` on success,
+   ``failed`` / ``rejected`` on a 5xx, ``retrying`` (the durable retry queue, worked by
+   retries.py) on a transient failure, so the consumer commits and other mail never waits.
 
-``InvitationSent`` (accepted) and ``EmailDeliveryFailed`` (5xx or an address that cannot
-be mailed) are raised through :class:`~convene_notifications.mail_events.MailEvents`.
+``InvitationSent`` (accepted) and ``EmailDeliveryFailed`` (5xx, an address that cannot be
+mailed, or the last retry failed) are raised through
+:class:`~convene_notifications.mail_events.MailEvents`.
 Only the consumer holding the meeting's partition writes a meeting's entries, one event
 at a time, so reading the history and then claiming never races.
 """
@@ -34,11 +35,12 @@ from convene_schemas.events.meetings import (
     MeetingSnapshot,
 )
 from prometheus_client import Counter
-from pydantic import ValidationError
 
 from convene_kit.claims import utc_now
 
 from convene_notifications.compose import Composer
+from convene_notifications.dispatch import Dispatcher, Outgoing, build_event
+from convene_notifications.domain.join_link import as_if_link_settled
 from convene_notifications.domain.mail_log import FailureReason, MailState, should_send
 from convene_notifications.domain.planning import (
     PlannedEmail,
@@ -47,20 +49,17 @@ from convene_notifications.domain.planning import (
     plan_cancellations,
     plan_changes,
     plan_invitations,
+    waits_for_join_link,
 )
-from convene_notifications.mail_events import MailEvents, delivery_failed, invitation_sent
-from convene_notifications.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
+from convene_notifications.mail_events import EmailRef, MailEvents, invitation_sent
+from convene_notifications.mailer import Mailer
 from convene_notifications.store import MailLog
 
 logger = logging.getLogger(__name__)
 
-EMAILS_SENT = Counter("convene_emails_sent_total", "Emails the mail server accepted.", ["kind"])
 EMAILS_STALE = Counter("convene_emails_stale_total",
                        "Emails not sent because the recipient already got a newer SEQUENCE.",
                        ["kind"])
-EMAILS_FAILED = Counter("convene_emails_failed_total",
-                        "Email attempts that failed, by reason (temporary ones are retried).",
-                        ["kind", "reason"])
 
 
 @dataclass(frozen=True)
@@ -76,13 +75,14 @@ class Deliveries:
     """Delivers the emails that meeting events call for."""
 
     def __init__(self, mail_log: MailLog, mailer: Mailer, composer: Composer, *,
-                 events: MailEvents | None = None,
+                 events: MailEvents | None = None, dispatcher: Dispatcher | None = None,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.mail_log = mail_log
         self.mailer = mailer
         self.composer = composer
         self.events = events
         self.clock = clock
+        self.dispatcher = dispatcher or Dispatcher(mail_log, mailer, events=events, clock=clock)
 
     async def send_invitations(self, meeting: MeetingScheduled) -> list[DeliveryResult]:
         """Invite every invited attendee of a newly scheduled meeting (once each)."""
@@ -90,11 +90,36 @@ class Deliveries:
 
     async def send_updates(self, change: MeetingChange) -> list[DeliveryResult]:
         """An edit: updates to current attendees, cancellations to removed ones."""
+        if waits_for_join_link(change):
+            settled = as_if_link_settled(change)
+            return await self._deliver_all(await self._already_invited(plan_changes(settled)),
+                                           settled)
         return await self._deliver_all(plan_changes(change), change)
 
     async def send_cancellations(self, meeting: MeetingCanceled) -> list[DeliveryResult]:
         """A canceled meeting: METHOD:CANCEL to every invited attendee."""
+        if waits_for_join_link(meeting):
+            settled = as_if_link_settled(meeting)
+            return await self._deliver_all(
+                await self._already_invited(plan_cancellations(settled)), settled)
         return await self._deliver_all(plan_cancellations(meeting), meeting)
+
+    async def send_without_link(self, meeting: MeetingSnapshot) -> list[DeliveryResult]:
+        """The join-link fallback: the invitations of a meeting still waiting for its link
+        (``domain.join_link``); a recipient who has one already gets nothing."""
+        settled = as_if_link_settled(meeting)
+        return await self._deliver_all(plan_invitations(settled), settled)  # type: ignore[arg-type]
+
+    async def _already_invited(self, planned: list[PlannedEmail]) -> list[PlannedEmail]:
+        """While the join link is pending, only recipients who got a REQUEST (the
+        invitation without the link) hear of later changes."""
+        kept = []
+        for email in planned:
+            history = await self.mail_log.for_recipient(email.account_id, email.meeting_id,
+                                                        email.recipient.email)
+            if any(entry.get("method") == "REQUEST" for entry in history):
+                kept.append(email)
+        return kept
 
     async def _deliver_all(self, planned: list[PlannedEmail],
                            meeting: MeetingSnapshot) -> list[DeliveryResult]:
@@ -152,78 +177,17 @@ class Deliveries:
         message_id = (existing or entry)["message_id"]
 
         recipient = planned.recipient.address
+        ref = EmailRef.of(planned)
         if recipient is None:
-            message = "the recipient's address cannot be mailed"
-            raised = await self._record(planned, lambda: delivery_failed(
-                planned, reason=message, code=None, attempts=1, at=self.clock()), "failed")
-            await self.mail_log.mark_failed(
-                account_id, email_id, FailureReason.INVALID_ADDRESS, attempted=False,
-                message=message, failed_at=self.clock())
-            await self._publish(raised)
-            EMAILS_FAILED.labels(kind=planned.kind, reason=FailureReason.INVALID_ADDRESS).inc()
-            logger.warning("email %s of meeting %s not sent: invalid address",
-                           email_id, planned.meeting_id)
+            await self.dispatcher.fail(ref, FailureReason.INVALID_ADDRESS,
+                                       "the recipient's address cannot be mailed", attempts=0)
             return DeliveryResult(email_id, MailState.FAILED, sent_now=False)
-
         message = self.composer.compose(planned, meeting, now=self.clock(), message_id=message_id)
-        try:
-            await self.mailer.send(message, sender=self.composer.sender.addr_spec,
-                                   recipients=[recipient.addr_spec])
-        except PermanentDeliveryError as exc:
-            attempts = int((existing or {}).get("attempts", 0)) + 1
-            rejection = exc  # bound for the callback (a lambda must not close over `exc`)
-            raised = await self._record(planned, lambda: delivery_failed(
-                planned, reason=rejection.reason, code=rejection.code, attempts=attempts,
-                enhanced_status=rejection.enhanced_status, at=self.clock()), "failed")
-            await self.mail_log.mark_failed(account_id, email_id, FailureReason.REJECTED,
-                                            message=exc.reason, code=exc.code,
-                                            failed_at=self.clock())
-            await self._publish(raised)
-            EMAILS_FAILED.labels(kind=planned.kind, reason=FailureReason.REJECTED).inc()
-            logger.warning("email %s of meeting %s rejected by the mail server (%s)",
-                           email_id, planned.meeting_id, exc.code)
-            return DeliveryResult(email_id, MailState.FAILED, sent_now=False)
-        except TransientDeliveryError as exc:
-            EMAILS_FAILED.labels(kind=planned.kind, reason=FailureReason.TEMPORARY).inc()
-            await self._note_temporary_failure(planned, exc)
-            raise
-        raised = await self._record(planned, lambda: invitation_sent(
-            planned, meeting.ical_uid, message_id, at=self.clock()), "sent")
-        await self.mail_log.mark_sent(account_id, email_id, self.clock())
-        await self._publish(raised)
-        EMAILS_SENT.labels(kind=planned.kind).inc()
-        logger.info("email %s (%s) of meeting %s sent", email_id, planned.kind,
-                    planned.meeting_id)
-        return DeliveryResult(email_id, MailState.SENT, sent_now=True)
-
-    async def _record(self, planned: PlannedEmail, build: Callable[[], Any],
-                      outcome: str) -> dict[str, Any] | None:
-        """Raise the event of an outcome before the mail log records it (so a crash in
-        between retries the email and finds the event raised already)."""
-        if self.events is None:
-            return None
-        try:
-            event = build()
-        except ValidationError:
-            logger.warning("the event of email %s does not fit its schema; not raised",
-                           planned.email_id, exc_info=True)
-            return None
-        if event is None:
-            return None
-        return await self.events.record(planned.account_id, f"{planned.email_id}:{outcome}",
-                                        event, self.clock())
-
-    async def _publish(self, raised: dict[str, Any] | None) -> None:
-        if self.events is not None:
-            await self.events.publish(raised)
-
-    async def _note_temporary_failure(self, planned: PlannedEmail,
-                                      exc: TransientDeliveryError) -> None:
-        # Best effort, for operators: the retry must not depend on this write.
-        try:
-            await self.mail_log.note_temporary_failure(
-                planned.account_id, planned.email_id, message=exc.reason, code=exc.code,
-                at=self.clock())
-        except Exception:
-            logger.warning("could not record the temporary failure of email %s",
-                           planned.email_id, exc_info=True)
+        sent_event = build_event(lambda: invitation_sent(
+            planned, meeting.ical_uid, message_id, at=self.clock()), email_id)
+        outgoing = Outgoing(ref=ref, raw=message.as_bytes(),
+                            sender=self.composer.sender.addr_spec,
+                            recipient=recipient.addr_spec, sent_event=sent_event)
+        state = await self.dispatcher.attempt(
+            outgoing, attempts_before=int((existing or {}).get("attempts", 0)))
+        return DeliveryResult(email_id, state, sent_now=state is MailState.SENT)

@@ -11,12 +11,13 @@ document to the relay sweep, which publishes it (at least once, with the same ev
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from convene_kit.kafka import EventPublisher
 from convene_kit.outbox import OUTBOX_FIELD, entry_to_record, outbox_entries, with_outbox
-from convene_schemas.base import Event
+from convene_schemas.base import Event, event_class
 from convene_schemas.events.notifications import (
     EmailDeliveryFailed,
     InvitationSent,
@@ -49,23 +50,59 @@ def invitation_sent(planned: PlannedEmail, ical_uid: str, message_id: str, *,
         message_id=message_id)
 
 
-def delivery_failed(planned: PlannedEmail, *, reason: str, code: int | None, attempts: int,
-                    at: datetime, enhanced_status: str | None = None
-                    ) -> EmailDeliveryFailed | None:
-    """The event of an email that will never be delivered (5xx, or an address that cannot
-    be mailed); None when the address is too broken for the event's own schema."""
+@dataclass(frozen=True)
+class EmailRef:
+    """What the events about one email name: whose it is, which one, to whom."""
+
+    account_id: str
+    email_id: str
+    kind: str
+    recipient_email: str
+    meeting_id: str | None = None
+
+    @classmethod
+    def of(cls, planned: PlannedEmail) -> EmailRef:
+        return cls(planned.account_id, planned.email_id, planned.kind,
+                   planned.recipient.email, planned.meeting_id)
+
+
+def failure_event(ref: EmailRef, *, reason: str, code: int | None, attempts: int,
+                  at: datetime, enhanced_status: str | None = None
+                  ) -> EmailDeliveryFailed | None:
+    """The event of an email that will never be delivered (5xx, an address that cannot be
+    mailed, or the last retry failed); None when the address is too broken for the event's
+    own schema."""
     try:
         return EmailDeliveryFailed(
-            account_id=planned.account_id, version=0, occurred_at=at,
-            email_id=planned.email_id, kind=planned.kind, recipient_email=planned.recipient.email,
-            meeting_id=planned.meeting_id,
+            account_id=ref.account_id, version=0, occurred_at=at, email_id=ref.email_id,
+            kind=ref.kind, recipient_email=ref.recipient_email,  # type: ignore[arg-type]
+            meeting_id=ref.meeting_id,
             smtp_code=code if code is not None and 200 <= code <= 599 else None,
             enhanced_status=enhanced_status, permanent=True, attempts=max(1, attempts),
             reason=reason[:1000])
     except ValidationError:
         logger.warning("email %s failed, but its address cannot be named in an event",
-                       planned.email_id)
+                       ref.email_id)
         return None
+
+
+def stored_event(event: Event | None) -> dict[str, Any] | None:
+    """An event as the retry queue keeps it until the email goes out."""
+    if event is None:
+        return None
+    return {"type": event.EVENT_TYPE, "schema_version": event.SCHEMA_VERSION,
+            "data": event.model_dump(mode="json")}
+
+
+def restored_event(stored: dict[str, Any] | None, at: datetime) -> Event | None:
+    """The event :func:`stored_event` kept, as happening ``at``."""
+    if not stored:
+        return None
+    cls = event_class(stored["type"], stored["schema_version"])
+    if cls is None:
+        logger.warning("a stored %s event is of an unknown type; not raised", stored["type"])
+        return None
+    return cls.parse_data({**stored["data"], "occurred_at": at.isoformat()})
 
 
 class MailEvents:

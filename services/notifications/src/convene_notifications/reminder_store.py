@@ -1,7 +1,10 @@
 """The reminder collections: durable timers, fire claims and the latest meeting versions.
 
 * ``reminder_timers``: one document per (meeting, offset, meeting version), ``_id`` =
-  :func:`~convene_notifications.domain.reminders.timer_id_for`, ``due_at`` indexed. Only the
+  :func:`~convene_notifications.domain.reminders.timer_id_for`, ``due_at`` indexed; and
+  per meeting waiting for its video link, one join-link fallback timer (``purpose``
+  ``join_link_fallback``, ``_id`` = ``<meeting>:join-link``, see ``domain.join_link``),
+  which a new version does not replace. Only the
   consumer holding the meeting's partition writes a meeting's timers (one event at a time);
   the scheduler only deletes a timer by ``_id`` after firing it. Fired timers are deleted,
   so the collection holds only what is still to come.
@@ -24,6 +27,7 @@ from convene_schemas.events.meetings import MeetingSnapshot
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from convene_notifications.domain.join_link import JOIN_LINK_FALLBACK, FallbackTimer
 from convene_notifications.domain.reminders import PlannedTimer
 
 REMINDER_TIMERS = "reminder_timers"
@@ -59,12 +63,23 @@ class ReminderTimers:
         """Drop the meeting's timers of other versions, then insert the new ones (a
         redelivered event re-inserts the same ids: duplicates are ignored)."""
         await self.collection.delete_many({"meeting_id": meeting_id,
-                                           "meeting_version": {"$ne": version}})
+                                           "meeting_version": {"$ne": version},
+                                           "purpose": {"$ne": JOIN_LINK_FALLBACK}})
         for timer in timers:
             try:
                 await self.collection.insert_one(timer_document(timer))
             except DuplicateKeyError:
                 pass
+
+    async def add_fallback(self, timer: FallbackTimer) -> None:
+        """Plan a meeting's join-link fallback (kept if one is planned already)."""
+        try:
+            await self.collection.insert_one({
+                "_id": timer.timer_id, "purpose": JOIN_LINK_FALLBACK,
+                "account_id": timer.account_id, "meeting_id": timer.meeting_id,
+                "meeting_version": timer.meeting_version, "due_at": timer.due_at})
+        except DuplicateKeyError:
+            pass
 
     async def drop(self, meeting_id: str) -> None:
         """Drop every timer of a meeting (canceled)."""

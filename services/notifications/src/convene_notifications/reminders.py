@@ -4,6 +4,8 @@ once across replicas, and the sender of the reminder email.
 1. **Timers** (:class:`ReminderPlanner`, called by the meeting consumer): each meeting
    event records the meeting's newest version and replaces its timers
    (:func:`~convene_notifications.domain.reminders.plan_timers`); a cancellation drops them.
+   A meeting waiting for its video link also gets a join-link fallback timer (fired by
+   :class:`~convene_notifications.join_link.JoinLinkFallback`, see ``domain.join_link``).
 2. **Firing** (:class:`ReminderScheduler`, a background task of every replica): every
    ``interval_s`` it reads a bounded batch of due timers; for each it INSERTS the fire claim
    ``fired:<timer id>`` carrying the ``ReminderDue`` events (one per recipient) in its
@@ -17,7 +19,9 @@ once across replicas, and the sender of the reminder email.
    in the mail log (``_id`` from the key (account, meeting, address, ``reminder:<reminder
    id>``, start epoch seconds), so a duplicate ReminderDue or an edit that does not move the
    meeting never sends twice) and sent in the recipient's language and time zone (the
-   contact's, else the meeting's). ``ReminderSent`` is published through ``mail_events``.
+   contact's, else the meeting's), through the same
+   :class:`~convene_notifications.dispatch.Dispatcher` as invitations: ``ReminderSent``
+   when accepted, ``EmailDeliveryFailed`` on a 5xx, the retry queue on a 4xx.
 """
 
 from __future__ import annotations
@@ -40,7 +44,13 @@ from convene_notifications.compose import Composer
 from convene_notifications.delivery import utc_now
 from convene_notifications.domain.addresses import parse_address, single_line
 from convene_notifications.domain.ics import location_text, organizer_of
-from convene_notifications.domain.mail_log import FailureReason, should_send
+from convene_notifications.dispatch import Dispatcher, Outgoing, build_event
+from convene_notifications.domain.join_link import (
+    JOIN_LINK_FALLBACK,
+    fallback_timer_id,
+    plan_fallback,
+)
+from convene_notifications.domain.mail_log import FailureReason, MailState, should_send
 from convene_notifications.domain.message import EmailContent, plain_email
 from convene_notifications.domain.planning import (
     PlannedEmail,
@@ -48,11 +58,14 @@ from convene_notifications.domain.planning import (
     email_id_for,
     email_key,
     message_id_for,
+    waits_for_join_link,
 )
 from convene_notifications.domain.reminders import fire_claim_id, is_stale_reminder, plan_timers
 from convene_notifications.domain.text import html_to_text
-from convene_notifications.mail_events import MailEvents
-from convene_notifications.mailer import Mailer, PermanentDeliveryError
+from convene_notifications.join_link import JoinLinkFallback
+from convene_notifications.mail_events import EmailRef, MailEvents
+from convene_notifications.mailer import Mailer
+from convene_notifications.polling import every
 from convene_notifications.reminder_store import FireClaims, MeetingVersions, ReminderTimers
 from convene_notifications.rendering import format_when
 from convene_notifications.store import MailLog
@@ -70,18 +83,25 @@ REMINDER_LATENESS = Histogram("convene_reminder_lateness_seconds",
 class ReminderPlanner:
     """Keeps each meeting's timers in step with its newest version."""
 
-    def __init__(self, timers: ReminderTimers, versions: MeetingVersions) -> None:
+    def __init__(self, timers: ReminderTimers, versions: MeetingVersions, *,
+                 join_link_wait_s: float = 600.0) -> None:
         self.timers = timers
         self.versions = versions
+        self.join_link_wait_s = join_link_wait_s
 
     async def on_meeting(self, meeting: MeetingSnapshot) -> None:
         canceled = isinstance(meeting, MeetingCanceled)
         if not await self.versions.record(meeting, canceled=canceled):
             return  # an older event arriving late changes nothing
         if canceled:
-            await self.timers.drop(meeting.meeting_id)
-        else:
-            await self.timers.replace(meeting.meeting_id, meeting.version, plan_timers(meeting))
+            await self.timers.drop(meeting.meeting_id)  # the join-link fallback too
+            return
+        await self.timers.replace(meeting.meeting_id, meeting.version, plan_timers(meeting))
+        fallback = plan_fallback(meeting, self.join_link_wait_s)
+        if fallback is not None:
+            await self.timers.add_fallback(fallback)
+        elif not waits_for_join_link(meeting):  # the link came (or is no longer awaited)
+            await self.timers.delete(fallback_timer_id(meeting.meeting_id))
 
 
 def reminder_events(timer: dict[str, Any], now: datetime) -> list[ReminderDue]:
@@ -115,6 +135,7 @@ class ReminderScheduler:
 
     def __init__(self, timers: ReminderTimers, claims: FireClaims, claims_collection: Any,
                  publisher: EventPublisher, *, interval_s: float = 0.5, batch_size: int = 100,
+                 fallback: JoinLinkFallback | None = None,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.timers = timers
         self.claims = claims
@@ -123,6 +144,8 @@ class ReminderScheduler:
         self.interval_s = interval_s
         self.batch_size = batch_size
         self.clock = clock
+        self._rounds = 0
+        self.fallback = fallback
 
     async def fire_due(self) -> int:
         """Fire every due timer of one bounded batch; returns how many this replica fired."""
@@ -133,7 +156,13 @@ class ReminderScheduler:
         return fired
 
     async def fire(self, timer: dict[str, Any]) -> bool:
-        """Claim one timer (with its events), publish them, delete the timer."""
+        """Claim one timer (with its events), publish them, delete the timer. A join-link
+        fallback timer goes to :class:`~convene_notifications.join_link.JoinLinkFallback`."""
+        if timer.get("purpose") == JOIN_LINK_FALLBACK:
+            if self.fallback is None:
+                await self.timers.delete(timer["_id"])
+                return False
+            return await self.fallback.fire(timer)
         now = self.clock()
         claim = with_outbox({"_id": fire_claim_id(timer["_id"]), "claimed_at": now,
                              "account_id": timer["account_id"], "meeting_id": timer["meeting_id"]},
@@ -151,21 +180,16 @@ class ReminderScheduler:
         await self.timers.delete(timer["_id"])
         return True
 
+    async def sweep(self) -> None:
+        """One round: fire what is due; now and then prune old fire claims."""
+        await self.fire_due()
+        self._rounds += 1
+        if self._rounds % 1000 == 0:
+            await self.claims.prune(self.clock(), timedelta(days=1))
+
     async def run(self, stopping: asyncio.Event) -> None:
         """The background loop (ServiceRuntime ``background``)."""
-        rounds = 0
-        while not stopping.is_set():
-            try:
-                await self.fire_due()
-                rounds += 1
-                if rounds % 1000 == 0:
-                    await self.claims.prune(self.clock(), timedelta(days=1))
-            except Exception:
-                logger.warning("reminder sweep failed; retrying", exc_info=True)
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self.interval_s)
-            except asyncio.TimeoutError:
-                pass
+        await every(self.interval_s, stopping, self.sweep, what="the reminder sweep")
 
 
 class ReminderSender:
@@ -173,6 +197,7 @@ class ReminderSender:
 
     def __init__(self, versions: MeetingVersions, mail_log: MailLog, mailer: Mailer,
                  composer: Composer, *, events: MailEvents | None = None,
+                 dispatcher: Dispatcher | None = None,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.versions = versions
         self.mail_log = mail_log
@@ -180,6 +205,7 @@ class ReminderSender:
         self.composer = composer
         self.events = events
         self.clock = clock
+        self.dispatcher = dispatcher or Dispatcher(mail_log, mailer, events=events, clock=clock)
 
     async def current_meeting(self, due: ReminderDue) -> MeetingSnapshot | None:
         """The meeting as of the newest version seen, or None when the reminder is stale."""
@@ -222,28 +248,26 @@ class ReminderSender:
         if existing is not None and not should_send(existing.get("state")):
             return False
         address = recipient.address
+        ref = EmailRef(due.account_id, email_id, "reminder", recipient.email, due.meeting_id)
         if address is None:
-            await self.mail_log.mark_failed(due.account_id, email_id,
-                                            FailureReason.INVALID_ADDRESS, attempted=False,
-                                            message="the address cannot be mailed",
-                                            failed_at=self.clock())
+            await self.dispatcher.fail(ref, FailureReason.INVALID_ADDRESS,
+                                       "the address cannot be mailed", attempts=0)
             return False
         message = plain_email(sender=self.composer.sender, recipient=address,
                               reply_to=parse_address(meeting.host_email or "", meeting.host_name),
                               content=self.content(planned, meeting), message_id=message_id,
                               date=now)
-        try:
-            await self.mailer.send(message, sender=self.composer.sender.addr_spec,
-                                   recipients=[address.addr_spec])
-        except PermanentDeliveryError as exc:
-            await self.mail_log.mark_failed(due.account_id, email_id, FailureReason.REJECTED,
-                                            message=exc.reason, code=exc.code,
-                                            failed_at=self.clock())
-            return False
-        await self._raise_sent(due, email_id, message_id)
-        await self.mail_log.mark_sent(due.account_id, email_id, self.clock())
-        logger.info("reminder %s of meeting %s sent", due.reminder_id, due.meeting_id)
-        return True
+        sent_event = build_event(lambda: ReminderSent(
+            account_id=due.account_id, version=0, occurred_at=self.clock(), email_id=email_id,
+            reminder_id=due.reminder_id, meeting_id=due.meeting_id,
+            meeting_version=due.meeting_version, recipient=due.recipient, due_at=due.due_at,
+            message_id=message_id), email_id)
+        state = await self.dispatcher.attempt(
+            Outgoing(ref=ref, raw=message.as_bytes(), sender=self.composer.sender.addr_spec,
+                     recipient=address.addr_spec, sent_event=sent_event),
+            attempts_before=int((existing or {}).get("attempts", 0)))
+        logger.info("reminder %s of meeting %s: %s", due.reminder_id, due.meeting_id, state)
+        return state is MailState.SENT
 
     def content(self, planned: PlannedEmail, meeting: MeetingSnapshot) -> EmailContent:
         """Subject and bodies in the recipient's language and time zone."""
@@ -268,13 +292,3 @@ class ReminderSender:
             subject=templates.render("reminder", language, "subject.txt", context),
             text=templates.render("reminder", language, "txt", context),
             html=templates.render("reminder", language, "html", context))
-
-    async def _raise_sent(self, due: ReminderDue, email_id: str, message_id: str) -> None:
-        if self.events is None:
-            return
-        event = ReminderSent(account_id=due.account_id, version=0, occurred_at=self.clock(),
-                             email_id=email_id, reminder_id=due.reminder_id,
-                             meeting_id=due.meeting_id, meeting_version=due.meeting_version,
-                             recipient=due.recipient, due_at=due.due_at, message_id=message_id)
-        raised = await self.events.record(due.account_id, f"{email_id}:sent", event, self.clock())
-        await self.events.publish(raised)

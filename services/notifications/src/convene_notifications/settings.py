@@ -23,10 +23,29 @@ class NotificationsSettings(ServiceSettings):
     smtp_username: str | None = Field(default=None, description="SMTP AUTH user, if any.")
     smtp_password: SecretStr | None = Field(default=None, description="Never logged.")
     smtp_timeout_s: float = 30.0
+    smtp_pool_size: int = Field(default=4, ge=1, description="SMTP sessions open at once, at most.")
+    smtp_max_messages_per_connection: int = Field(
+        default=100, ge=1, description="Messages sent on one SMTP session before it is closed.")
+    smtp_idle_timeout_s: float = Field(
+        default=30.0, gt=0, description="An SMTP session unused this long is closed.")
     reminder_poll_interval_s: float = Field(default=0.5, gt=0,
                                             description="How often due reminders are polled.")
     reminder_batch_size: int = Field(default=100, ge=1,
                                      description="Due timers fired per poll, at most.")
+    mail_retry_base_s: float = Field(default=10.0, gt=0,
+                                     description="First wait after a transient SMTP failure.")
+    mail_retry_cap_s: float = Field(default=1800.0, gt=0,
+                                    description="Longest wait between two attempts.")
+    mail_retry_max_attempts: int = Field(default=12, ge=1,
+                                         description="Attempts before an email is given up.")
+    mail_retry_poll_interval_s: float = Field(default=1.0, gt=0,
+                                              description="How often due retries are polled.")
+    mail_retry_batch_size: int = Field(default=50, ge=1,
+                                       description="Due retries tried per poll, at most.")
+    mail_retry_lease_s: float = Field(default=300.0, gt=0,
+                                      description="How long one replica holds an attempt.")
+    join_link_wait_s: float = Field(default=600.0, ge=0, description=(
+        "How long the first invitation of a video meeting waits for its join link."))
     mail_from: str = Field(
         default="Convene <meetings@convene.test>",
         description="The From mailbox of every email; its domain also names Message-IDs.",

@@ -23,7 +23,10 @@ PROCESSED_EVENTS = "processed_events"
 INDEXES: list[IndexSpec] = [
     IndexSpec(collection=MAIL_LOG, keys=[("account_id", 1), ("meeting_id", 1)],
               name="account_meeting"),
+    IndexSpec(collection=MAIL_LOG, keys=[("next_attempt_at", 1)], name="next_attempt_at"),
 ]
+
+_RETRY_DONE = {"retry": "", "next_attempt_at": ""}  # dropped once an entry is final
 
 MAX_LISTED = 1000
 
@@ -51,7 +54,7 @@ class MailLog:
         await self.entries.update_one(
             account_id, {"_id": email_id},
             {"$set": {"state": MailState.SENT.value, "sent_at": sent_at, "error": None},
-             "$inc": {"attempts": 1}})
+             "$inc": {"attempts": 1}, "$unset": _RETRY_DONE})
 
     async def mark_failed(self, account_id: str, email_id: str, reason: FailureReason, *,
                           message: str, code: int | None = None,
@@ -61,16 +64,36 @@ class MailLog:
             account_id, {"_id": email_id},
             {"$set": {"state": MailState.FAILED.value, "failed_at": failed_at,
                       "error": {"reason": reason.value, "code": code, "message": message}},
-             "$inc": {"attempts": 1 if attempted else 0}})
+             "$inc": {"attempts": 1 if attempted else 0}, "$unset": _RETRY_DONE})
 
-    async def note_temporary_failure(self, account_id: str, email_id: str, *, message: str,
-                                     code: int | None, at: datetime) -> None:
-        """A try failed for a reason that will pass; the entry stays ``sending``."""
+    async def schedule_retry(self, account_id: str, email_id: str, *, retry: dict[str, Any],
+                             message: str, code: int | None, at: datetime,
+                             next_attempt_at: datetime) -> None:
+        """A try failed for a reason that will pass: the entry goes (or stays) on the retry
+        queue, state ``retrying``, with the composed message in ``retry`` (see retries.py)."""
         await self.entries.update_one(
             account_id, {"_id": email_id},
-            {"$set": {"error": {"reason": FailureReason.TEMPORARY.value, "code": code,
-                                "message": message}, "last_attempt_at": at},
+            {"$set": {"state": MailState.RETRYING.value, "retry": retry,
+                      "next_attempt_at": next_attempt_at, "last_attempt_at": at,
+                      "error": {"reason": FailureReason.TEMPORARY.value, "code": code,
+                                "message": message}},
              "$inc": {"attempts": 1}})
+
+    async def get(self, account_id: str, email_id: str) -> dict[str, Any] | None:
+        """One entry by its email id."""
+        return await self.entries.find_one(account_id, {"_id": email_id})
+
+    async def due_retries(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Entries of every account whose next attempt is due, earliest first (bounded;
+        the retry worker's only cross-account read)."""
+        cursor = self.entries.collection.find(
+            {"state": MailState.RETRYING.value, "next_attempt_at": {"$lte": now}})
+        return [entry async for entry in cursor.sort([("next_attempt_at", 1)]).limit(limit)]
+
+    async def retries_pending(self) -> int:
+        """How many emails wait on the retry queue (all accounts)."""
+        return await self.entries.collection.count_documents(
+            {"state": MailState.RETRYING.value})
 
     async def for_recipient(self, account_id: str, meeting_id: str,
                             recipient_email: str) -> list[dict[str, Any]]:

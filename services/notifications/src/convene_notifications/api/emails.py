@@ -34,7 +34,7 @@ class EmailRead(BaseModel):
     recipient: str = Field(description="The address it was (to be) sent to.")
     kind: str = Field(description="invitation, update or cancellation.")
     sequence: int = Field(description="The .ics SEQUENCE (the meeting's version).")
-    state: str = Field(description="sending, sent or failed.")
+    state: str = Field(description="sending, retrying (on the retry queue), sent or failed.")
     message_id: str = Field(description="The Message-ID header, the same on every try.")
     sent_at: datetime | None = None
     error: EmailError | None = None

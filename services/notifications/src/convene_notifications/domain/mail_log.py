@@ -4,8 +4,10 @@ An email is claimed by inserting its mail-log entry in state ``sending`` (a uniq
 the one atomic write on FerretDB). A later delivery of the same event finds the entry:
 
 * ``sent`` or ``failed``: nothing more to do (never twice; permanent failures are final);
-* ``sending``: a crash or a transient failure came between claim and send, so the email is
-  sent again, with the same Message-ID.
+* ``sending``: a crash came between claim and send (or before the outcome was written),
+  so the email is sent again, with the same Message-ID;
+* ``retrying``: a transient failure put it on the retry queue (the composed message is in
+  the entry); only the retry worker sends it from now on.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class MailState(StrEnum):
     """Where an outgoing email stands."""
 
     SENDING = "sending"
+    RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
 
@@ -26,7 +29,7 @@ class FailureReason(StrEnum):
 
     INVALID_ADDRESS = "invalid_address"  # final: the address cannot be mailed
     REJECTED = "rejected"  # final: the server answered 5xx
-    TEMPORARY = "temporary_failure"  # retried: no answer, or 4xx
+    TEMPORARY = "temporary_failure"  # retried (final after the last attempt): no answer, 4xx
 
 
 def should_send(existing_state: str | None) -> bool:

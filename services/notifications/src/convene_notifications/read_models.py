@@ -1,0 +1,91 @@
+"""notifications' read models of records.events.v1: users and account settings.
+
+records publishes full state per aggregate (the topic is compacted), so each event replaces
+what is stored, provided its version is newer (``convene_kit.idempotency.apply_if_newer``):
+a redelivered event or an older one arriving after a newer one changes nothing. The
+documents' ``_id`` is ``"<account_id>:<aggregate id>"`` (ids are only unique within an
+account) and every lookup is by that ``_id``, scoped to the account. Only what emails need
+is kept: a user's address, name, language, time zone and whether they are active; an
+account's default language and time zone. notifications never calls records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from convene_kit.idempotency import apply_if_newer
+from convene_kit.store import scoped_filter
+from convene_schemas.events.records import AccountSettingsChanged, UserUpserted
+from pymongo.asynchronous.collection import AsyncCollection
+
+from convene_notifications.domain.localization import AccountDefaults
+
+USERS = "users"
+ACCOUNT_SETTINGS = "account_settings"
+
+
+def read_model_key(account_id: str, aggregate_id: str) -> str:
+    """The ``_id`` of a read-model document: ``"<account_id>:<aggregate_id>"``."""
+    return f"{account_id}:{aggregate_id}"
+
+
+@dataclass(frozen=True)
+class User:
+    """A user of the account, as emails need them."""
+
+    user_id: str
+    email: str
+    name: str
+    language: str
+    time_zone: str
+    active: bool
+
+
+class ReadModels:
+    """Users and account settings, each written only by a newer version of its aggregate."""
+
+    def __init__(self, users: AsyncCollection[dict[str, Any]],
+                 account_settings: AsyncCollection[dict[str, Any]]) -> None:
+        self.users = users
+        self.account_settings = account_settings
+
+    async def record_user(self, event: UserUpserted) -> bool:
+        """Store a user's state (UserUpserted); True if it was newer than what was stored."""
+        return await self._put(self.users, event.account_id, event.user_id, event.version, {
+            "user_id": event.user_id, "email": event.email, "name": event.name,
+            "language": event.language, "time_zone": event.time_zone, "active": event.active,
+            "updated_at": event.occurred_at})
+
+    async def record_account_settings(self, event: AccountSettingsChanged) -> bool:
+        """Store the account's default language and time zone (AccountSettingsChanged)."""
+        return await self._put(self.account_settings, event.account_id, event.account_id,
+                               event.version, {
+                                   "default_language": event.default_language,
+                                   "default_time_zone": event.default_time_zone,
+                                   "updated_at": event.occurred_at})
+
+    async def user(self, account_id: str, user_id: str) -> User | None:
+        """The account's user ``user_id``, or None when records has not told us (yet)."""
+        found = await self.users.find_one(
+            scoped_filter(account_id, {"_id": read_model_key(account_id, user_id)}))
+        if found is None:
+            return None
+        return User(user_id=found["user_id"], email=found["email"], name=found["name"],
+                    language=found["language"], time_zone=found["time_zone"],
+                    active=found["active"])
+
+    async def account_defaults(self, account_id: str) -> AccountDefaults | None:
+        """The account's default language and time zone, or None when not known (yet)."""
+        found = await self.account_settings.find_one(
+            scoped_filter(account_id, {"_id": read_model_key(account_id, account_id)}))
+        if found is None:
+            return None
+        return AccountDefaults(language=found.get("default_language"),
+                               time_zone=found.get("default_time_zone"))
+
+    @staticmethod
+    async def _put(collection: AsyncCollection[dict[str, Any]], account_id: str,
+                   aggregate_id: str, version: int, state: dict[str, Any]) -> bool:
+        query = scoped_filter(account_id, {"_id": read_model_key(account_id, aggregate_id)})
+        return await apply_if_newer(collection, query, version, {"$set": state})
