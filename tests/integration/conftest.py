@@ -2,12 +2,13 @@
 
 import pytest
 
-from support import load_infra_env
+from support import audit, load_infra_env
 from support.services import Stack
 from support.calendars import connect_calendar
 from support.skeleton import Account, schedule
 
 load_infra_env()
+audit.install()  # every HTTP call of the run is observed for internal notes (R11)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
