@@ -68,6 +68,9 @@ class Collection:
             raise DuplicateKeyError("E11000 duplicate key error")
         self.docs[doc["_id"]] = copy.deepcopy(doc)
 
+    async def count_documents(self, query: dict[str, Any]) -> int:
+        return len(self._match(query))
+
     async def find_one(self, query: dict[str, Any], projection: Any = None) -> Any:
         found = self._match(query)
         return copy.deepcopy(found[0]) if found else None
@@ -210,6 +213,19 @@ async def test_nothing_fires_before_its_due_time() -> None:
     early = ReminderScheduler(ReminderTimers(timers), FireClaims(fires), fires, publisher,  # type: ignore[arg-type]
                               clock=lambda: START - timedelta(hours=1, seconds=1))
     assert await early.fire_due() == 0 and publisher.records == []
+
+
+async def test_the_timers_pending_gauge_counts_what_waits_to_fire() -> None:
+    from prometheus_client import REGISTRY
+
+    planner, timers, _ = planner_with()
+    await planner.on_meeting(meeting(start=START, reminders=offsets((1, "hours"), (30, "minutes")),
+                                     attendees=[contact("a@x.example"), contact("b@x.example")]))
+    fires, publisher = Collection(), Publisher()
+    scheduler = ReminderScheduler(ReminderTimers(timers), FireClaims(fires), fires, publisher,  # type: ignore[arg-type]
+                                  clock=lambda: START - timedelta(hours=2))
+    await scheduler.sweep()  # the first sweep counts
+    assert REGISTRY.get_sample_value("convene_reminder_timers_pending") == len(timers.docs) == 2
 
 
 # --- sending ---------------------------------------------------------------------------

@@ -246,10 +246,15 @@ async def test_metrics_count_attempts_by_outcome_and_the_queue() -> None:
         return REGISTRY.get_sample_value("convene_email_attempts_total",
                                          {"kind": "invitation", "outcome": outcome}) or 0.0
 
-    before = attempts("retrying"), attempts("sent")
+    def sends() -> float:
+        return REGISTRY.get_sample_value("convene_email_send_seconds_count",
+                                         {"kind": "invitation"}) or 0.0
+
+    before, sends_before = (attempts("retrying"), attempts("sent")), sends()
     world = World(ScriptedMailer({"grey@x.example": [GREYLISTED]}))
     await world.deliveries.send_invitations(meeting(attendees=[contact("grey@x.example")]))
     await world.later(0)  # a sweep: counts the queue
     assert REGISTRY.get_sample_value("convene_email_retries_pending") == 1
     await world.later(10)
     assert (attempts("retrying"), attempts("sent")) == (before[0] + 1, before[1] + 1)
+    assert sends() == sends_before + 2  # the latency of both attempts, failed or not

@@ -29,7 +29,7 @@ from typing import Any
 
 from convene_kit.claims import utc_now
 from convene_schemas.base import Event
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from convene_notifications.domain.mail_log import FailureReason, MailState
@@ -55,6 +55,9 @@ EMAILS_SENT = Counter("convene_emails_sent_total", "Emails the mail server accep
 EMAILS_FAILED = Counter("convene_emails_failed_total",
                         "Email attempts that failed, by reason (temporary ones are retried).",
                         ["kind", "reason"])
+SEND_SECONDS = Histogram("convene_email_send_seconds",
+                         "How long handing one email to the SMTP server took (any outcome).",
+                         ["kind"])
 EMAIL_ATTEMPTS = Counter("convene_email_attempts_total",
                          "SMTP attempts by outcome: sent, rejected, retrying, gave_up.",
                          ["kind", "outcome"])
@@ -117,8 +120,9 @@ class Dispatcher:
         this, so its writes to the entry never race."""
         ref, attempts = outgoing.ref, attempts_before + 1
         try:
-            await self.mailer.send(outgoing.raw, sender=outgoing.sender,
-                                   recipients=[outgoing.recipient])
+            with SEND_SECONDS.labels(kind=ref.kind).time():
+                await self.mailer.send(outgoing.raw, sender=outgoing.sender,
+                                       recipients=[outgoing.recipient])
         except PermanentDeliveryError as exc:
             EMAIL_ATTEMPTS.labels(kind=ref.kind, outcome="rejected").inc()
             await self.fail(ref, FailureReason.REJECTED, exc, attempts=attempts)

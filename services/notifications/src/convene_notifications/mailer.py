@@ -111,7 +111,7 @@ class SmtpMailer:
 
     def __init__(self, host: str, port: int, *, starttls: bool = False,
                  username: str | None = None, password: SecretStr | None = None,
-                 timeout_s: float = 30.0, pool_size: int = 4,
+                 timeout_s: float = 30.0, ca_file: str | None = None, pool_size: int = 4,
                  max_messages_per_connection: int = 100, idle_timeout_s: float = 30.0) -> None:
         self.host = host
         self.port = port
@@ -119,6 +119,7 @@ class SmtpMailer:
         self.username = username
         self._password = password
         self.timeout_s = timeout_s
+        self.ca_file = ca_file
         self.max_messages_per_connection = max_messages_per_connection
         self.idle_timeout_s = idle_timeout_s
         self._slots = asyncio.Semaphore(pool_size)
@@ -129,7 +130,8 @@ class SmtpMailer:
         """The mailer for the configured SMTP server."""
         return cls(settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls,
                    username=settings.smtp_username, password=settings.smtp_password,
-                   timeout_s=settings.smtp_timeout_s, pool_size=settings.smtp_pool_size,
+                   timeout_s=settings.smtp_timeout_s, ca_file=settings.smtp_ca_file,
+                   pool_size=settings.smtp_pool_size,
                    max_messages_per_connection=settings.smtp_max_messages_per_connection,
                    idle_timeout_s=settings.smtp_idle_timeout_s)
 
@@ -174,7 +176,7 @@ class SmtpMailer:
     async def _open(self) -> _Connection:
         client = aiosmtplib.SMTP(
             hostname=self.host, port=self.port, timeout=self.timeout_s,
-            start_tls=self.starttls, username=self.username,
+            start_tls=self.starttls, cert_bundle=self.ca_file, username=self.username,
             password=self._password.get_secret_value() if self._password else None)
         try:
             await client.connect()

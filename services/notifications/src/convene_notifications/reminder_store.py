@@ -71,6 +71,10 @@ class ReminderTimers:
             except DuplicateKeyError:
                 pass
 
+    async def pending(self) -> int:
+        """How many timers wait to fire (all accounts, join-link fallbacks included)."""
+        return await self.collection.count_documents({})
+
     async def add_fallback(self, timer: FallbackTimer) -> None:
         """Plan a meeting's join-link fallback (kept if one is planned already)."""
         try:

@@ -38,7 +38,7 @@ from convene_schemas.events.common import ReminderOffset
 from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
 from convene_schemas.events.notifications import Recipient as RecipientModel
 from convene_schemas.events.notifications import ReminderDue, ReminderSent, reminder_id_for
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from convene_notifications.compose import Composer
 from convene_notifications.delivery import utc_now
@@ -73,6 +73,9 @@ from convene_notifications.store import MailLog
 logger = logging.getLogger(__name__)
 
 REMINDERS_FIRED = Counter("convene_reminders_fired_total", "Reminder timers fired.")
+TIMERS_PENDING = Gauge("convene_reminder_timers_pending",
+                       "Timers waiting to fire (reminders and join-link fallbacks), all accounts.")
+_COUNT_EVERY = 20  # sweeps between counts of the timers
 REMINDERS_STALE = Counter("convene_reminders_stale_total",
                           "Due reminders not sent: meeting canceled or changed since.")
 REMINDER_LATENESS = Histogram("convene_reminder_lateness_seconds",
@@ -181,9 +184,12 @@ class ReminderScheduler:
         return True
 
     async def sweep(self) -> None:
-        """One round: fire what is due; now and then prune old fire claims."""
+        """One round: fire what is due; now and then count the timers and prune old fire
+        claims."""
         await self.fire_due()
         self._rounds += 1
+        if self._rounds % _COUNT_EVERY == 1:
+            TIMERS_PENDING.set(await self.timers.pending())
         if self._rounds % 1000 == 0:
             await self.claims.prune(self.clock(), timedelta(days=1))
 

@@ -23,6 +23,9 @@ class NotificationsSettings(ServiceSettings):
     smtp_username: str | None = Field(default=None, description="SMTP AUTH user, if any.")
     smtp_password: SecretStr | None = Field(default=None, description="Never logged.")
     smtp_timeout_s: float = 30.0
+    smtp_ca_file: str | None = Field(
+        default=None, description="PEM bundle the SMTP server's certificate is verified "
+        "against (STARTTLS); the system's trust store when unset.")
     smtp_pool_size: int = Field(default=4, ge=1, description="SMTP sessions open at once, at most.")
     smtp_max_messages_per_connection: int = Field(
         default=100, ge=1, description="Messages sent on one SMTP session before it is closed.")
@@ -51,7 +54,7 @@ class NotificationsSettings(ServiceSettings):
         description="The From mailbox of every email; its domain also names Message-IDs.",
     )
 
-    @field_validator("smtp_username", "smtp_password", mode="before")
+    @field_validator("smtp_username", "smtp_password", "smtp_ca_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
