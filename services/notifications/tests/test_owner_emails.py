@@ -64,6 +64,7 @@ async def test_an_offline_request_emails_the_owner_in_their_language_once() -> N
     assert "What would you like to discuss?: Pricing for <40> seats" in text
     html = message.get_body(("html",)).get_content()
     assert "Pricing for &lt;40&gt; seats" in html and "<40>" not in html
+    assert "Risposte del modulo" in html  # the answers table, headed in Italian
 
 
 async def test_an_online_booking_sends_the_owner_nothing() -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from convene_kit.auth import JwtVerifier
-from convene_kit.claims import Claims
+from convene_kit.claims import Claims, utc_now
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
 from convene_kit.idempotency import ProcessedEvents
@@ -22,7 +22,7 @@ from faststream.kafka import KafkaBroker
 
 from convene_notifications.api import ROUTERS
 from convene_notifications.compose import Composer
-from convene_notifications.delivery import Deliveries, utc_now
+from convene_notifications.delivery import Deliveries
 from convene_notifications.dispatch import Dispatcher
 from convene_notifications.domain.retries import RetryPolicy
 from convene_notifications.retries import LEASE_INDEXES, LEASES, RetryWorker

@@ -23,7 +23,6 @@ at a time, so reading the history and then claiming never races.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -36,10 +35,9 @@ from convene_schemas.events.meetings import (
 )
 from prometheus_client import Counter
 
-from convene_kit.claims import utc_now
 
 from convene_notifications.compose import Composer
-from convene_notifications.dispatch import Dispatcher, Outgoing, build_event
+from convene_notifications.dispatch import Outgoing, Sender, build_event
 from convene_notifications.domain.join_link import as_if_link_settled
 from convene_notifications.domain.mail_log import FailureReason, MailState, should_send
 from convene_notifications.domain.planning import (
@@ -51,9 +49,7 @@ from convene_notifications.domain.planning import (
     plan_invitations,
     waits_for_join_link,
 )
-from convene_notifications.mail_events import EmailRef, MailEvents, invitation_sent
-from convene_notifications.mailer import Mailer
-from convene_notifications.store import MailLog
+from convene_notifications.mail_events import EmailRef, invitation_sent
 
 logger = logging.getLogger(__name__)
 
@@ -71,18 +67,8 @@ class DeliveryResult:
     sent_now: bool
 
 
-class Deliveries:
+class Deliveries(Sender[Composer]):
     """Delivers the emails that meeting events call for."""
-
-    def __init__(self, mail_log: MailLog, mailer: Mailer, composer: Composer, *,
-                 events: MailEvents | None = None, dispatcher: Dispatcher | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
-        self.mail_log = mail_log
-        self.mailer = mailer
-        self.composer = composer
-        self.events = events
-        self.clock = clock
-        self.dispatcher = dispatcher or Dispatcher(mail_log, mailer, events=events, clock=clock)
 
     async def send_invitations(self, meeting: MeetingScheduled) -> list[DeliveryResult]:
         """Invite every invited attendee of a newly scheduled meeting (once each)."""

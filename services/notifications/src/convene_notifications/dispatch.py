@@ -25,7 +25,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from convene_kit.claims import utc_now
 from convene_schemas.base import Event
@@ -181,3 +181,22 @@ class Dispatcher:
     async def _publish(self, raised: dict[str, Any] | None) -> None:
         if self.events is not None:
             await self.events.publish(raised)
+
+
+C = TypeVar("C")
+
+
+class Sender(Generic[C]):
+    """What every sender of emails (meeting emails, reminders, owner emails) holds: the mail
+    log, the mailer, its composer, the mail events, the clock and the dispatcher that sends
+    claimed emails through the retry queue."""
+
+    def __init__(self, mail_log: MailLog, mailer: Mailer, composer: C, *,
+                 events: MailEvents | None = None, dispatcher: Dispatcher | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.mail_log = mail_log
+        self.mailer = mailer
+        self.composer = composer
+        self.events = events
+        self.clock = clock
+        self.dispatcher = dispatcher or Dispatcher(mail_log, mailer, events=events, clock=clock)

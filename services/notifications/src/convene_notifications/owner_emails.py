@@ -22,18 +22,15 @@ email on the retry queue (``dispatch`` / ``retries``: the consumer commits and m
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from convene_kit.claims import utc_now
 from prometheus_client import Counter
 
 from convene_notifications.domain.addresses import parse_address
 from convene_notifications.domain.mail_log import FailureReason, MailState
 from convene_notifications.domain.owner_emails import OwnerEmail, OwnerEvent, owner_email_for
-from convene_notifications.mail_events import EmailRef, MailEvents, failure_event
-from convene_notifications.dispatch import Dispatcher, Outgoing
+from convene_notifications.mail_events import EmailRef, failure_event
+from convene_notifications.dispatch import Outgoing, Sender
 from convene_notifications.mailer import Mailer
 from convene_notifications.owner_compose import OwnerComposer
 from convene_notifications.owner_store import PendingOwnerEmails
@@ -49,21 +46,14 @@ BOOKING_PATH = "booking"
 OWNER_KNOWN_PATH = "owner_known"
 
 
-class OwnerEmails:
+class OwnerEmails(Sender[OwnerComposer]):
     """Sends the owner's emails of booking-pages events, and those held for an owner."""
 
     def __init__(self, read_models: ReadModels, pending: PendingOwnerEmails, mail_log: MailLog,
-                 mailer: Mailer, composer: OwnerComposer, *, events: MailEvents | None = None,
-                 dispatcher: Dispatcher | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 mailer: Mailer, composer: OwnerComposer, **sending: Any) -> None:
+        super().__init__(mail_log, mailer, composer, **sending)
         self.read_models = read_models
         self.pending = pending
-        self.mail_log = mail_log
-        self.mailer = mailer
-        self.composer = composer
-        self.events = events
-        self.clock = clock
-        self.dispatcher = dispatcher or Dispatcher(mail_log, mailer, events=events, clock=clock)
 
     async def on_booking_event(self, event: OwnerEvent) -> MailState | None:
         """The owner email of a BookingRequested / BookingAttemptBlocked; None when there

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from convene_kit.claims import utc_now
 from convene_kit.kafka import EventPublisher
 from convene_kit.outbox import Outbox, outbox_entries, with_outbox
 from convene_schemas.events.common import ReminderOffset
@@ -41,10 +42,9 @@ from convene_schemas.events.notifications import ReminderDue, ReminderSent, remi
 from prometheus_client import Counter, Gauge, Histogram
 
 from convene_notifications.compose import Composer
-from convene_notifications.delivery import utc_now
 from convene_notifications.domain.addresses import parse_address, single_line
 from convene_notifications.domain.ics import location_text, organizer_of
-from convene_notifications.dispatch import Dispatcher, Outgoing, build_event
+from convene_notifications.dispatch import Outgoing, Sender, build_event
 from convene_notifications.domain.join_link import (
     JOIN_LINK_FALLBACK,
     fallback_timer_id,
@@ -63,7 +63,7 @@ from convene_notifications.domain.planning import (
 from convene_notifications.domain.reminders import fire_claim_id, is_stale_reminder, plan_timers
 from convene_notifications.domain.text import html_to_text
 from convene_notifications.join_link import JoinLinkFallback
-from convene_notifications.mail_events import EmailRef, MailEvents
+from convene_notifications.mail_events import EmailRef
 from convene_notifications.mailer import Mailer
 from convene_notifications.polling import every
 from convene_notifications.reminder_store import FireClaims, MeetingVersions, ReminderTimers
@@ -198,20 +198,13 @@ class ReminderScheduler:
         await every(self.interval_s, stopping, self.sweep, what="the reminder sweep")
 
 
-class ReminderSender:
+class ReminderSender(Sender[Composer]):
     """Sends the reminder email of a ``ReminderDue``, at most once."""
 
     def __init__(self, versions: MeetingVersions, mail_log: MailLog, mailer: Mailer,
-                 composer: Composer, *, events: MailEvents | None = None,
-                 dispatcher: Dispatcher | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 composer: Composer, **sending: Any) -> None:
+        super().__init__(mail_log, mailer, composer, **sending)
         self.versions = versions
-        self.mail_log = mail_log
-        self.mailer = mailer
-        self.composer = composer
-        self.events = events
-        self.clock = clock
-        self.dispatcher = dispatcher or Dispatcher(mail_log, mailer, events=events, clock=clock)
 
     async def current_meeting(self, due: ReminderDue) -> MeetingSnapshot | None:
         """The meeting as of the newest version seen, or None when the reminder is stale."""
