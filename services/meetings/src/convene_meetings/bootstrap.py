@@ -25,6 +25,7 @@ from convene_meetings.api import ROUTERS
 from convene_meetings.api.errors import add_error_handlers
 from convene_meetings.deps import Deps
 from convene_meetings.handlers import TOPICS, build_handlers
+from convene_meetings.held_store import HELD_BOOKINGS, HELD_INDEXES, HeldBookingRepository
 from convene_meetings.settings import MeetingsSettings
 from convene_meetings.store import (
     ACCOUNT_SETTINGS,
@@ -63,7 +64,7 @@ def bootstrap(
     settings = settings or MeetingsSettings()
     broker = broker or build_broker(settings)
     store = store or MongoStore.from_settings(settings)
-    store.declare(*INDEXES)
+    store.declare(*INDEXES, *HELD_INDEXES)
     publisher = publisher or EventPublisher(broker, settings)
     deps = Deps(
         meetings=MeetingRepository(store.collection(MEETINGS)),
@@ -74,6 +75,7 @@ def bootstrap(
         outbox=Outbox(publisher),
         calendars=CalendarConnectionRepository(store.collection(CALENDAR_CONNECTIONS)),
         revisions=RevisionLog(store.collection(REVISIONS)),
+        held_bookings=HeldBookingRepository(store.collection(HELD_BOOKINGS)),
     )
     if clock is not None:
         deps.clock = clock

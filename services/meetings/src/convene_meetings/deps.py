@@ -13,6 +13,7 @@ from convene_kit.outbox import Outbox, utcnow
 from convene_kit.revisions import RevisionLog
 
 from convene_meetings.domain.meeting import new_meeting_id
+from convene_meetings.held_store import HeldBookingRepository
 from convene_meetings.store import (
     CalendarConnectionRepository,
     MeetingRepository,
@@ -29,5 +30,6 @@ class Deps:
     outbox: Outbox
     calendars: CalendarConnectionRepository
     revisions: RevisionLog
+    held_bookings: HeldBookingRepository
     clock: Callable[[], datetime] = field(default=utcnow)  # aware UTC, milliseconds
     new_meeting_id: Callable[[], str] = field(default=new_meeting_id)

@@ -2,8 +2,10 @@
 
 meetings keeps read models of records' users, contacts and account settings
 (records.events.v1) and of calendar-sync's calendar connections (calendar-sync.events.v1); it
-turns calendar events (R26), video links and bookings (booking-pages.events.v1) into meetings. Each handler is idempotent by construction (version-guarded writes);
-the consumer also drops event ids it has processed.
+turns calendar events (R26), video links and bookings (booking-pages.events.v1) into
+meetings; a booking whose owner is not known yet is held and booked when the owner's
+UserUpserted is applied. Each handler is idempotent by construction (version-guarded
+writes, ids derived from the source); the consumer also drops event ids it has processed.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ def build_handlers(deps: Deps) -> dict[type[Event], Handler]:
     repo = deps.read_models
 
     async def on_user_upserted(envelope: Envelope) -> None:
-        await read_models.record_user(repo, envelope.event)  # type: ignore[arg-type]
+        user: UserUpserted = envelope.event  # type: ignore[assignment]
+        await read_models.record_user(repo, user)
+        # Also when the event was not newer: a crash may have left held bookings behind.
+        await bookings.release_held(deps, user.account_id, user.user_id)
 
     async def on_contact_upserted(envelope: Envelope) -> None:
         await read_models.record_contact(repo, envelope.event)  # type: ignore[arg-type]
@@ -70,7 +75,7 @@ def build_handlers(deps: Deps) -> dict[type[Event], Handler]:
         await calendar_events.follow_calendar_event(deps, envelope.event)  # type: ignore[arg-type]
 
     async def on_booking_requested(envelope: Envelope) -> None:
-        await bookings.book(deps, envelope.event)  # type: ignore[arg-type]
+        await bookings.take_booking(deps, envelope.event, envelope.id)  # type: ignore[arg-type]
 
     return {
         BookingRequested: on_booking_requested,

@@ -7,7 +7,8 @@ who is no contact, so such a visitor is not listed (notifications reads the book
 On an offline page (``page_offline``, R35), or when meetings knows no active connection
 of the owner with calendar sync on, the booking is a *request*: the meeting is logged on the
 records with ``awaiting_calendar``, no invitations (``calendar_sync_off``), and waits for the
-owner to confirm it with a connected calendar (``editing.confirm_request``).
+owner to confirm it with a connected calendar (``editing.confirm_request``). An owner unknown
+to the read model is no refusal here: the caller holds the booking (``bookings.py``).
 """
 
 from __future__ import annotations
@@ -42,15 +43,28 @@ def booking_policy(booking: BookingRequested,
     return calendar_policy(connections)
 
 
+def booking_refusal(booking: BookingRequested, directory: Directory) -> str | None:
+    """Why a booking makes no meeting: ``owner_unknown`` (not in the users read model: the
+    caller holds it instead), ``owner_inactive`` (deactivated in records), ``too_short``
+    (under a minute); None when it can be booked."""
+    if booking.owner_user_id not in directory.users:
+        return "owner_unknown"
+    if directory.active_user(booking.owner_user_id) is None:
+        return "owner_inactive"
+    if (booking.end - booking.start).total_seconds() < 60:
+        return "too_short"
+    return None
+
+
 def meeting_from_booking(booking: BookingRequested, *, directory: Directory,
                          contact: ContactProfile | None,
                          connections: Sequence[CalendarConnection], now: datetime
                          ) -> tuple[Meeting, MeetingScheduled] | None:
-    """The booked meeting (version 0), or None when the owner is not an active user."""
+    """The booked meeting (version 0), or None when :func:`booking_refusal` refuses it."""
     host = directory.active_user(booking.owner_user_id)
-    minutes = int((booking.end - booking.start).total_seconds() // 60)
-    if host is None or minutes < 1:
+    if host is None or booking_refusal(booking, directory) is not None:
         return None
+    minutes = int((booking.end - booking.start).total_seconds() // 60)
     policy = booking_policy(booking, connections)
     refs = [PartyRef(kind="contact", id=contact.contact_id)] if contact else []
     attendees = resolve_attendees(refs, directory, policy)
