@@ -14,7 +14,7 @@
   collection). Claims older than a day are pruned.
 * ``reminder_meetings``: ``_id`` = meeting id, the newest version seen, whether it is
   canceled, and its snapshot (to render the reminder). Written only by the meeting's
-  consumer, read by the reminder sender to drop stale reminders.
+  consumer, read by the reminder sender, which judges a due reminder by this current state.
 """
 
 from __future__ import annotations

@@ -14,12 +14,14 @@ once across replicas, and the sender of the reminder email.
    sweeps ``reminder_fires``). The winner publishes them and deletes the timer. A timer
    fired later than due (e.g. the service was down) is counted in
    ``convene_reminder_lateness_seconds``.
-3. **Sending** (:class:`ReminderSender`, on our own ``ReminderDue``): nothing when the
-   meeting is canceled or has a newer version than the timer's; else the email is claimed
-   in the mail log (``_id`` from the key (account, meeting, address, ``reminder:<reminder
-   id>``, start epoch seconds), so a duplicate ReminderDue or an edit that does not move the
-   meeting never sends twice) and sent in the recipient's language and time zone (the
-   contact's, else the meeting's), through the same
+3. **Sending** (:class:`ReminderSender`, on our own ``ReminderDue``): judged by the
+   meeting's CURRENT state, not the timer's version (``domain.reminders.wanted_recipient``):
+   nothing when it is canceled, moved, the offset or the recipient is gone; else the email
+   is claimed in the mail log (``_id`` from the key (account, meeting, address,
+   ``reminder:<reminder id>``, start epoch seconds), so a duplicate ReminderDue or the same
+   reminder due under two versions never sends twice) and sent with the current details
+   in the recipient's language and time zone (the contact's, else the meeting's), through
+   the same
    :class:`~convene_notifications.dispatch.Dispatcher` as invitations: ``ReminderSent``
    when accepted, ``EmailDeliveryFailed`` on a 5xx, the retry queue on a 4xx.
 """
@@ -60,7 +62,11 @@ from convene_notifications.domain.planning import (
     message_id_for,
     waits_for_join_link,
 )
-from convene_notifications.domain.reminders import fire_claim_id, is_stale_reminder, plan_timers
+from convene_notifications.domain.reminders import (
+    fire_claim_id,
+    plan_timers,
+    wanted_recipient,
+)
 from convene_notifications.domain.text import html_to_text
 from convene_notifications.join_link import JoinLinkFallback
 from convene_notifications.mail_events import EmailRef
@@ -206,40 +212,37 @@ class ReminderSender(Sender[Composer]):
         super().__init__(mail_log, mailer, composer, **sending)
         self.versions = versions
 
-    async def current_meeting(self, due: ReminderDue) -> MeetingSnapshot | None:
-        """The meeting as of the newest version seen, or None when the reminder is stale."""
+    async def wanted(self, due: ReminderDue) -> tuple[MeetingSnapshot, Recipient] | None:
+        """The meeting as of the newest version seen and the reminder's recipient in it, or
+        None when the reminder is no longer wanted (``domain.reminders.wanted_recipient``)."""
         record = await self.versions.get(due.meeting_id)
         if record is None or record.get("account_id") != due.account_id:
             return None
-        if is_stale_reminder(due.meeting_version, record["version"], record["canceled"]):
-            return None
-        return MeetingSnapshot.parse_data(record["snapshot"])  # type: ignore[return-value]
+        meeting = MeetingSnapshot.parse_data(record["snapshot"])
+        assert isinstance(meeting, MeetingSnapshot)
+        recipient = wanted_recipient(due, meeting, canceled=record["canceled"])
+        return None if recipient is None else (meeting, recipient)
 
     async def send(self, due: ReminderDue) -> bool:
         """True when the email was sent by this call."""
-        meeting = await self.current_meeting(due)
-        if meeting is None or meeting.start != due.meeting_start:
+        wanted = await self.wanted(due)
+        if wanted is None:
             REMINDERS_STALE.inc()
-            logger.info("reminder %s (version %s) is stale; not sent", due.reminder_id,
-                        due.meeting_version)
+            logger.info("reminder %s (version %s) is no longer wanted; not sent",
+                        due.reminder_id, due.meeting_version)
             return False
-        person = next((a for a in meeting.attendees
-                       if a.kind == due.recipient.kind and a.id == due.recipient.id), None)
-        recipient = Recipient(kind=due.recipient.kind, id=due.recipient.id or "",  # type: ignore[arg-type]
-                              email=due.recipient.email, name=person.name if person else "",
-                              language=due.recipient.language,
-                              time_zone=due.recipient.time_zone)
+        meeting, recipient = wanted
         key = email_key(due.account_id, due.meeting_id, recipient.email,
                         f"reminder:{due.reminder_id}", int(due.meeting_start.timestamp()))
         planned = PlannedEmail(account_id=due.account_id, meeting_id=due.meeting_id,
                                kind="reminder", method="REQUEST",  # type: ignore[arg-type]
-                               sequence=due.meeting_version, recipient=recipient)
+                               sequence=meeting.version, recipient=recipient)
         email_id = email_id_for(key)
         message_id = message_id_for(email_id, self.composer.message_id_domain)
         now = self.clock()
         entry = {"_id": email_id, "account_id": due.account_id, "meeting_id": due.meeting_id,
                  "ical_uid": meeting.ical_uid, "kind": "reminder", "method": None,
-                 "sequence": due.meeting_version, "recipient": recipient.email,
+                 "sequence": meeting.version, "recipient": recipient.email,
                  "recipient_kind": recipient.kind, "recipient_id": recipient.id,
                  "reminder_id": due.reminder_id, "message_id": message_id, "created_at": now,
                  "sent_at": None, "error": None, "attempts": 0}
@@ -259,7 +262,10 @@ class ReminderSender(Sender[Composer]):
         sent_event = build_event(lambda: ReminderSent(
             account_id=due.account_id, version=0, occurred_at=self.clock(), email_id=email_id,
             reminder_id=due.reminder_id, meeting_id=due.meeting_id,
-            meeting_version=due.meeting_version, recipient=due.recipient, due_at=due.due_at,
+            meeting_version=meeting.version, recipient=RecipientModel(
+                kind=recipient.kind, id=recipient.id, email=recipient.email,
+                time_zone=recipient.time_zone, language=recipient.language),
+            due_at=due.due_at,
             message_id=message_id), email_id)
         state = await self.dispatcher.attempt(
             Outgoing(ref=ref, raw=message.as_bytes(), sender=self.composer.sender.addr_spec,

@@ -10,6 +10,11 @@ email) travel in the timer, so the scheduler can publish one ``ReminderDue`` per
 A reminder whose due time had already passed when the meeting event happened is not
 planned (a meeting scheduled 10 minutes ahead gets no "1 hour before" reminder); one that
 falls due while the service is down is still in the store and fires late on start-up.
+
+A due reminder is judged by the meeting as it is NOW, not by the version its timer was set
+from (:func:`wanted_recipient`): an edit that does not move the meeting (a new title) and is
+processed between the firing and the sending must not lose the reminder (R43), since the
+new version plans no timer for a due time already past.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import datetime, timedelta
 
 from convene_schemas.events.common import ReminderOffset
 from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
+from convene_schemas.events.notifications import ReminderDue
 
 from convene_notifications.domain.planning import Recipient, invited_recipients
 
@@ -47,14 +53,20 @@ class PlannedTimer:
     recipients: list[Recipient] = field(default_factory=list)
 
 
+def reminder_recipients(meeting: MeetingSnapshot) -> list[Recipient]:
+    """Who a meeting's reminders go to: its invited attendees with an email, nobody when
+    it is canceled or invitations are off."""
+    if isinstance(meeting, MeetingCanceled) or not meeting.send_invitations:
+        return []
+    return invited_recipients(meeting)
+
+
 def plan_timers(meeting: MeetingSnapshot) -> list[PlannedTimer]:
     """The timers a meeting event calls for: none for a canceled meeting, when invitations
     are off or nobody is invited with an email; else one per distinct offset whose due time
     (start - offset, an exact UTC instant, so DST changes do not shift it) is after the
     event's ``occurred_at``."""
-    if isinstance(meeting, MeetingCanceled) or not meeting.send_invitations:
-        return []
-    recipients = invited_recipients(meeting)
+    recipients = reminder_recipients(meeting)
     if not recipients:
         return []
     timers: dict[int, PlannedTimer] = {}
@@ -71,8 +83,17 @@ def plan_timers(meeting: MeetingSnapshot) -> list[PlannedTimer]:
     return sorted(timers.values(), key=lambda timer: timer.due_at)
 
 
-def is_stale_reminder(reminder_version: int, current_version: int | None,
-                      canceled: bool) -> bool:
-    """True when a due reminder must send nothing: the meeting is unknown or canceled, or
-    it changed after the timer was set (a newer version replaced the timer)."""
-    return current_version is None or canceled or reminder_version < current_version
+def wanted_recipient(due: ReminderDue, meeting: MeetingSnapshot | None, *,
+                     canceled: bool) -> Recipient | None:
+    """Who a due reminder goes to under the meeting's CURRENT state (``meeting``, the newest
+    version seen), or None when it is no longer wanted: the meeting is unknown or canceled,
+    it starts at another time than the reminder was for, the reminder's offset is no longer
+    among the meeting's reminders, or the recipient is no longer someone
+    :func:`reminder_recipients` names. The version the timer was set from does not matter:
+    a new title does not cancel a reminder."""
+    if meeting is None or canceled or meeting.start != due.meeting_start:
+        return None
+    if due.offset.minutes() not in {offset.minutes() for offset in meeting.reminders}:
+        return None
+    return next((person for person in reminder_recipients(meeting)
+                 if (person.kind, person.id) == (due.recipient.kind, due.recipient.id)), None)

@@ -75,7 +75,10 @@ class ReminderDue(NotificationsEvent):
     )
     meeting_id: EntityId = Field(description="The meeting the reminder is for.")
     meeting_version: int = Field(
-        ge=0, description="The meeting version the timer was set from; older ones are stale."
+        ge=0, description="The meeting version the timer was set from. The sender checks the "
+        "reminder against the meeting as it is when the email goes out (same start, the offset "
+        "still chosen, the recipient still invited); a later edit that keeps those does not "
+        "make it stale."
     )
     recipient: Recipient = Field(description="Who the reminder goes to.")
     offset: ReminderOffset = Field(description="The reminder's offset before the start.")
