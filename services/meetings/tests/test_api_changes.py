@@ -120,7 +120,7 @@ async def test_a_claimed_revision_left_unwritten_is_rolled_forward(client, harne
 async def test_losing_every_claim_is_a_409(client, harness, mint, records, monkeypatch) -> None:
     ids, mid = await scheduled(client, harness, mint, records)
 
-    async def taken(*_: Any) -> None:
+    async def taken(*_: Any, **__: Any) -> None:
         return None
 
     monkeypatch.setattr(harness.service.deps.revisions, "claim", taken)

@@ -75,7 +75,7 @@ async def test_a_claim_whose_head_was_never_written_is_rolled_forward(
     assert contact is not None
     changed, event = change_contact(contact, {"first_name": "Crash"}, now=utcnow())
     await deps.revisions.claim(deps.contacts.document(changed), outbox_entries([event]),
-                               utcnow())
+                               utcnow(), head=deps.contacts.collection.name)
     # The process dies here: no head write, no publish. The claim keeps the event pending.
     claim = store.collection("record_revisions").docs[revision_key(contact_id, 2)]
     assert claim["outbox"] and claim["outbox_pending_since"]
@@ -93,7 +93,7 @@ async def test_losing_every_claim_answers_409(
         service: Records, opened: str, monkeypatch: pytest.MonkeyPatch) -> None:
     contact_id = await new_contact(service, opened)
 
-    async def always_taken(*_: object) -> None:
+    async def always_taken(*_: object, **__: object) -> None:
         return None
 
     monkeypatch.setattr(service.deps.revisions, "claim", always_taken)

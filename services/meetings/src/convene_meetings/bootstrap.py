@@ -15,7 +15,7 @@ from convene_kit.http import create_app
 from convene_kit.idempotency import PROCESSED_EVENTS_COLLECTION, ProcessedEvents
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import Outbox
-from convene_kit.revisions import RevisionLog
+from convene_kit.revisions import RevisionLog, revision_indexes
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.store import MongoStore
 from fastapi import FastAPI
@@ -64,7 +64,7 @@ def bootstrap(
     settings = settings or MeetingsSettings()
     broker = broker or build_broker(settings)
     store = store or MongoStore.from_settings(settings)
-    store.declare(*INDEXES, *HELD_INDEXES)
+    store.declare(*INDEXES, *HELD_INDEXES, *revision_indexes(REVISIONS))
     publisher = publisher or EventPublisher(broker, settings)
     deps = Deps(
         meetings=MeetingRepository(store.collection(MEETINGS)),
@@ -86,7 +86,8 @@ def bootstrap(
     consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps),
                                 processed_events=processed_events)
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=[MEETINGS, REVISIONS])
+                             outbox_collections=[MEETINGS, REVISIONS],
+                             background=[deps.revisions.run_pruning])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene meetings")
     add_error_handlers(app)

@@ -105,7 +105,8 @@ async def change(deps: Deps, *, account_id: str, meeting_id: str, rule: ChangeRu
             return meeting
         new, event = result
         claimed = await deps.revisions.claim(meeting_document(new),
-                                             outbox_entries([event] if event else []), now)
+                                             outbox_entries([event] if event else []), now,
+                                             head=deps.meetings.collection.name)
         if claimed is None:
             logger.info("version %s of %s was claimed concurrently; re-applying the change",
                         new.version, meeting_id)

@@ -80,7 +80,8 @@ def bootstrap(
     consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps),
                                 processed_events=processed_events)
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=OUTBOX_COLLECTIONS)
+                             outbox_collections=OUTBOX_COLLECTIONS,
+                             background=[deps.revisions.run_pruning])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene records")
     app.state.records_deps = deps

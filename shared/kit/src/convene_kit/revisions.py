@@ -14,14 +14,21 @@ leaves the head behind, and every load rolls it forward through revisions ``vers
 + 2, ...`` (:meth:`RevisionLog.state`); a late head write (a slow writer overtaken) is
 repaired the same way, since revisions are contiguous. Pass the collection to
 ``ServiceRuntime(outbox_collections=...)``.
+
+Each claim names its head's collection (``head``), so :meth:`RevisionLog.prune` can drop
+claims that will never be read again: published, older than a retention far longer than any
+request (a slow writer that writes an old state over the head needs the claims above it to be
+repaired), and at or below the version the head holds now. Run it with
+``ServiceRuntime(background=[log.run_pruning])``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -29,6 +36,11 @@ from pymongo.errors import DuplicateKeyError
 
 from convene_kit.outbox import PENDING_SINCE_FIELD, with_outbox
 from convene_kit.store import AccountScopedCollection, IndexSpec
+
+logger = logging.getLogger(__name__)
+
+RETENTION = timedelta(days=1)
+"""How long a published claim is kept after it was made (pruning is safe long before)."""
 
 
 def revision_key(aggregate_id: str, version: int) -> str:
@@ -40,7 +52,8 @@ def revision_indexes(collection: str) -> list[IndexSpec]:
     """The index :meth:`RevisionLog.pending` reads (an aggregate's claims by version)."""
     return [IndexSpec(collection=collection,
                       keys=[("account_id", 1), ("aggregate_id", 1), ("version", 1)],
-                      name="aggregate_versions")]
+                      name="aggregate_versions"),
+            IndexSpec(collection=collection, keys=[("claimed_at", 1)], name="claimed_at")]
 
 
 class RevisionLog:
@@ -53,14 +66,15 @@ class RevisionLog:
             weakref.WeakValueDictionary())
 
     async def claim(self, document: Mapping[str, Any], outbox: Sequence[Mapping[str, Any]],
-                    now: datetime) -> dict[str, Any] | None:
+                    now: datetime, *, head: str) -> dict[str, Any] | None:
         """Claim the version of ``document`` (the head's stored form: ``_id`` = aggregate
-        id, ``account_id``, ``version``) with its outbox entries; None if already taken."""
+        id, ``account_id``, ``version``; the head lives in collection ``head``) with its
+        outbox entries; None if already taken."""
         state = dict(document)
         aggregate_id = state.pop("_id")
         claim = with_outbox({
             "_id": revision_key(aggregate_id, state["version"]),
-            "account_id": state["account_id"], "aggregate_id": aggregate_id,
+            "account_id": state["account_id"], "aggregate_id": aggregate_id, "head": head,
             "version": state["version"], "state": state, "claimed_at": now}, outbox)
         try:
             await self._scoped.insert_one(state["account_id"], claim)
@@ -95,3 +109,38 @@ class RevisionLog:
         if lock is None:
             lock = self._publishing[aggregate_id] = asyncio.Lock()
         return lock
+
+    async def prune(self, now: datetime, *, retention: timedelta = RETENTION,
+                    limit: int = 500) -> int:
+        """Delete up to ``limit`` claims that will never be read again: claimed before
+        ``now - retention``, their events published, and at or below the version their head
+        holds. Returns how many were deleted."""
+        old = self.collection.find(
+            {"claimed_at": {"$lt": now - retention}, PENDING_SINCE_FIELD: {"$exists": False}},
+            {"account_id": 1, "aggregate_id": 1, "head": 1, "version": 1}).limit(limit)
+        database, deleted = self.collection.database, 0
+        async for claim in old:
+            head = await database[claim["head"]].find_one(
+                {"_id": claim["aggregate_id"], "account_id": claim["account_id"]},
+                {"version": 1})
+            if head is not None and head.get("version", -1) >= claim["version"]:
+                await self._scoped.delete_one(claim["account_id"], {"_id": claim["_id"]})
+                deleted += 1
+        return deleted
+
+    async def run_pruning(self, stopping: asyncio.Event, interval_s: float = 600.0) -> None:
+        """Prune every ``interval_s`` until ``stopping`` is set; failures are logged."""
+        while not stopping.is_set():
+            try:
+                deleted = await self.prune(datetime.now(timezone.utc))
+                if deleted:
+                    logger.info("pruned %d revision claims of %s", deleted,
+                                self.collection.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("pruning revision claims failed; retrying next interval")
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=interval_s)
+            except TimeoutError:
+                pass

@@ -74,7 +74,7 @@ async def change(deps: RecordsDeps, repository: VersionedRepository[R], account_
             return record
         new, events = result
         claimed = await deps.revisions.claim(repository.document(new), outbox_entries(events),
-                                             utcnow())
+                                             utcnow(), head=repository.collection.name)
         if claimed is None:
             logger.info("version %s of %s was claimed concurrently; re-applying the change",
                         new.version, record_id)
