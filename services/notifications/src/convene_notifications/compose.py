@@ -39,8 +39,8 @@ def calendar_attendees(planned: PlannedEmail, meeting: MeetingSnapshot) -> list[
 
 
 @dataclass(frozen=True)
-class Composer:
-    """Builds the email for a planned email of a meeting."""
+class Composing:
+    """What every composer holds: the templates and the From mailbox."""
 
     templates: Templates
     sender: Address
@@ -49,6 +49,11 @@ class Composer:
     def message_id_domain(self) -> str:
         """Message-IDs are named after the sender's domain (RFC 5322 3.6.4)."""
         return self.sender.domain
+
+
+@dataclass(frozen=True)
+class Composer(Composing):
+    """Builds the email for a planned email of a meeting."""
 
     def content(self, planned: PlannedEmail, meeting: MeetingSnapshot) -> EmailContent:
         """Subject and bodies in the recipient's language and time zone."""

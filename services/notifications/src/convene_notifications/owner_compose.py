@@ -19,6 +19,7 @@ from typing import Any
 
 from convene_schemas.events.booking_pages import BookingRequested
 
+from convene_notifications.compose import Composing
 from convene_notifications.domain.addresses import parse_address, single_line
 from convene_notifications.domain.ics import location_text
 from convene_notifications.domain.localization import (
@@ -34,7 +35,7 @@ from convene_notifications.domain.owner_emails import (
     requested_slot,
 )
 from convene_notifications.read_models import User
-from convene_notifications.rendering import Templates, format_when
+from convene_notifications.rendering import format_when
 
 
 def _visitor(event: OwnerEvent) -> tuple[str, str]:
@@ -45,16 +46,8 @@ def _visitor(event: OwnerEvent) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class OwnerComposer:
+class OwnerComposer(Composing):
     """Builds the email a page owner gets about a booking or a blocked attempt."""
-
-    templates: Templates
-    sender: Address
-
-    @property
-    def message_id_domain(self) -> str:
-        """Message-IDs are named after the sender's domain (RFC 5322 3.6.4)."""
-        return self.sender.domain
 
     def context(self, planned: OwnerEmail, event: OwnerEvent, owner: User,
                 defaults: AccountDefaults | None) -> tuple[str, dict[str, Any]]:
