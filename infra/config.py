@@ -41,6 +41,12 @@ class InfraConfig:
     caldav_port: int
     smtp_port: int
     start_timeout: float
+    ferretdb_pool: int = 300  # PostgreSQL connections FerretDB may hold (its pgx pool)
+
+    @property
+    def postgres_max_connections(self) -> int:
+        """Room for FerretDB's whole pool plus the tools and tests that connect directly."""
+        return max(400, self.ferretdb_pool + 100)
 
     @property
     def data(self) -> Path:
@@ -97,4 +103,5 @@ def load() -> InfraConfig:
         caldav_port=_port("CONVENE_CALDAV_PORT", 15232),
         smtp_port=_port("CONVENE_SMTP_PORT", 18025),
         start_timeout=float(os.environ.get("CONVENE_INFRA_TIMEOUT", "90")),
+        ferretdb_pool=int(os.environ.get("CONVENE_FERRETDB_POOL", "300")),
     )

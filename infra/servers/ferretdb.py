@@ -70,13 +70,26 @@ class FerretDB(Server):
         return spawn(self.cfg, self.name, [
             str(self.cfg.ferretdb_binary),
             "--handler=postgresql",
-            f"--postgresql-url={Postgres(self.cfg).url}",
+            f"--postgresql-url={self.postgresql_url(self.cfg.ferretdb_pool)}",
             f"--listen-addr=127.0.0.1:{self.port}",
             f"--state-dir={self.state_dir}",
             "--debug-addr=-",
             "--telemetry=disable",
             "--log-level=warn",
         ], marker=str(self.state_dir))
+
+    def postgresql_url(self, pool: int) -> str:
+        """PostgreSQL's URL with FerretDB's pool sized on purpose.
+
+        FerretDB 1.24 runs an update (and a delete) as a query whose rows it holds open
+        while it takes a *second* pooled connection to write each document. When as many
+        updates run at once as the pool has connections, each holds one and waits for
+        another: FerretDB deadlocks for good, and a client's timeout does not free it
+        (tests/integration/test_store_wedge.py). So the pool is set here, and every client
+        bounds its own connections (``CONVENE_MONGO_MAX_POOL_SIZE``) so that the sum over
+        all clients stays below it.
+        """
+        return f"{Postgres(self.cfg).url}?pool_max_conns={pool}"
 
     def ready(self) -> bool:
         from pymongo import MongoClient

@@ -116,9 +116,10 @@ class Postgres(Server):
         return spawn(self.cfg, self.name, [
             self._bin("postgres"), "-D", data, "-p", str(self.port),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-            # FerretDB holds ~50 connections; at PostgreSQL's default of 100, bursts of
-            # concurrent updates hung FerretDB (local-infrastructure.md).
-            "-c", "max_connections=400", "-c", "shared_buffers=256MB",
+            # FerretDB's pool must fit: at PostgreSQL's default of 100, bursts of concurrent
+            # updates hung FerretDB (local-infrastructure.md).
+            "-c", f"max_connections={self.cfg.postgres_max_connections}",
+            "-c", "shared_buffers=256MB",
         ], user=self.run_as, cwd="/", marker=data)
 
     def stop(self) -> int | None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from convene_kit.testing import FakeCursor
 import bson
 from bson.codec_options import CodecOptions
 from convene_kit.settings import ServiceSettings
@@ -107,31 +108,6 @@ class _Result:
     deleted_count: int = 0
 
 
-class _Cursor:
-    def __init__(self, docs: list[dict[str, Any]]) -> None:
-        self.docs = docs
-
-    def sort(self, keys: list[tuple[str, int]]) -> _Cursor:
-        for key, direction in reversed(keys):
-            self.docs.sort(key=lambda d: d.get(key), reverse=direction < 0)
-        return self
-
-    def skip(self, n: int) -> _Cursor:
-        self.docs = self.docs[n:]
-        return self
-
-    def limit(self, n: int) -> _Cursor:
-        self.docs = self.docs[:n] if n else self.docs
-        return self
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        async def iterate() -> AsyncIterator[dict[str, Any]]:
-            for doc in self.docs:
-                yield doc
-
-        return iterate()
-
-
 class FakeCollection:
     """An in-memory stand-in for a PyMongo AsyncCollection."""
 
@@ -161,9 +137,11 @@ class FakeCollection:
                 return _bson(doc)
         return None
 
-    def find(self, query: dict[str, Any] | None = None, projection: Any = None) -> _Cursor:
+    def find(self, query: dict[str, Any] | None = None, projection: Any = None,
+             **options: Any) -> FakeCursor:
         self._check()
-        return _Cursor([_bson(d) for d in self.docs.values() if matches(d, query or {})])
+        return FakeCursor([_bson(d) for d in self.docs.values() if matches(d, query or {})],
+                          **options)
 
     async def count_documents(self, query: dict[str, Any]) -> int:
         return sum(1 for d in self.docs.values() if matches(d, query))

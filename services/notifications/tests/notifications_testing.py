@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
+from convene_kit.testing import FakeCursor
 from convene_kit.store import MongoStore
 from convene_schemas.events.meetings import (
     Attendee,
@@ -52,31 +53,6 @@ class _Result:
         self.__dict__.update(values)
 
 
-class FakeCursor:
-    def __init__(self, docs: list[dict[str, Any]]) -> None:
-        self.docs = docs
-
-    def sort(self, keys: list[tuple[str, int]]) -> FakeCursor:
-        for field, direction in reversed(keys):
-            self.docs.sort(key=lambda d: (d.get(field) is not None, d.get(field)),
-                           reverse=direction < 0)
-        return self
-
-    def skip(self, n: int) -> FakeCursor:
-        self.docs = self.docs[n:]
-        return self
-
-    def limit(self, n: int) -> FakeCursor:
-        self.docs = self.docs[:n] if n else self.docs
-        return self
-
-    def __aiter__(self) -> Any:
-        async def gen() -> Any:
-            for doc in self.docs:
-                yield copy.deepcopy(doc)
-        return gen()
-
-
 class FakeCollection:
     """The subset of AsyncCollection the service uses, with unique ``_id``."""
 
@@ -97,8 +73,8 @@ class FakeCollection:
                 return copy.deepcopy(doc)
         return None
 
-    def find(self, query: dict[str, Any], projection: Any = None) -> FakeCursor:
-        return FakeCursor([d for d in self.docs.values() if _matches(d, query)])
+    def find(self, query: dict[str, Any], projection: Any = None, **options: Any) -> FakeCursor:
+        return FakeCursor([d for d in self.docs.values() if _matches(d, query)], **options)
 
     async def update_one(self, query: dict[str, Any], update: dict[str, Any],
                          upsert: bool = False) -> _Result:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from email.headerregistry import Address
 from typing import Any
 
+from convene_kit.testing import FakeCursor
 from convene_schemas.events.common import ReminderOffset
 from convene_schemas.events.notifications import ReminderDue
 from pymongo.errors import DuplicateKeyError
@@ -66,22 +67,8 @@ class Collection:
         found = self._match(query)
         return copy.deepcopy(found[0]) if found else None
 
-    def find(self, query: dict[str, Any]) -> Any:
-        docs = self._match(query)
-
-        class Cursor:
-            def sort(self, keys: list[tuple[str, int]]) -> Cursor:
-                docs.sort(key=lambda d: d[keys[0][0]])
-                return self
-
-            def limit(self, n: int) -> Cursor:
-                del docs[n:]
-                return self
-
-            async def __aiter__(self) -> Any:
-                for doc in list(docs):
-                    yield copy.deepcopy(doc)
-        return Cursor()
+    def find(self, query: dict[str, Any], projection: Any = None, **options: Any) -> Any:
+        return FakeCursor(self._match(query), **options)
 
     async def update_one(self, query: dict[str, Any], update: dict[str, Any],
                          upsert: bool = False) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from convene_kit.testing import FakeCursor
 from bson import ObjectId
 from convene_kit.store import IndexSpec, MongoStore
 from convene_records.settings import RecordsSettings
@@ -92,29 +93,6 @@ def apply_update(doc: dict[str, Any], update: Mapping[str, Any]) -> dict[str, An
     return doc
 
 
-class FakeCursor:
-    def __init__(self, docs: list[dict[str, Any]]) -> None:
-        self.docs = docs
-        self._limit = 0
-
-    def sort(self, keys: Iterable[tuple[str, int]]) -> FakeCursor:
-        for field, direction in reversed(list(keys)):
-            self.docs.sort(key=lambda d, f=field: _value(d, f), reverse=direction < 0)
-        return self
-
-    def skip(self, count: int) -> FakeCursor:
-        self.docs = self.docs[count:]
-        return self
-
-    def limit(self, count: int) -> FakeCursor:
-        self._limit = count
-        return self
-
-    async def __aiter__(self):
-        for doc in self.docs[: self._limit or None]:
-            yield doc
-
-
 class FakeCollection:
     def __init__(self, name: str, store: FakeStore) -> None:
         self.name = name
@@ -152,8 +130,10 @@ class FakeCollection:
         found = self._first(query or {})
         return copy.deepcopy(found) if found is not None else None
 
-    def find(self, query: Mapping[str, Any] | None = None, *_: Any, **__: Any) -> FakeCursor:
-        return FakeCursor([copy.deepcopy(d) for d in self.docs.values() if matches(d, query or {})])
+    def find(self, query: Mapping[str, Any] | None = None, projection: Any = None,
+             **options: Any) -> FakeCursor:
+        return FakeCursor([d for d in self.docs.values() if matches(d, query or {})],
+                          **options)
 
     async def count_documents(self, query: Mapping[str, Any]) -> int:
         return sum(1 for d in self.docs.values() if matches(d, query))

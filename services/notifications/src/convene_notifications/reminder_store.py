@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from convene_kit.store import IndexSpec
+from convene_kit.store import IndexSpec, find_all
 from convene_schemas.events.meetings import MeetingSnapshot
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -91,8 +91,8 @@ class ReminderTimers:
 
     async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Timers due at ``now``, earliest first (bounded)."""
-        cursor = self.collection.find({"due_at": {"$lte": now}}).sort([("due_at", 1)])
-        return [doc async for doc in cursor.limit(limit)]
+        return await find_all(self.collection, {"due_at": {"$lte": now}},
+                              sort=[("due_at", 1)], limit=limit)
 
     async def delete(self, timer_id: str) -> None:
         await self.collection.delete_one({"_id": timer_id})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from convene_kit.store import AccountScopedCollection, IndexSpec
+from convene_kit.store import AccountScopedCollection, IndexSpec, find_all
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -86,9 +86,10 @@ class MailLog:
     async def due_retries(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Entries of every account whose next attempt is due, earliest first (bounded;
         the retry worker's only cross-account read)."""
-        cursor = self.entries.collection.find(
-            {"state": MailState.RETRYING.value, "next_attempt_at": {"$lte": now}})
-        return [entry async for entry in cursor.sort([("next_attempt_at", 1)]).limit(limit)]
+        return await find_all(
+            self.entries.collection,
+            {"state": MailState.RETRYING.value, "next_attempt_at": {"$lte": now}},
+            sort=[("next_attempt_at", 1)], limit=limit)
 
     async def retries_pending(self) -> int:
         """How many emails wait on the retry queue (all accounts)."""

@@ -35,7 +35,7 @@ from convene_kit.outbox import (
     remove_published,
     utcnow,
 )
-from convene_kit.store import IndexSpec, MongoStore
+from convene_kit.store import IndexSpec, MongoStore, find_all
 
 logger = logging.getLogger(__name__)
 
@@ -98,12 +98,9 @@ class OutboxRelay:
     async def _sweep_collection(self, name: str) -> int:
         collection = self.store.collection(name)
         now = self.clock()
-        cursor = (
-            collection.find({PENDING_SINCE_FIELD: {"$lt": now - self.grace}}, {"_id": 1})
-            .sort([(PENDING_SINCE_FIELD, 1)])
-            .limit(self.batch_size)
-        )
-        candidates = [doc["_id"] async for doc in cursor]
+        candidates = [doc["_id"] for doc in await find_all(
+            collection, {PENDING_SINCE_FIELD: {"$lt": now - self.grace}}, {"_id": 1},
+            sort=[(PENDING_SINCE_FIELD, 1)], limit=self.batch_size)]
         published = 0
         for doc_id in candidates:
             now = self.clock()

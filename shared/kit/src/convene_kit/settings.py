@@ -48,7 +48,17 @@ class ServiceSettings(BaseSettings):
     # MongoDB-wire store
     mongo_url: str = "mongodb://127.0.0.1:37017/"
     mongo_database: str = Field(default="", description="Defaults to convene_<service_name>.")
-    mongo_timeout_s: float = 5.0
+    mongo_timeout_s: float = Field(
+        default=5.0, description="Server selection and connection timeout (seconds).")
+    mongo_operation_timeout_s: float = Field(
+        default=10.0,
+        description="Client-side timeout of every store operation (PyMongo timeoutMS; sent as "
+                    "maxTimeMS): a call gives up instead of hanging on a stuck store.")
+    mongo_max_pool_size: int = Field(
+        default=16, ge=1,
+        description="Connections this process opens to the store at most. On FerretDB the "
+                    "sum over every client must stay below FerretDB's PostgreSQL pool "
+                    "(CONVENE_FERRETDB_POOL locally), or concurrent updates deadlock it.")
 
     # HTTP
     http_host: str = "127.0.0.1"

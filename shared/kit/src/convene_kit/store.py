@@ -3,6 +3,19 @@
 Works on MongoDB and on FerretDB 1.x alike: no transactions, no change streams, no
 positional ``$`` operator. FerretDB scans collections, so repositories look documents up by
 ``_id`` where they can and keep hot collections small.
+
+Three rules keep FerretDB 1.24 from wedging under load (tests/integration/test_store_wedge.py):
+
+* every client's connections are bounded (``mongo_max_pool_size``), the sum over all
+  clients below FerretDB's PostgreSQL pool: FerretDB runs an update as a query it holds open
+  while it takes a second pooled connection for the write, so as many concurrent updates as
+  the pool has connections deadlock it for good;
+* every find goes through :func:`find_all` (or :meth:`AccountScopedCollection.find`), which
+  asks for the whole bounded result in one batch and closes the cursor whatever happens, a
+  cancellation included: an open cursor holds one of FerretDB's PostgreSQL connections;
+* every operation has a client-side timeout (``mongo_operation_timeout_s``), so a stuck
+  store fails calls (infrastructure errors: retried, readiness says so) instead of hanging
+  them, and the service carries on by itself when the store answers again.
 """
 
 from __future__ import annotations
@@ -91,11 +104,15 @@ class MongoStore:
         database: str,
         *,
         timeout_s: float = 5.0,
+        operation_timeout_s: float = 10.0,
+        max_pool_size: int = 16,
         indexes: Iterable[IndexSpec] = (),
     ) -> None:
         self.url = url
         self.database_name = database
         self.timeout_s = timeout_s
+        self.operation_timeout_s = operation_timeout_s
+        self.max_pool_size = max_pool_size
         self.indexes: list[IndexSpec] = list(indexes)
         self._client: AsyncMongoClient[dict[str, Any]] | None = None
 
@@ -108,6 +125,8 @@ class MongoStore:
             settings.mongo_url,
             settings.mongo_database,
             timeout_s=settings.mongo_timeout_s,
+            operation_timeout_s=settings.mongo_operation_timeout_s,
+            max_pool_size=settings.mongo_max_pool_size,
             indexes=indexes,
         )
 
@@ -125,6 +144,8 @@ class MongoStore:
                 tz_aware=True,
                 serverSelectionTimeoutMS=timeout_ms,
                 connectTimeoutMS=timeout_ms,
+                timeoutMS=int(self.operation_timeout_s * 1000),
+                maxPoolSize=self.max_pool_size,
                 appname="convene",
             )
         return self._client
@@ -163,6 +184,35 @@ class MongoStore:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+MAX_FIND = 1000
+"""The most documents one find returns; larger reads page (keyset) or aggregate."""
+
+
+async def find_all(
+    collection: AsyncCollection[dict[str, Any]],
+    query: Mapping[str, Any],
+    projection: Mapping[str, Any] | None = None,
+    *,
+    sort: Sequence[tuple[str, int]] | None = None,
+    limit: int = MAX_FIND,
+    skip: int = 0,
+) -> list[dict[str, Any]]:
+    """The matching documents (at most ``limit``, itself at most :data:`MAX_FIND`).
+
+    The whole result is asked for in one batch, so the server closes its cursor with its
+    first answer; the cursor is closed here too, shielded, however the call ends (a
+    cancelled request, a timeout), so no cursor ever outlives the call.
+    """
+    if not 0 < limit <= MAX_FIND:
+        raise ValueError(f"a find returns 1..{MAX_FIND} documents; page larger reads")
+    cursor = collection.find(query, projection, skip=skip, limit=limit, batch_size=limit,
+                             sort=list(sort) if sort else None)
+    try:
+        return await cursor.to_list(None)
+    finally:
+        await asyncio.shield(cursor.close())
 
 
 class AccountScopeError(ValueError):
@@ -207,19 +257,13 @@ class AccountScopedCollection:
         query: Mapping[str, Any] | None = None,
         *,
         sort: Sequence[tuple[str, int]] | None = None,
-        limit: int = 0,
+        limit: int = MAX_FIND,
         skip: int = 0,
         projection: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """Matching documents of the account (bounded by ``limit`` when given)."""
-        cursor = self.collection.find(scoped_filter(account_id, query), projection)
-        if sort:
-            cursor = cursor.sort(list(sort))
-        if skip:
-            cursor = cursor.skip(skip)
-        if limit:
-            cursor = cursor.limit(limit)
-        return [doc async for doc in cursor]
+        """Matching documents of the account, at most ``limit`` (see :func:`find_all`)."""
+        return await find_all(self.collection, scoped_filter(account_id, query), projection,
+                              sort=sort, limit=limit, skip=skip)
 
     async def count(self, account_id: str, query: Mapping[str, Any] | None = None) -> int:
         """How many documents of the account match."""

@@ -7,10 +7,11 @@ ones). Every wait is a bounded poll that fails with a clear message, never a bar
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -121,3 +122,56 @@ async def committed_offset(
         return await consumer.committed(TopicPartition(topic, partition))
     finally:
         await consumer.stop()
+
+
+class FakeCursor:
+    """An in-memory cursor for unit tests' fake collections: ``find(query, projection,
+    sort=, skip=, limit=, batch_size=)`` as :func:`convene_kit.store.find_all` calls it, the
+    chained ``sort/skip/limit`` and ``async for``, ``to_list`` and ``close``."""
+
+    def __init__(self, docs: list[dict[str, Any]], *, sort: Any = None, skip: int = 0,
+                 limit: int = 0, copy_docs: Callable[[dict[str, Any]], dict[str, Any]]
+                 | None = None, **_options: Any) -> None:
+        self.docs = list(docs)
+        self._copy = copy_docs or copy.deepcopy
+        self.closed = False
+        if sort:
+            self.sort(sort)
+        if skip:
+            self.skip(skip)
+        if limit:
+            self.limit(limit)
+
+    def sort(self, keys: Any) -> FakeCursor:
+        """Sort by ``[(field, ±1), ...]``; missing values first, as MongoDB does."""
+        for field, direction in reversed(list(keys)):
+            self.docs.sort(key=lambda d, f=field: _sort_key(d, f), reverse=direction < 0)
+        return self
+
+    def skip(self, count: int) -> FakeCursor:
+        self.docs = self.docs[count:]
+        return self
+
+    def limit(self, count: int) -> FakeCursor:
+        self.docs = self.docs[:count] if count else self.docs
+        return self
+
+    async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        docs = self.docs if length is None else self.docs[:length]
+        return [self._copy(d) for d in docs]
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        async def iterate() -> AsyncIterator[dict[str, Any]]:
+            for doc in self.docs:
+                yield self._copy(doc)
+        return iterate()
+
+
+def _sort_key(doc: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    value: Any = doc
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return (value is not None, value)
