@@ -114,7 +114,7 @@ async def test_a_claimed_revision_left_unwritten_is_rolled_forward(client, harne
     heads[mid] = {**heads[mid], "version": 0, "title": "Renewal"}  # crash before the head write
     read = await client.get(f"/meetings/{mid}", headers=team)
     assert (read.json()["version"], read.json()["title"]) == (1, "v1")
-    assert harness.collection("meeting_revisions").docs[revision_key(mid, 1)]["outbox"] == []
+    assert not harness.collection("meeting_revisions").docs[revision_key(mid, 1)].get("outbox")
 
 
 async def test_losing_every_claim_is_a_409(client, harness, mint, records, monkeypatch) -> None:
@@ -123,7 +123,7 @@ async def test_losing_every_claim_is_a_409(client, harness, mint, records, monke
     async def taken(*_: Any, **__: Any) -> None:
         return None
 
-    monkeypatch.setattr(harness.service.deps.revisions, "claim", taken)
+    monkeypatch.setattr(harness.service.deps.aggregates.revisions, "claim", taken)
     response = await client.patch(f"/meetings/{mid}", json={"title": "x"},
                                   headers=mint(ids["acc"], ids["host"]))
     assert response.status_code == 409

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timezone
 
 import pytest
+from convene_kit.auth import JwtVerifier
 from convene_kit.http import ApiError
 from convene_kit.outbox import outbox_entries, utcnow
 from convene_kit.revisions import revision_key
-from convene_records.bootstrap import Records
+from convene_records.bootstrap import Records, bootstrap
 from convene_records.domain.people import change_contact
 from convene_records.service_layer import accounts, crm, people
 from convene_schemas.events.records import CompanyUpserted, ContactUpserted, UserUpserted
+from cryptography.hazmat.primitives import serialization
 
 from services.records.tests.fakes import FakePublisher, FakeStore
 
@@ -74,8 +77,9 @@ async def test_a_claim_whose_head_was_never_written_is_rolled_forward(
     contact = await deps.contacts.get(opened, contact_id)
     assert contact is not None
     changed, event = change_contact(contact, {"first_name": "Crash"}, now=utcnow())
-    await deps.revisions.claim(deps.contacts.document(changed), outbox_entries([event]),
-                               utcnow(), head=deps.contacts.collection.name)
+    await deps.aggregates.revisions.claim(deps.contacts.document(changed),
+                                          outbox_entries([event]), utcnow(),
+                                          head=deps.contacts.collection.name)
     # The process dies here: no head write, no publish. The claim keeps the event pending.
     claim = store.collection("record_revisions").docs[revision_key(contact_id, 2)]
     assert claim["outbox"] and claim["outbox_pending_since"]
@@ -96,7 +100,7 @@ async def test_losing_every_claim_answers_409(
     async def always_taken(*_: object, **__: object) -> None:
         return None
 
-    monkeypatch.setattr(service.deps.revisions, "claim", always_taken)
+    monkeypatch.setattr(service.deps.aggregates.revisions, "claim", always_taken)
     with pytest.raises(ApiError) as raised:
         await people.update_contact(service.deps, opened, contact_id, {"first_name": "X"})
     assert (raised.value.status, raised.value.code) == (409, "concurrent_change")
@@ -124,3 +128,30 @@ async def test_a_claim_whose_email_is_taken_meanwhile_is_withdrawn(
     assert versions(publisher, UserUpserted, bob.id) == [1]
     renamed = await people.update_user(service.deps, opened, bob.id, {"name": "Bob"})
     assert (renamed.email, renamed.version) == ("bob@acme.example", 2)
+
+
+async def test_the_injected_clock_dates_changes_and_claims(
+        settings, store: FakeStore, publisher: FakePublisher, gateway_key) -> None:
+    public_pem = gateway_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    at = iter([datetime(2030, 1, 2, 9, 0, tzinfo=timezone.utc),
+               datetime(2030, 1, 2, 9, 5, tzinfo=timezone.utc)])
+    now = next(at)
+    records = bootstrap(settings, store=store, publisher=publisher,  # type: ignore[arg-type]
+                        verifier=JwtVerifier(public_pem, audience="convene",
+                                             issuer="convene-gateway"),
+                        clock=lambda: now)
+    await accounts.create_account(records.deps, "acc_clock", name="Acme", sandbox=False,
+                                  default_time_zone="UTC", default_language="en")
+    contact = await people.create_contact(records.deps, "acc_clock", email=None,
+                                          first_name="Zoe", last_name="C", time_zone=None,
+                                          language=None)
+    now = next(at)
+    changed = await people.update_contact(records.deps, "acc_clock", contact.id,
+                                          {"first_name": "Zed"})
+    assert (contact.updated_at, changed.updated_at) == (
+        datetime(2030, 1, 2, 9, 0, tzinfo=timezone.utc), now)
+    claim = store.collection("record_revisions").docs[revision_key(contact.id, 2)]
+    assert claim["claimed_at"] == now
+    assert [e.occurred_at for e in (x.event for x in publisher.envelopes())
+            if isinstance(e, ContactUpserted)] == [contact.updated_at, now]

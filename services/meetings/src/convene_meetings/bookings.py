@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import logging
 
-from convene_kit.outbox import outbox_entries
+from convene_kit.aggregates import KeyTaken
 from convene_schemas.events.booking_pages import BookingRequested
 from prometheus_client import Counter
-from pymongo.errors import DuplicateKeyError
 
 from convene_meetings.deps import Deps
 from convene_meetings.domain.booked import booking_refusal, meeting_from_booking
 from convene_meetings.domain.meeting import Meeting
-from convene_meetings.service import publish_now
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +91,6 @@ async def book(deps: Deps, booking: BookingRequested) -> Meeting | None:
         return None
     meeting, scheduled = built
     try:
-        document = await deps.meetings.add(meeting, outbox_entries([scheduled]))
-    except DuplicateKeyError:
+        return await deps.aggregates.create(deps.meetings, meeting, [scheduled])
+    except KeyTaken:
         return None  # this booking's meeting exists already (a redelivery)
-    await publish_now(deps, deps.meetings.collection, document)
-    return meeting

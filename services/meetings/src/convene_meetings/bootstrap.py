@@ -5,11 +5,11 @@ Tests replace one dependency with one keyword argument and keep the real wiring.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
+from convene_kit.aggregates import Aggregates
 from convene_kit.auth import JwtVerifier
+from convene_kit.clock import Clock, utc_now
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
 from convene_kit.idempotency import PROCESSED_EVENTS_COLLECTION, ProcessedEvents
@@ -24,6 +24,7 @@ from faststream.kafka import KafkaBroker
 from convene_meetings.api import ROUTERS
 from convene_meetings.api.errors import add_error_handlers
 from convene_meetings.deps import Deps
+from convene_meetings.domain.errors import VersionConflict
 from convene_meetings.handlers import TOPICS, build_handlers
 from convene_meetings.held_store import HELD_BOOKINGS, HELD_INDEXES, HeldBookingRepository
 from convene_meetings.settings import MeetingsSettings
@@ -58,7 +59,7 @@ def bootstrap(
     store: MongoStore | None = None,
     publisher: EventPublisher | None = None,
     verifier: JwtVerifier | None = None,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
 ) -> MeetingsService:
     """Build meetings; each keyword argument replaces one dependency (tests)."""
     settings = settings or MeetingsSettings()
@@ -66,19 +67,20 @@ def bootstrap(
     store = store or MongoStore.from_settings(settings)
     store.declare(*INDEXES, *HELD_INDEXES, *revision_indexes(REVISIONS))
     publisher = publisher or EventPublisher(broker, settings)
+    clock = clock or utc_now
+    revisions = RevisionLog(store.collection(REVISIONS), clock=clock)
     deps = Deps(
         meetings=MeetingRepository(store.collection(MEETINGS)),
         read_models=ReadModelRepository(
             store.collection(USERS), store.collection(CONTACTS),
             store.collection(ACCOUNT_SETTINGS),
         ),
-        outbox=Outbox(publisher),
         calendars=CalendarConnectionRepository(store.collection(CALENDAR_CONNECTIONS)),
-        revisions=RevisionLog(store.collection(REVISIONS)),
         held_bookings=HeldBookingRepository(store.collection(HELD_BOOKINGS)),
+        aggregates=Aggregates(revisions, Outbox(publisher), clock=clock,
+                              conflict=VersionConflict),
+        clock=clock,
     )
-    if clock is not None:
-        deps.clock = clock
     processed_events = ProcessedEvents(
         store.collection(PROCESSED_EVENTS_COLLECTION), settings.consumer_group,
         retention_s=settings.processed_event_retention_s,
@@ -87,7 +89,7 @@ def bootstrap(
                                 processed_events=processed_events)
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
                              outbox_collections=[MEETINGS, REVISIONS],
-                             background=[deps.revisions.run_pruning])
+                             background=[revisions.run_pruning])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene meetings")
     add_error_handlers(app)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from convene_kit.outbox import outbox_entries
+from convene_kit.aggregates import KeyTaken
 from convene_schemas.events.calendar_sync import CalendarEventChanged
-from pymongo.errors import DuplicateKeyError
 
 from convene_meetings.deps import Deps
 from convene_meetings.domain.editing import Change
@@ -24,7 +23,7 @@ from convene_meetings.domain.synced import (
     meeting_from_calendar,
     synced_meeting_id,
 )
-from convene_meetings.service import change, publish_now
+from convene_meetings.changes import change
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +50,9 @@ async def follow_calendar_event(deps: Deps, event: CalendarEventChanged) -> Meet
             return None
         meeting, scheduled = built
         try:
-            document = await deps.meetings.add(meeting, outbox_entries([scheduled]))
-        except DuplicateKeyError:
+            return await deps.aggregates.create(deps.meetings, meeting, [scheduled])
+        except KeyTaken:
             logger.info("synced meeting %s already exists; following the change", meeting_id)
-        else:
-            await publish_now(deps, deps.meetings.collection, document)
-            return meeting
 
     async def rule(meeting: Meeting, now: datetime) -> Change | None:
         return follow_calendar(meeting, event, contacts=contacts, now=now)

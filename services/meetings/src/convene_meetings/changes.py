@@ -1,16 +1,19 @@
 """Service functions changing a meeting: edit, reschedule, cancel, record the outcome,
 confirm a request waiting for a calendar.
 
-Each loads what its rule needs and hands the rule to :func:`convene_meetings.service.change`,
-which claims the next version (:mod:`convene_kit.revisions`), stores and publishes.
+Each hands a rule to :func:`change`, which runs it through the kit's versioned aggregates
+(:meth:`convene_kit.aggregates.Aggregates.change`): the rule sees the latest meeting, the
+next version is claimed (the rule is re-applied on a newer meeting after a lost claim, 409
+``version_conflict`` after many), the head is written and the events leave in version order.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from convene_kit.aggregates import Revision
 from convene_schemas.events.calendar_sync import CalendarEventLinked
 
 from convene_meetings.deps import Deps
@@ -20,9 +23,27 @@ from convene_meetings.domain.editing import Change, MeetingEdit
 from convene_meetings.domain.errors import MeetingNotFound
 from convene_meetings.domain.meeting import Meeting
 from convene_meetings.domain.sending import attendee_ids
-from convene_meetings.service import change
 
 logger = logging.getLogger(__name__)
+
+ChangeRule = Callable[[Meeting, datetime], Awaitable[Change | None]]
+"""A domain rule: (the latest meeting, now) -> (the meeting at its next version, its event
+or None), or None when nothing changes."""
+
+
+async def change(deps: Deps, *, account_id: str, meeting_id: str, rule: ChangeRule) -> Meeting:
+    """Store what ``rule`` makes of the latest meeting as its next version and publish its
+    event (nothing for a no-op); :class:`MeetingNotFound` for no such meeting in the account,
+    :class:`~convene_meetings.domain.errors.VersionConflict` after repeated lost claims."""
+    async def revision(meeting: Meeting, now: datetime) -> Revision[Meeting] | None:
+        changed = await rule(meeting, now)
+        if changed is None:
+            return None
+        new, event = changed
+        return new, [] if event is None else [event]
+
+    return await deps.aggregates.change(deps.meetings, account_id, meeting_id, revision,
+                                        missing=MeetingNotFound(meeting_id))
 
 
 async def edit(deps: Deps, *, account_id: str, user_id: str, meeting_id: str,

@@ -1,4 +1,5 @@
-"""What the service functions, views and handlers are given: repositories, outbox, clock.
+"""What the service functions, views and handlers are given: repositories, the versioned
+aggregates (revision log and outbox), the clock.
 
 Built once by :func:`convene_meetings.bootstrap.bootstrap`; tests build it with fakes.
 """
@@ -7,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from convene_kit.outbox import Outbox, utcnow
-from convene_kit.revisions import RevisionLog
+from convene_kit.aggregates import Aggregates
+from convene_kit.clock import Clock, utc_now
 
 from convene_meetings.domain.meeting import new_meeting_id
 from convene_meetings.held_store import HeldBookingRepository
@@ -27,9 +27,8 @@ class Deps:
 
     meetings: MeetingRepository
     read_models: ReadModelRepository
-    outbox: Outbox
     calendars: CalendarConnectionRepository
-    revisions: RevisionLog
     held_bookings: HeldBookingRepository
-    clock: Callable[[], datetime] = field(default=utcnow)  # aware UTC, milliseconds
+    aggregates: Aggregates  # creates, loads and changes meetings (revision log, outbox)
+    clock: Clock = field(default=utc_now)  # the same clock as aggregates.clock
     new_meeting_id: Callable[[], str] = field(default=new_meeting_id)

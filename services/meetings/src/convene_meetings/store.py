@@ -2,7 +2,10 @@
 
 Collections (all in meetings' own database):
 
-- ``meetings``: one document per meeting, ``_id`` = meeting id, carrying its outbox.
+- ``meetings``: one document per meeting (the head of its revisions), ``_id`` = meeting id,
+  carrying the outbox of its first version.
+- ``meeting_revisions``: the revision log (:mod:`convene_kit.revisions`), one claim per
+  version after the first, with the new state and the change's events.
 - ``users``, ``contacts``, ``account_settings``: read models of records' events, ``_id`` =
   ``"<account_id>:<aggregate id>"``, each written only by a newer version of its aggregate
   (:func:`convene_kit.idempotency.apply_if_newer`). A deleted contact stays as a tombstone
@@ -13,12 +16,12 @@ Every method takes the account id and scopes by it; lookups are by ``_id``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from convene_kit.aggregates import VersionedRepository
 from convene_kit.idempotency import apply_if_newer
-from convene_kit.outbox import with_outbox
-from convene_kit.store import AccountScopedCollection, IndexSpec, scoped_filter
+from convene_kit.store import IndexSpec, scoped_filter
 from convene_schemas.events.common import ReminderOffset
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -60,30 +63,15 @@ def read_model_key(account_id: str, aggregate_id: str) -> str:
     return f"{account_id}:{aggregate_id}"
 
 
-class MeetingRepository:
-    """The ``meetings`` collection: meetings with their pending events (outbox)."""
+class MeetingRepository(VersionedRepository[Meeting]):
+    """The ``meetings`` collection: the heads of the meetings (with the outbox of their
+    first version); changed through :class:`convene_kit.aggregates.Aggregates`."""
 
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
-        self.collection = collection
-        self._scoped = AccountScopedCollection(collection)
+    def document(self, aggregate: Meeting) -> dict[str, Any]:
+        return meeting_document(aggregate)
 
-    async def add(self, meeting: Meeting, outbox: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """Insert a new meeting and its events in one write; returns the document written."""
-        document = with_outbox(meeting_document(meeting), outbox)
-        await self._scoped.insert_one(meeting.account_id, document)
-        return document
-
-    async def write_head(self, meeting: Meeting) -> None:
-        """Write a claimed revision's state to the meeting document (the head)."""
-        state = meeting_document(meeting)
-        state.pop("_id")
-        await self._scoped.update_one(meeting.account_id, {"_id": meeting.meeting_id},
-                                      {"$set": state})
-
-    async def get(self, account_id: str, meeting_id: str) -> Meeting | None:
-        """The account's meeting ``meeting_id``, or None (also for another account's id)."""
-        found = await self._scoped.find_one(account_id, {"_id": meeting_id})
-        return meeting_from_document(found) if found is not None else None
+    def from_document(self, document: Mapping[str, Any]) -> Meeting:
+        return meeting_from_document(document)
 
     async def page(self, account_id: str, wanted: MeetingFilter, after: Position | None,
                    limit: int) -> list[Meeting]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from convene_kit.aggregates import Aggregates
 from convene_kit.auth import JwtVerifier
+from convene_kit.clock import Clock, utc_now
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
 from convene_kit.idempotency import ProcessedEvents
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import Outbox
+from convene_kit.revisions import RevisionLog
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.store import MongoStore
 from fastapi import FastAPI
@@ -22,8 +25,7 @@ from convene_records import crm_store
 from convene_records import store as records_store
 from convene_records.api import ROUTERS
 from convene_records.handlers import TOPICS, build_handlers
-from convene_records.service_layer.deps import PublishAfterWrite, RecordsDeps
-from convene_records.revisions import REVISION_INDEXES, REVISIONS, RevisionLog
+from convene_records.service_layer.deps import RecordsDeps, concurrent_change
 from convene_records.settings import RecordsSettings
 
 
@@ -37,8 +39,11 @@ class Records:
     deps: RecordsDeps
 
 
-def build_deps(store: MongoStore, publisher: EventPublisher) -> RecordsDeps:
-    """The repositories over the service's collections, and the outbox publisher."""
+def build_deps(store: MongoStore, publisher: EventPublisher, *,
+               clock: Clock = utc_now) -> RecordsDeps:
+    """The repositories over the service's collections, and the aggregates publishing
+    through ``publisher``."""
+    revisions = RevisionLog(store.collection(records_store.REVISIONS), clock=clock)
     return RecordsDeps(
         accounts=records_store.AccountRepository(store.collection(records_store.ACCOUNTS)),
         users=records_store.UserRepository(store.collection(records_store.USERS)),
@@ -46,16 +51,17 @@ def build_deps(store: MongoStore, publisher: EventPublisher) -> RecordsDeps:
         timelines=records_store.TimelineRepository(
             store.collection(records_store.TIMELINE),
             store.collection(records_store.TIMELINE_MEETINGS)),
-        publish=PublishAfterWrite(Outbox(publisher)),
         crm={kind: crm_store.CrmRepository(kind, store.collection(name))  # type: ignore[arg-type]
              for kind, name in crm_store.CRM_COLLECTIONS.items()},
         associations=crm_store.AssociationRepository(store.collection(crm_store.ASSOCIATIONS)),
         meeting_facts=crm_store.MeetingFactRepository(store.collection(crm_store.MEETING_FACTS)),
-        revisions=RevisionLog(store.collection(REVISIONS)),
+        aggregates=Aggregates(revisions, Outbox(publisher), clock=clock,
+                              conflict=concurrent_change),
+        clock=clock,
     )
 
 
-INDEXES = records_store.INDEXES + crm_store.CRM_INDEXES + REVISION_INDEXES
+INDEXES = records_store.INDEXES + crm_store.CRM_INDEXES
 """Every index records declares."""
 OUTBOX_COLLECTIONS = records_store.OUTBOX_COLLECTIONS + crm_store.CRM_OUTBOX_COLLECTIONS
 """Every collection whose documents carry an outbox."""
@@ -68,12 +74,15 @@ def bootstrap(
     store: MongoStore | None = None,
     publisher: EventPublisher | None = None,
     verifier: JwtVerifier | None = None,
+    clock: Clock | None = None,
 ) -> Records:
-    """Build records. ``verifier`` defaults to CONVENE_JWT_PUBLIC_KEY_FILE's key."""
+    """Build records. ``verifier`` defaults to CONVENE_JWT_PUBLIC_KEY_FILE's key; ``clock``
+    to :func:`convene_kit.clock.utc_now`."""
     settings = settings or RecordsSettings()
     broker = broker or build_broker(settings)
     store = store or MongoStore.from_settings(settings, indexes=INDEXES)
-    deps = build_deps(store, publisher or EventPublisher(broker, settings))
+    deps = build_deps(store, publisher or EventPublisher(broker, settings),
+                      clock=clock or utc_now)
     processed_events = ProcessedEvents(
         store.collection(records_store.PROCESSED_EVENTS), settings.consumer_group,
         retention_s=settings.processed_event_retention_s)
@@ -81,7 +90,7 @@ def bootstrap(
                                 processed_events=processed_events)
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
                              outbox_collections=OUTBOX_COLLECTIONS,
-                             background=[deps.revisions.run_pruning])
+                             background=[deps.aggregates.revisions.run_pruning])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene records")
     app.state.records_deps = deps

@@ -1,7 +1,8 @@
 """Repositories of companies, deals, tickets, tasks, associations and meeting facts.
 
 Like :mod:`convene_records.store`: every method takes the account id and scopes by it;
-records and associations are heads of the revision log (:mod:`convene_records.revisions`).
+records and associations are heads of the revision log
+(:class:`~convene_kit.aggregates.VersionedRepository`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from convene_kit.aggregates import VersionedRepository
 from convene_kit.idempotency import apply_if_newer
 from convene_kit.store import AccountScopedCollection, IndexSpec
 from convene_schemas.events.common import RecordRef
@@ -21,7 +23,6 @@ from convene_records.domain.crm import CrmKind, CrmRecord, record_name_key
 from convene_records.domain.reports import MeetingFact
 from convene_records.domain.search import SearchPosition
 from convene_records.domain.tasks import NO_DUE, DuePosition, DueQuery, task_due_at
-from convene_records.revisions import VersionedRepository
 
 Collection = AsyncCollection[dict[str, Any]]
 
@@ -69,7 +70,7 @@ class CrmRepository(VersionedRepository[CrmRecord]):
                        status=record.properties.get("status"))
         return doc
 
-    def record(self, document: Mapping[str, Any]) -> CrmRecord:
+    def from_document(self, document: Mapping[str, Any]) -> CrmRecord:
         fields = {k: document[k] for k in CrmRecord.__dataclass_fields__
                   if k in document and k != "id"}
         return CrmRecord(id=document["_id"], **fields)
@@ -87,7 +88,7 @@ class CrmRepository(VersionedRepository[CrmRecord]):
                 {"name_key": after.key, "_id": {"$gt": after.id}}]}]}
         docs = await self._scoped.find(account_id, query, sort=[("name_key", 1), ("_id", 1)],
                                        limit=limit)
-        return [(doc["name_key"], self.record(doc)) for doc in docs]
+        return [(doc["name_key"], self.from_document(doc)) for doc in docs]
 
     async def tasks_due(self, account_id: str, query: DueQuery, *, limit: int,
                         after: DuePosition | None) -> list[tuple[datetime, CrmRecord]]:
@@ -113,7 +114,7 @@ class CrmRepository(VersionedRepository[CrmRecord]):
                                        {"due_order": after.due, "_id": {"$gt": after.id}}]})
         docs = await self._scoped.find(account_id, {"$and": conditions},
                                        sort=[("due_order", 1), ("_id", 1)], limit=limit)
-        return [(doc["due_order"], self.record(doc)) for doc in docs]
+        return [(doc["due_order"], self.from_document(doc)) for doc in docs]
 
 
 def _ref(value: dict[str, Any]) -> RecordRef:
@@ -131,7 +132,7 @@ class AssociationRepository(VersionedRepository[Association]):
                 "associated": record.associated, "updated_at": record.updated_at,
                 "version": record.version}
 
-    def record(self, document: Mapping[str, Any]) -> Association:
+    def from_document(self, document: Mapping[str, Any]) -> Association:
         return Association(id=document["_id"], account_id=document["account_id"],
                            from_record=_ref(document["from_record"]),
                            to_record=_ref(document["to_record"]),
@@ -144,7 +145,7 @@ class AssociationRepository(VersionedRepository[Association]):
         docs = await self._scoped.find(account_id, {"ends": f"{record.kind}:{record.id}",
                                                     "associated": True},
                                        sort=[("_id", 1)], limit=limit)
-        return [self.record(doc) for doc in docs]
+        return [self.from_document(doc) for doc in docs]
 
 
 class MeetingFactRepository:

@@ -2,8 +2,9 @@
 
 Every repository method takes the account id and scopes its query by it
 (:class:`~convene_kit.store.AccountScopedCollection`); documents are looked up by ``_id``.
-Accounts, users and contacts are :class:`~convene_records.revisions.VersionedRepository`
-heads: created with their first events in one insert, changed through the revision log.
+Accounts, users and contacts are :class:`~convene_kit.aggregates.VersionedRepository`
+heads: created with their first events in one insert, changed through the revision log
+``record_revisions`` (:class:`convene_kit.aggregates.Aggregates`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from convene_kit.aggregates import VersionedRepository
 from convene_kit.idempotency import apply_if_newer
+from convene_kit.revisions import revision_indexes
 from convene_kit.store import AccountScopedCollection, IndexSpec
 from convene_schemas.events.common import ReminderOffset
 from pymongo.asynchronous.collection import AsyncCollection
@@ -28,8 +31,6 @@ from convene_records.domain.timeline import (
     TimelineRecord,
     timeline_entry_id,
 )
-from convene_records.revisions import REVISIONS, VersionedRepository
-
 Collection = AsyncCollection[dict[str, Any]]
 
 ACCOUNTS = "accounts"
@@ -38,11 +39,14 @@ CONTACTS = "contacts"
 TIMELINE = "timeline"
 TIMELINE_MEETINGS = "timeline_meetings"
 PROCESSED_EVENTS = "processed_events"
+REVISIONS = "record_revisions"
+"""The revision log of every kind: one claim per version after the first (an outbox)."""
 
 OUTBOX_COLLECTIONS = [ACCOUNTS, USERS, CONTACTS, REVISIONS]
 """The collections whose documents carry an outbox (the relay sweeps them)."""
 
 INDEXES: list[IndexSpec] = [
+    *revision_indexes(REVISIONS),
     # One user per email address in an account, case-insensitively (R1); the unique index
     # is what makes two concurrent sign-ups of one address give one 201 and one 409.
     IndexSpec(collection=USERS, keys=[("account_id", 1), ("email_key", 1)],
@@ -73,7 +77,7 @@ class AccountRepository(VersionedRepository[Account]):
                    meeting_outcomes=list(record.meeting_outcomes))
         return doc
 
-    def record(self, document: Mapping[str, Any]) -> Account:
+    def from_document(self, document: Mapping[str, Any]) -> Account:
         values = _fields(document, Account.__dataclass_fields__)
         values.update(
             id=document["_id"],
@@ -93,7 +97,7 @@ class UserRepository(VersionedRepository[User]):
         doc.update(_id=doc.pop("id"), email_key=record.email_key)
         return doc
 
-    def record(self, document: Mapping[str, Any]) -> User:
+    def from_document(self, document: Mapping[str, Any]) -> User:
         return User(id=document["_id"], **_fields(document, User.__dataclass_fields__))
 
     async def email_taken(self, account_id: str, user_id: str, email: str) -> bool:
@@ -111,7 +115,7 @@ class ContactRepository(VersionedRepository[Contact]):
                    name_key=name_key(record.first_name, record.last_name))
         return doc
 
-    def record(self, document: Mapping[str, Any]) -> Contact:
+    def from_document(self, document: Mapping[str, Any]) -> Contact:
         return Contact(id=document["_id"], **_fields(document, Contact.__dataclass_fields__))
 
     async def search(self, account_id: str, *, field: str, low: str, high: str | None,
@@ -129,7 +133,7 @@ class ContactRepository(VersionedRepository[Contact]):
                                               {field: after.key, "_id": {"$gt": after.id}}]}]}
         docs = await self._scoped.find(account_id, query, sort=[(field, 1), ("_id", 1)],
                                        limit=limit)
-        return [(doc[field], self.record(doc)) for doc in docs]
+        return [(doc[field], self.from_document(doc)) for doc in docs]
 
 
 @dataclass(frozen=True)

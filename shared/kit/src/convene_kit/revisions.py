@@ -1,5 +1,8 @@
 """The revision log: concurrent changes of one aggregate kept apart on FerretDB 1.x.
 
+Services do not call it directly: :class:`convene_kit.aggregates.Aggregates` runs the
+protocol (load with roll-forward, claim, head write, publishing in version order) over it.
+
 FerretDB's conditional updates are not atomic (a version in the filter stops nobody), but
 inserting a unique ``_id`` is. So every change of an aggregate (a meeting, a contact, ...)
 **claims its new version** by inserting
@@ -28,12 +31,13 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from convene_kit.clock import Clock, utc_now
 from convene_kit.outbox import PENDING_SINCE_FIELD, with_outbox
 from convene_kit.store import AccountScopedCollection, IndexSpec
 
@@ -57,10 +61,13 @@ def revision_indexes(collection: str) -> list[IndexSpec]:
 
 
 class RevisionLog:
-    """One claim per aggregate version after the first, account-scoped."""
+    """One claim per aggregate version after the first, account-scoped; ``clock`` dates
+    the pruning."""
 
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], *,
+                 clock: Clock = utc_now) -> None:
         self.collection = collection
+        self.clock = clock
         self._scoped = AccountScopedCollection(collection)
         self._publishing: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
@@ -132,7 +139,7 @@ class RevisionLog:
         """Prune every ``interval_s`` until ``stopping`` is set; failures are logged."""
         while not stopping.is_set():
             try:
-                deleted = await self.prune(datetime.now(timezone.utc))
+                deleted = await self.prune(self.clock())
                 if deleted:
                     logger.info("pruned %d revision claims of %s", deleted,
                                 self.collection.name)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from convene_kit.aggregates import KeyTaken
 from convene_kit.http import ApiError
-from convene_kit.outbox import utcnow
 
 from convene_records.domain.accounts import (
     Account,
@@ -14,8 +15,6 @@ from convene_records.domain.accounts import (
     open_account,
     settings_changed,
 )
-from convene_records.revisions import DuplicateRecord
-from convene_records.service_layer.changes import change, load
 from convene_records.service_layer.deps import RecordsDeps
 
 
@@ -34,13 +33,11 @@ async def create_account(
     """
     account = open_account(account_id, name=name, sandbox=sandbox,
                            default_time_zone=default_time_zone,
-                           default_language=default_language, now=utcnow())
+                           default_language=default_language, now=deps.clock())
     try:
-        written = await deps.accounts.add(account, [settings_changed(account)])
-    except DuplicateRecord as exc:
+        return await deps.aggregates.create(deps.accounts, account, [settings_changed(account)])
+    except KeyTaken as exc:
         raise ApiError(409, "account_exists", "The account already exists.") from exc
-    await deps.publish(deps.accounts.collection, written)
-    return account
 
 
 NOT_OPEN = ApiError(404, "account_not_found", "The account does not exist yet.")
@@ -48,7 +45,7 @@ NOT_OPEN = ApiError(404, "account_not_found", "The account does not exist yet.")
 
 async def get_account(deps: RecordsDeps, account_id: str) -> Account:
     """The account at its latest settings; 404 ``account_not_found`` until it is created."""
-    account = await load(deps, deps.accounts, account_id, account_id)
+    account = await deps.aggregates.load(deps.accounts, account_id, account_id)
     if account is None:
         raise NOT_OPEN
     return account
@@ -58,12 +55,13 @@ async def change_account_settings(deps: RecordsDeps, account_id: str,
                                   changes: dict[str, Any]) -> Account:
     """Apply ``changes`` and publish ``AccountSettingsChanged`` (full state) if anything
     changed. 422 ``invalid_settings``; concurrent changes are applied one after the other
-    (:func:`~convene_records.service_layer.changes.change`)."""
-    async def rule(account: Account) -> tuple[Account, list[Any]] | None:
+    (:meth:`convene_kit.aggregates.Aggregates.change`)."""
+    async def rule(account: Account, now: datetime) -> tuple[Account, list[Any]] | None:
         try:
-            changed, event = change_settings(account, changes, now=utcnow())
+            changed, event = change_settings(account, changes, now=now)
         except InvalidSettings as exc:
             raise ApiError(422, "invalid_settings", str(exc)) from exc
         return None if event is None else (changed, [event])
 
-    return await change(deps, deps.accounts, account_id, account_id, rule, missing=NOT_OPEN)
+    return await deps.aggregates.change(deps.accounts, account_id, account_id, rule,
+                                        missing=NOT_OPEN)

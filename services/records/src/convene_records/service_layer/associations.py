@@ -11,10 +11,11 @@ association change of that task (or PATCH of its associations) syncs it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from convene_kit.aggregates import KeyTaken
 from convene_kit.http import ApiError
-from convene_kit.outbox import utcnow
 from convene_schemas.events.common import RecordRef
 
 from convene_records.domain.associations import (
@@ -26,8 +27,6 @@ from convene_records.domain.associations import (
     dissociate,
 )
 from convene_records.domain.crm import CrmRecord, InvalidProperties, change_record
-from convene_records.revisions import DuplicateRecord
-from convene_records.service_layer.changes import change, load
 from convene_records.service_layer.deps import RecordsDeps
 from convene_records.service_layer.lookups import record_exists
 
@@ -61,35 +60,34 @@ async def link(deps: RecordsDeps, account_id: str, one: RecordRef, other: Record
     if one == other:
         raise ApiError(422, "self_association", "A record cannot be associated with itself.")
     assoc_id = association_id(account_id, one, other)
-    previous = await load(deps, deps.associations, account_id, assoc_id)
+    previous = await deps.aggregates.load(deps.associations, account_id, assoc_id)
     if previous is None:
         try:
-            association = associate(account_id, one, other, label, now=utcnow())
+            association = associate(account_id, one, other, label, now=deps.clock())
         except SelfAssociation as exc:
             raise ApiError(422, "self_association", str(exc)) from exc
         try:
-            written = await deps.associations.add(association,
-                                                  [association_changed(association)])
-        except DuplicateRecord as exc:  # a concurrent request associated them first
+            await deps.aggregates.create(deps.associations, association,
+                                         [association_changed(association)])
+        except KeyTaken as exc:  # a concurrent request associated them first
             raise _exists(association) from exc
-        await deps.publish(deps.associations.collection, written)
     else:
-        async def again(current: Association) -> tuple[Association, list[Any]]:
+        async def again(current: Association, now: datetime) -> tuple[Association, list[Any]]:
             if current.associated:
                 raise _exists(current)
-            restored = associate(account_id, one, other, label, now=utcnow(),
+            restored = associate(account_id, one, other, label, now=now,
                                  previous=current)
             return restored, [association_changed(restored)]
 
-        association = await change(deps, deps.associations, account_id, assoc_id, again,
-                                   missing=NOT_FOUND)
+        association = await deps.aggregates.change(deps.associations, account_id, assoc_id,
+                                                   again, missing=NOT_FOUND)
     await _sync_ends(deps, account_id, association, synced)
     return association
 
 
 async def get_association(deps: RecordsDeps, account_id: str, assoc_id: str) -> Association:
     """A current association of the account; 404 ``association_not_found`` otherwise."""
-    association = await load(deps, deps.associations, account_id, assoc_id)
+    association = await deps.aggregates.load(deps.associations, account_id, assoc_id)
     if association is None or not association.associated:
         raise NOT_FOUND
     return association
@@ -100,14 +98,14 @@ async def delete_association(deps: RecordsDeps, account_id: str, assoc_id: str, 
     """Remove an association, publish ``AssociationChanged`` (associated false) and sync
     its task ends other than ``synced``; 404 ``association_not_found`` if it is not there
     (any more)."""
-    async def remove(current: Association) -> tuple[Association, list[Any]]:
+    async def remove(current: Association, now: datetime) -> tuple[Association, list[Any]]:
         if not current.associated:
             raise NOT_FOUND
-        removed = dissociate(current, now=utcnow())
+        removed = dissociate(current, now=now)
         return removed, [association_changed(removed)]
 
-    removed = await change(deps, deps.associations, account_id, assoc_id, remove,
-                           missing=NOT_FOUND)
+    removed = await deps.aggregates.change(deps.associations, account_id, assoc_id, remove,
+                                           missing=NOT_FOUND)
     await _sync_ends(deps, account_id, removed, synced)
 
 
@@ -162,7 +160,7 @@ async def sync_task(deps: RecordsDeps, account_id: str, task_id: str,
     task_ref = RecordRef(kind="task", id=task_id)
     missing = ApiError(404, "task_not_found", "No such task.")
 
-    async def rule(task: CrmRecord) -> tuple[CrmRecord, list[Any]] | None:
+    async def rule(task: CrmRecord, now: datetime) -> tuple[CrmRecord, list[Any]] | None:
         if task.deleted:
             if changes:
                 raise missing
@@ -175,9 +173,10 @@ async def sync_task(deps: RecordsDeps, account_id: str, task_id: str,
         try:
             changed, event = change_record(
                 task, {**(changes or {}), "associations": [r.model_dump() for r in ordered]},
-                now=utcnow())
+                now=now)
         except InvalidProperties as exc:
             raise ApiError(422, "invalid_properties", str(exc)) from exc
         return None if event is None else (changed, [event])
 
-    return await change(deps, deps.crm["task"], account_id, task_id, rule, missing=missing)
+    return await deps.aggregates.change(deps.crm["task"], account_id, task_id, rule,
+                                        missing=missing)

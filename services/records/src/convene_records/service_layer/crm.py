@@ -1,16 +1,16 @@
 """Companies, deals, tickets and tasks: create, read, change, soft delete, restore (R3, R7).
 
-Changes go through the revision log (:func:`~convene_records.service_layer.changes.change`).
+Changes go through the revision log (:meth:`convene_kit.aggregates.Aggregates.change`).
 A task's ``associations`` property mirrors its association documents, which are the one
 source of truth (:mod:`convene_records.service_layer.associations`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from convene_kit.http import ApiError
-from convene_kit.outbox import utcnow
 from convene_schemas.events.common import RecordRef
 
 from convene_records.domain.crm import (
@@ -26,7 +26,6 @@ from convene_records.domain.crm import (
 )
 from convene_records.service_layer import associations
 from convene_records.service_layer.accounts import get_account
-from convene_records.service_layer.changes import change, load
 from convene_records.service_layer.deps import RecordsDeps
 from convene_records.service_layer.lookups import record_exists
 
@@ -59,12 +58,10 @@ async def create_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
             ref.model_dump() for ref in dict.fromkeys(_refs(properties))]}
     try:
         record, event = new_record(kind, new_record_id(kind), account_id, properties,
-                                   now=utcnow())
+                                   now=deps.clock())
     except InvalidProperties as exc:
         raise ApiError(422, "invalid_properties", str(exc)) from exc
-    repository = deps.crm[kind]
-    written = await repository.add(record, [event])
-    await deps.publish(repository.collection, written)
+    await deps.aggregates.create(deps.crm[kind], record, [event])
     task = RecordRef(kind=kind, id=record.id)
     for ref in _refs(record.properties):
         await associations.link(deps, account_id, task, ref, synced=task)
@@ -89,7 +86,7 @@ async def get_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
                      record_id: str) -> CrmRecord:
     """A live record of the account (at its latest revision); 404 ``<kind>_not_found``
     otherwise."""
-    record = await load(deps, deps.crm[kind], account_id, record_id)
+    record = await deps.aggregates.load(deps.crm[kind], account_id, record_id)
     if record is None or record.deleted:
         raise not_found(kind)
     return record
@@ -114,42 +111,43 @@ async def update_record(deps: RecordsDeps, account_id: str, kind: CrmKind, recor
         return await associations.sync_task(deps, account_id, record_id, changes)
     changes.pop("associations", None)
 
-    async def rule(record: CrmRecord) -> tuple[CrmRecord, list[Any]] | None:
+    async def rule(record: CrmRecord, now: datetime) -> tuple[CrmRecord, list[Any]] | None:
         if record.deleted:
             raise not_found(kind)
         try:
-            changed, event = change_record(record, changes, now=utcnow())
+            changed, event = change_record(record, changes, now=now)
         except InvalidProperties as exc:
             raise ApiError(422, "invalid_properties", str(exc)) from exc
         return None if event is None else (changed, [event])
 
-    return await change(deps, deps.crm[kind], account_id, record_id, rule,
-                        missing=not_found(kind))
+    return await deps.aggregates.change(deps.crm[kind], account_id, record_id, rule,
+                                        missing=not_found(kind))
 
 
 async def delete_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
                         record_id: str) -> None:
     """Soft delete the record and publish ``RecordDeleted``; 404 if it is not there
     (deleting twice is a 404 the second time)."""
-    async def rule(record: CrmRecord) -> tuple[CrmRecord, list[Any]]:
+    async def rule(record: CrmRecord, now: datetime) -> tuple[CrmRecord, list[Any]]:
         if record.deleted:
             raise not_found(kind)
-        deleted, event = soft_delete(record, now=utcnow())
+        deleted, event = soft_delete(record, now=now)
         return deleted, [event]
 
-    await change(deps, deps.crm[kind], account_id, record_id, rule, missing=not_found(kind))
+    await deps.aggregates.change(deps.crm[kind], account_id, record_id, rule,
+                                 missing=not_found(kind))
 
 
 async def restore_record(deps: RecordsDeps, account_id: str, kind: CrmKind,
                          record_id: str) -> CrmRecord:
     """Bring a soft-deleted record back and publish its ``...Upserted``; 404 if it never
     existed (or is of another account), 409 ``not_deleted`` if it is live."""
-    async def rule(record: CrmRecord) -> tuple[CrmRecord, list[Any]]:
+    async def rule(record: CrmRecord, now: datetime) -> tuple[CrmRecord, list[Any]]:
         try:
-            restored, event = restore(record, now=utcnow())
+            restored, event = restore(record, now=now)
         except NotDeleted as exc:
             raise ApiError(409, "not_deleted", str(exc)) from exc
         return restored, [event]
 
-    return await change(deps, deps.crm[kind], account_id, record_id, rule,
-                        missing=not_found(kind))
+    return await deps.aggregates.change(deps.crm[kind], account_id, record_id, rule,
+                                        missing=not_found(kind))

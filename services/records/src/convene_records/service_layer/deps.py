@@ -1,20 +1,19 @@
-"""What service functions need: the repositories and the outbox publisher."""
+"""What service functions need: the repositories, the versioned aggregates (revision log
+and outbox) and the clock."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from convene_kit.outbox import Outbox
-from pymongo.asynchronous.collection import AsyncCollection
+from convene_kit.aggregates import Aggregates
+from convene_kit.clock import Clock, utc_now
+from convene_kit.http import ApiError
 
 from convene_records.crm_store import (
     AssociationRepository,
     CrmRepository,
     MeetingFactRepository,
 )
-from convene_records.revisions import RevisionLog
 from convene_records.store import (
     AccountRepository,
     ContactRepository,
@@ -22,38 +21,29 @@ from convene_records.store import (
     UserRepository,
 )
 
-logger = logging.getLogger(__name__)
 
-
-class PublishAfterWrite:
-    """Publishes the events a write put in a document's outbox, right after the write.
-
-    A failure is logged, not raised: the change is stored and its events wait in the
-    outbox, where the relay's sweep publishes them (the caller still gets its answer).
-    """
-
-    def __init__(self, outbox: Outbox) -> None:
-        self.outbox = outbox
-
-    async def __call__(self, collection: AsyncCollection[dict[str, Any]],
-                       document: dict[str, Any]) -> None:
-        try:
-            await self.outbox.publish_pending(collection, document)
-        except Exception:
-            logger.warning("publishing the outbox of %s/%s failed; the relay will retry",
-                           collection.name, document.get("_id"), exc_info=True)
+def concurrent_change(record_id: str) -> ApiError:
+    """409 ``concurrent_change``: the change lost the race for a version many times in a row
+    (what :class:`~convene_kit.aggregates.Aggregates` raises for records)."""
+    return ApiError(409, "concurrent_change",
+                    "The record is being changed by others right now; try again.")
 
 
 @dataclass(frozen=True)
 class RecordsDeps:
-    """The repositories and the publisher, built once by ``bootstrap``."""
+    """The repositories, the aggregates and the clock, built once by ``bootstrap``.
+
+    Every kind is created, loaded and changed through ``aggregates``
+    (:class:`convene_kit.aggregates.Aggregates`): ``create`` publishes the first version's
+    events, ``load`` rolls a head forward, ``change`` claims the next version and publishes
+    in version order."""
 
     accounts: AccountRepository
     users: UserRepository
     contacts: ContactRepository
     timelines: TimelineRepository
-    publish: PublishAfterWrite
     crm: dict[str, CrmRepository]
     associations: AssociationRepository
     meeting_facts: MeetingFactRepository
-    revisions: RevisionLog
+    aggregates: Aggregates
+    clock: Clock = field(default=utc_now)  # the same clock as aggregates.clock

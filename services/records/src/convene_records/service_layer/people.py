@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from convene_kit.aggregates import KeyTaken
 from convene_kit.http import ApiError
-from convene_kit.outbox import utcnow
 from convene_schemas.events.records import Seat
 
 from convene_records.domain.crm import NotDeleted
@@ -24,8 +25,6 @@ from convene_records.domain.people import (
     user_upserted,
 )
 from convene_records.service_layer.accounts import get_account
-from convene_records.revisions import DuplicateRecord
-from convene_records.service_layer.changes import change, load
 from convene_records.service_layer.deps import RecordsDeps
 
 
@@ -50,19 +49,17 @@ async def create_user(
     try:
         user = new_user(new_user_id(), account_id, email=email, name=name, time_zone=time_zone,
                         language=language, seat=seat,
-                        personal_email_access=personal_email_access, now=utcnow())
+                        personal_email_access=personal_email_access, now=deps.clock())
     except InvalidUserEmail as exc:
         raise ApiError(422, "invalid_email", "The email address is not valid.",
                        {"email": str(exc)}) from exc
     try:
         # The ids are random, so a duplicate can only be the unique email index.
-        written = await deps.users.add(user, [user_upserted(user)])
-    except DuplicateRecord as exc:
+        return await deps.aggregates.create(deps.users, user, [user_upserted(user)])
+    except KeyTaken as exc:
         raise ApiError(409, "user_email_taken",
                        "A user of this account already has this email address.",
                        {"email": user.email}) from exc
-    await deps.publish(deps.users.collection, written)
-    return user
 
 
 USER_NOT_FOUND = ApiError(404, "user_not_found", "No such user.")
@@ -72,7 +69,7 @@ EMAIL_TAKEN = "A user of this account already has this email address."
 
 async def get_user(deps: RecordsDeps, account_id: str, user_id: str) -> User:
     """A user of the account; 404 ``user_not_found`` otherwise (other accounts included)."""
-    user = await load(deps, deps.users, account_id, user_id)
+    user = await deps.aggregates.load(deps.users, account_id, user_id)
     if user is None:
         raise USER_NOT_FOUND
     return user
@@ -93,15 +90,13 @@ async def create_contact(
     await get_account(deps, account_id)
     contact = new_contact(new_contact_id(), account_id, email=email, first_name=first_name,
                           last_name=last_name, time_zone=time_zone, language=language,
-                          now=utcnow())
-    written = await deps.contacts.add(contact, [contact_upserted(contact)])
-    await deps.publish(deps.contacts.collection, written)
-    return contact
+                          now=deps.clock())
+    return await deps.aggregates.create(deps.contacts, contact, [contact_upserted(contact)])
 
 
 async def get_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> Contact:
     """A contact of the account; 404 ``contact_not_found`` otherwise (other accounts included)."""
-    contact = await load(deps, deps.contacts, account_id, contact_id)
+    contact = await deps.aggregates.load(deps.contacts, account_id, contact_id)
     if contact is None or contact.deleted:
         raise CONTACT_NOT_FOUND
     return contact
@@ -116,18 +111,18 @@ async def update_user(deps: RecordsDeps, account_id: str, user_id: str,
     if isinstance(email, str) and await deps.users.email_taken(account_id, user_id, email):
         raise ApiError(409, "user_email_taken", EMAIL_TAKEN)
 
-    async def rule(user: User) -> tuple[User, list[Any]] | None:
+    async def rule(user: User, now: datetime) -> tuple[User, list[Any]] | None:
         try:
-            changed, event = change_user(user, changes, now=utcnow())
+            changed, event = change_user(user, changes, now=now)
         except InvalidUserEmail as exc:
             raise ApiError(422, "invalid_email", f"The email address is not valid: {exc}",
                            {"email": changes.get("email")}) from exc
         return None if event is None else (changed, [event])
 
     try:
-        return await change(deps, deps.users, account_id, user_id, rule,
-                            missing=USER_NOT_FOUND)
-    except DuplicateRecord as exc:
+        return await deps.aggregates.change(deps.users, account_id, user_id, rule,
+                                            missing=USER_NOT_FOUND)
+    except KeyTaken as exc:
         raise ApiError(409, "user_email_taken", EMAIL_TAKEN) from exc
 
 
@@ -140,36 +135,37 @@ async def update_contact(deps: RecordsDeps, account_id: str, contact_id: str,
     if owner is not None and await deps.users.get(account_id, owner) is None:
         raise ApiError(422, "unknown_owner", "The owner is not a user of this account.")
 
-    async def rule(contact: Contact) -> tuple[Contact, list[Any]] | None:
+    async def rule(contact: Contact, now: datetime) -> tuple[Contact, list[Any]] | None:
         if contact.deleted:
             raise CONTACT_NOT_FOUND
-        changed, event = change_contact(contact, changes, now=utcnow())
+        changed, event = change_contact(contact, changes, now=now)
         return None if event is None else (changed, [event])
 
-    return await change(deps, deps.contacts, account_id, contact_id, rule,
-                        missing=CONTACT_NOT_FOUND)
+    return await deps.aggregates.change(deps.contacts, account_id, contact_id, rule,
+                                        missing=CONTACT_NOT_FOUND)
 
 
 async def remove_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> None:
     """Soft delete a contact and publish ``RecordDeleted``; reads answer 404 afterwards."""
-    async def rule(contact: Contact) -> tuple[Contact, list[Any]]:
+    async def rule(contact: Contact, now: datetime) -> tuple[Contact, list[Any]]:
         if contact.deleted:
             raise CONTACT_NOT_FOUND
-        deleted, event = delete_contact(contact, now=utcnow())
+        deleted, event = delete_contact(contact, now=now)
         return deleted, [event]
 
-    await change(deps, deps.contacts, account_id, contact_id, rule, missing=CONTACT_NOT_FOUND)
+    await deps.aggregates.change(deps.contacts, account_id, contact_id, rule,
+                                 missing=CONTACT_NOT_FOUND)
 
 
 async def restore_contact(deps: RecordsDeps, account_id: str, contact_id: str) -> Contact:
     """Bring a soft-deleted contact back and publish ``ContactUpserted``; 404 if it never
     existed (or is of another account), 409 ``not_deleted`` if it is live."""
-    async def rule(contact: Contact) -> tuple[Contact, list[Any]]:
+    async def rule(contact: Contact, now: datetime) -> tuple[Contact, list[Any]]:
         try:
-            restored, event = restore_deleted_contact(contact, now=utcnow())
+            restored, event = restore_deleted_contact(contact, now=now)
         except NotDeleted as exc:
             raise ApiError(409, "not_deleted", str(exc)) from exc
         return restored, [event]
 
-    return await change(deps, deps.contacts, account_id, contact_id, rule,
-                        missing=CONTACT_NOT_FOUND)
+    return await deps.aggregates.change(deps.contacts, account_id, contact_id, rule,
+                                        missing=CONTACT_NOT_FOUND)
