@@ -14,11 +14,13 @@ import signal
 import subprocess
 from pathlib import Path
 
-from infra.config import POSTGRES_MAJOR
+from infra.config import POSTGRES_MAJOR, REPO_ROOT
 from infra.process import InfraError, spawn, stop
 from infra.servers import Server
 
 DATABASE = "ferretdb"
+GIN_SQL = REPO_ROOT / "infra" / "postgres" / "ferretdb_gin.sql"
+"""Indexes that serve FerretDB's equality reads (see the file)."""
 INSTALL_HINT = (
     f"Install PostgreSQL {POSTGRES_MAJOR} (apt-get install postgresql-{POSTGRES_MAJOR}), "
     "or set CONVENE_PG_BIN to its bin folder."
@@ -142,6 +144,12 @@ class Postgres(Server):
                                      capture_output=True, text=True)
             if created.returncode != 0:
                 raise InfraError(f"postgres: could not create database {DATABASE}: {created.stderr}")
+        indexed = subprocess.run(
+            [self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", DATABASE, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(GIN_SQL)],
+            capture_output=True, text=True)
+        if indexed.returncode != 0:
+            raise InfraError(f"postgres: installing {GIN_SQL.name} failed: {indexed.stderr}")
 
     @property
     def url(self) -> str:

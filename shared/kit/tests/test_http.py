@@ -7,6 +7,7 @@ from convene_kit.metrics import generate_latest
 from convene_kit.settings import ServiceSettings
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from pymongo.errors import WaitQueueTimeoutError
 from pydantic import BaseModel, Field
 
 router = APIRouter()
@@ -28,6 +29,8 @@ async def get_meeting(meeting_id: str) -> dict[str, str]:
         raise ApiError(409, "slot_taken", "The slot is already booked.", {"slot": "09:00"})
     if meeting_id == "boom":
         raise RuntimeError("database password=hunter2 leaked?")
+    if meeting_id == "store-down":
+        raise WaitQueueTimeoutError("Timed out while checking out a connection (hunter2)")
     return {"id": meeting_id}
 
 
@@ -72,6 +75,14 @@ def test_unexpected_exception_is_a_500_that_leaks_nothing() -> None:
     assert response.json() == {
         "error": {"code": "internal_error", "message": "Internal server error.", "details": None}
     }
+    assert "hunter2" not in response.text
+
+
+def test_a_store_that_does_not_answer_is_a_503_to_retry_not_a_500() -> None:
+    response = client().get("/meetings/store-down")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["error"]["code"] == "dependency_unavailable"
     assert "hunter2" not in response.text
 
 

@@ -13,7 +13,6 @@ from convene_kit.outbox import (
     entry_to_record,
     outbox_entries,
     outbox_entry,
-    push_outbox,
     with_outbox,
 )
 from convene_schemas.base import Event
@@ -65,22 +64,6 @@ def test_with_outbox_for_insert() -> None:
     assert doc["outbox_pending_since"] == entries[0]["created_at"]
 
 
-def test_push_outbox_merges_into_the_same_update() -> None:
-    entries = outbox_entries([moved(2)])
-    update = push_outbox({"$set": {"position": 4, "version": 2}, "$push": {"history": 4}}, entries)
-    assert update["$set"] == {"position": 4, "version": 2}
-    assert update["$push"] == {"history": 4, "outbox": {"$each": entries}}
-    assert update["$min"] == {"outbox_pending_since": entries[0]["created_at"]}
-
-
-def test_push_outbox_refuses_conflicting_or_replacement_updates() -> None:
-    entries = outbox_entries([moved(2)])
-    with pytest.raises(ValueError):
-        push_outbox({"$set": {"outbox": []}}, entries)
-    with pytest.raises(ValueError):
-        push_outbox({"position": 4}, entries)
-
-
 class FakeCollection:
     def __init__(self, doc: dict[str, Any]) -> None:
         self.doc = doc
@@ -105,18 +88,14 @@ class FakePublisher:
         self.sent.append(record)
 
 
-async def test_publish_pending_publishes_in_order_then_removes_exactly_those_entries() -> None:
+async def test_publish_pending_publishes_in_order_then_clears_the_outbox_in_one_write() -> None:
     entries = outbox_entries([(moved(1), "e1"), (moved(2), "e2")])
     collection = FakeCollection(with_outbox({"_id": "w-1"}, entries))
     publisher = FakePublisher()
     assert await Outbox(publisher).publish_pending(collection, "w-1") == 2
     assert [r for r in publisher.sent] == [entry_to_record(e) for e in entries]
-    pull_query, pull = collection.updates[0]
-    assert pull_query == {"_id": "w-1"}
-    assert pull == {"$pullAll": {"outbox": entries}}
-    assert collection.updates[1] == (
-        {"_id": "w-1", "outbox": {"$size": 0}}, {"$unset": {"outbox_pending_since": ""}}
-    )
+    assert collection.updates == [
+        ({"_id": "w-1"}, {"$unset": {"outbox": "", "outbox_pending_since": ""}})]
 
 
 async def test_failed_publish_leaves_every_entry_for_the_relay() -> None:

@@ -60,8 +60,8 @@ class FakeConsumer:
         self.subscribers = [object()]
         self.assigned = False
 
-    def begin_shutdown(self) -> None:
-        self.calls.append("consumer.begin_shutdown")
+    async def stop(self) -> None:
+        self.calls.append("consumer.stop")
 
     def all_assigned(self) -> bool:
         return self.assigned
@@ -92,7 +92,7 @@ async def test_start_and_stop_in_order_with_background_tasks() -> None:
         "store.ensure_indexes:2",  # the outbox index of "meetings", the relay's leases
         "broker.start",
         "background.stopped",
-        "consumer.begin_shutdown",
+        "consumer.stop",
         "broker.stop",
         "store.close",
     ]

@@ -13,7 +13,6 @@ from convene_kit.auth import JwtVerifier
 from convene_kit.claims import Claims, utc_now
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
-from convene_kit.idempotency import ProcessedEvents
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.store import MongoStore
@@ -42,7 +41,7 @@ from convene_notifications.reminder_store import (
     ReminderTimers,
 )
 from convene_notifications.reminders import ReminderPlanner, ReminderScheduler, ReminderSender
-from convene_notifications.store import INDEXES, MAIL_LOG, PROCESSED_EVENTS, MailLog
+from convene_notifications.store import INDEXES, MAIL_LOG, MailLog
 from convene_notifications.owner_compose import OwnerComposer
 from convene_notifications.owner_emails import OwnerEmails
 from convene_notifications.owner_store import (
@@ -100,9 +99,6 @@ def bootstrap(
                           send_margin_s=3 * settings.smtp_timeout_s, clock=clock)
     deliveries = Deliveries(mail_log, mailer, composer, events=events, dispatcher=dispatcher,
                             clock=clock)
-    processed_events = ProcessedEvents(store.collection(PROCESSED_EVENTS),
-                                       settings.consumer_group,
-                                       retention_s=settings.processed_event_retention_s)
     timers = ReminderTimers(store.collection(REMINDER_TIMERS))
     versions = MeetingVersions(store.collection(REMINDER_MEETINGS))
     planner = ReminderPlanner(timers, versions, join_link_wait_s=settings.join_link_wait_s)
@@ -123,8 +119,10 @@ def bootstrap(
     consumer = subscribe_events(broker, settings, TOPICS,
                                 build_handlers(deliveries, planner, sender,
                                                read_models=read_models,
-                                               owner_emails=owner_emails),
-                                processed_events=processed_events)
+                                               owner_emails=owner_emails))
+    # No processed-event records: every handler is idempotent by its own keys (an email's
+    # mail-log claim, a timer's id per meeting version, read models by version), which
+    # saves a lookup and an insert on every event (tests deliver every event twice).
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
                              outbox_collections=[MAIL_EVENTS, REMINDER_FIRES],
                              background=[scheduler.run, retries.run,

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from convene_kit.kafka import EventPublisher
-from convene_kit.outbox import OUTBOX_FIELD, entry_to_record, outbox_entries, with_outbox
+from convene_kit.outbox import outbox_entries, publish_and_clear, with_outbox
 from convene_schemas.base import Event, event_class
 from convene_schemas.events.notifications import (
     EmailDeliveryFailed,
@@ -130,14 +130,7 @@ class MailEvents:
         if document is None or self.publisher is None:
             return
         try:
-            for entry in document[OUTBOX_FIELD]:
-                await self.publisher.publish_record(entry_to_record(entry))
-        except Exception:
+            await publish_and_clear(self.publisher, self.collection, document, delete=True)
+        except Exception:  # the relay publishes what is left (at least once, same event id)
             logger.warning("publishing %s failed; the outbox relay will retry",
                            document["_id"], exc_info=True)
-            return
-        try:
-            await self.collection.delete_one({"_id": document["_id"]})
-        except Exception:  # published; the relay may publish it once more (same event id)
-            logger.warning("could not drop published event document %s", document["_id"],
-                           exc_info=True)

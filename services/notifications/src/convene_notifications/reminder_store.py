@@ -59,12 +59,15 @@ class ReminderTimers:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
 
-    async def replace(self, meeting_id: str, version: int, timers: list[PlannedTimer]) -> None:
-        """Drop the meeting's timers of other versions, then insert the new ones (a
-        redelivered event re-inserts the same ids: duplicates are ignored)."""
-        await self.collection.delete_many({"meeting_id": meeting_id,
-                                           "meeting_version": {"$ne": version},
-                                           "purpose": {"$ne": JOIN_LINK_FALLBACK}})
+    async def replace(self, meeting_id: str, version: int, timers: list[PlannedTimer], *,
+                      first: bool = False) -> None:
+        """Drop the meeting's timers of other versions (none when it is the ``first`` the
+        service sees), then insert the new ones (a redelivered event re-inserts the same
+        ids: duplicates are ignored)."""
+        if not first:
+            await self.collection.delete_many({"meeting_id": meeting_id,
+                                               "meeting_version": {"$ne": version},
+                                               "purpose": {"$ne": JOIN_LINK_FALLBACK}})
         for timer in timers:
             try:
                 await self.collection.insert_one(timer_document(timer))
@@ -127,15 +130,18 @@ class MeetingVersions:
     async def get(self, meeting_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": meeting_id})
 
-    async def record(self, meeting: MeetingSnapshot, *, canceled: bool) -> bool:
-        """Keep ``meeting`` if it is not older than what is kept; True when kept."""
+    async def record(self, meeting: MeetingSnapshot, *,
+                     canceled: bool) -> tuple[bool, int | None]:
+        """Keep ``meeting`` unless what is kept is newer. Returns whether it was kept and
+        the version kept before (None for a meeting seen for the first time)."""
         current = await self.get(meeting.meeting_id)
-        if current is not None and current["version"] > meeting.version:
-            return False
+        previous = None if current is None else int(current["version"])
+        if previous is not None and previous > meeting.version:
+            return False, previous
         await self.collection.replace_one(
             {"_id": meeting.meeting_id},
             {"_id": meeting.meeting_id, "account_id": meeting.account_id,
              "version": meeting.version, "canceled": canceled,
              "event_type": meeting.EVENT_TYPE, "snapshot": meeting.model_dump(mode="json")},
             upsert=True)
-        return True
+        return True, previous

@@ -100,16 +100,21 @@ class ReminderPlanner:
 
     async def on_meeting(self, meeting: MeetingSnapshot) -> None:
         canceled = isinstance(meeting, MeetingCanceled)
-        if not await self.versions.record(meeting, canceled=canceled):
+        kept, previous = await self.versions.record(meeting, canceled=canceled)
+        if not kept:
             return  # an older event arriving late changes nothing
         if canceled:
             await self.timers.drop(meeting.meeting_id)  # the join-link fallback too
             return
-        await self.timers.replace(meeting.meeting_id, meeting.version, plan_timers(meeting))
+        # A meeting seen for the first time has no timers to drop (two store writes saved
+        # on every new meeting); a redelivery finds its own version kept and drops as usual.
+        first = previous is None
+        await self.timers.replace(meeting.meeting_id, meeting.version, plan_timers(meeting),
+                                  first=first)
         fallback = plan_fallback(meeting, self.join_link_wait_s)
         if fallback is not None:
             await self.timers.add_fallback(fallback)
-        elif not waits_for_join_link(meeting):  # the link came (or is no longer awaited)
+        elif not first and not waits_for_join_link(meeting):  # the link came
             await self.timers.delete(fallback_timer_id(meeting.meeting_id))
 
 

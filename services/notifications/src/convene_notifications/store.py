@@ -18,7 +18,6 @@ from pymongo.errors import DuplicateKeyError
 from convene_notifications.domain.mail_log import FailureReason, MailState
 
 MAIL_LOG = "mail_log"
-PROCESSED_EVENTS = "processed_events"
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(collection=MAIL_LOG, keys=[("account_id", 1), ("meeting_id", 1)],

@@ -1,13 +1,14 @@
 """Consuming catalogue events safely: commit after processing, retry, dead-letter, skip.
 
 Acknowledgement policy. Every subscriber uses ``AckPolicy.MANUAL`` and this module commits
-explicitly, for one record at a time, only after the record's outcome is final (handled,
-dead-lettered, skipped as a duplicate or as a type this service does not handle). Why not
+explicitly, only positions whose records' outcomes are final (handled, dead-lettered,
+skipped as a duplicate or as a type this service does not handle). Partitions are processed
+concurrently, each in offset order, and commits are batched (:mod:`convene_kit.lanes`). Why not
 ``AckPolicy.ACK``: in FastStream 0.7.8 its middleware commits even when the handler raised
 (``__aexit__`` acks on any non-HandlerException), and ``KafkaAckableMessage.ack()`` commits
 every consumed position. ``NACK_ON_ERROR`` would seek back but gives no place for
-backoff, bounded retries or dead-lettering. With ``MANUAL``, nothing is committed unless
-:meth:`EventConsumer._settle` says so, and no exception ever escapes the handler.
+backoff, bounded retries or dead-lettering. With ``MANUAL``, nothing is committed unless a
+record's outcome is final, and no exception ever escapes the handler.
 
 Per record:
 
@@ -33,7 +34,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
 from convene_schemas.base import Event
 from convene_schemas.envelope import Envelope, InvalidEvent, from_kafka_message
 from faststream import AckPolicy
@@ -42,6 +42,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from convene_kit.dlq import dead_letter
 from convene_kit.idempotency import ProcessedEvents
+from convene_kit.lanes import Lanes
 from convene_kit.logging import log_context
 from convene_kit.metrics import (
     EVENTS_CONSUMED,
@@ -86,6 +87,9 @@ class EventConsumer:
         self._handlers: dict[type[Event], Handler] = {}
         self._stopping = asyncio.Event()
         self._retry_budget_s = settings.kafka_max_poll_interval_s / 2
+        self.lanes = Lanes(self._process_to_the_end, depth=settings.consumer_lane_depth,
+                           commit_interval_s=settings.consumer_commit_interval_s,
+                           grace_s=settings.shutdown_grace_s)
 
     def subscribe(self, topic: str, handlers: Mapping[type[Event], Handler]) -> Any:
         """Consume logical ``topic`` (prefix applied) dispatching to ``handlers`` by class."""
@@ -103,6 +107,7 @@ class EventConsumer:
             max_poll_interval_ms=int(self.settings.kafka_max_poll_interval_s * 1000),
             parser=_tolerant_parser,
             decoder=_raw_body,
+            listener=self.lanes,
             title=f"{self.settings.service_name}:{topic}",
         )
 
@@ -117,6 +122,11 @@ class EventConsumer:
     def begin_shutdown(self) -> None:
         """Stop retrying: records in retry are left uncommitted and redelivered later."""
         self._stopping.set()
+
+    async def stop(self) -> None:
+        """Take no more records, let those in hand finish, commit what was processed."""
+        self.begin_shutdown()
+        await self.lanes.stop()
 
     def assignment(self) -> set[TopicPartition]:
         """The partitions currently assigned to this process's consumers."""
@@ -140,8 +150,20 @@ class EventConsumer:
         return True
 
     async def handle_message(self, message: Any) -> None:
-        """FastStream entry: process the raw record, then commit or seek back. Never raises."""
+        """FastStream entry: hand the record to its partition's lane. Never raises.
+
+        TestKafkaBroker's fake consumer (contract tests) processes it right here instead,
+        so a test's ``publish`` returns once the handler has run.
+        """
         record: ConsumerRecord = message.raw_message
+        if isinstance(message.consumer, AIOKafkaConsumer):
+            await self.lanes.dispatch(message.consumer, record)
+        elif await self._process_to_the_end(record):
+            await message.ack()
+
+    async def _process_to_the_end(self, record: ConsumerRecord) -> bool:
+        """Process one record; True when its outcome is final (commit past it), False when
+        it must be read again later (left uncommitted)."""
         try:
             outcome = await self.process(record)
         except asyncio.CancelledError:
@@ -151,22 +173,7 @@ class EventConsumer:
                              record.topic, record.partition, record.offset)
             outcome = Outcome.RETRY_LATER
             await self._sleep(self.settings.consumer_retry_initial_s)
-        await self._settle(message, record, outcome)
-
-    async def _settle(self, message: Any, record: ConsumerRecord, outcome: Outcome) -> None:
-        consumer = message.consumer
-        tp = TopicPartition(record.topic, record.partition)
-        try:
-            if outcome is Outcome.RETRY_LATER:
-                consumer.seek(tp, record.offset)
-                return
-            if isinstance(consumer, AIOKafkaConsumer):
-                await consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "")})
-            else:
-                await message.ack()  # TestKafkaBroker's fake consumer
-        except Exception:
-            # E.g. a rebalance took the partition: its new owner reads from the last commit.
-            logger.warning("settling %s@%d failed", tp, record.offset, exc_info=True)
+        return outcome is not Outcome.RETRY_LATER
 
     async def process(self, record: ConsumerRecord) -> Outcome:
         """Decode, dispatch and retry one record; returns its outcome (commits nothing)."""

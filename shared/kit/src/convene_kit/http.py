@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from convene_kit.logging import log_context
 from convene_kit.metrics import CONTENT_TYPE_LATEST, HTTP_LATENCY, generate_latest
 from convene_kit.settings import ServiceSettings
+from convene_kit.store import is_infrastructure_error
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,13 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> Response:
+    if is_infrastructure_error(exc):
+        # The store or Kafka did not answer in time: the caller may retry; nothing was
+        # half-done (every change is one write).
+        logger.warning("a dependency failed: %s", type(exc).__name__, exc_info=exc)
+        return error_response(503, "dependency_unavailable",
+                              "A dependency of the service is not answering; try again.",
+                              headers={"Retry-After": "1"})
     logger.error("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "Internal server error.")
 

@@ -87,3 +87,9 @@ __all__ = [
     "OUTBOX_RELAYED",
     "generate_latest",
 ]
+
+STORE_OPERATIONS = Counter(
+    "convene_store_operations_total",
+    "Store round trips by command (find, insert, update, ...) and collection.",
+    ["command", "collection"],
+)

@@ -12,19 +12,19 @@ the prefix is applied when sending), so the ``ce_id`` is fixed when the event is
 survives every retry. ``headers`` is a list of sub-documents, not pairs: FerretDB 1.x does
 not store nested arrays.
 
-Write path: build entries with :func:`outbox_entry`, merge them into the write with
-:func:`with_outbox` (insert) or :func:`push_outbox` (update / find-and-update), then call
-:meth:`Outbox.publish_pending`, which publishes every pending entry of the document in
-order and removes exactly those entries (``$pullAll``). The relay sweep
-(:class:`convene_kit.relay.OutboxRelay`) publishes what a crash between the write and the
-publish left behind.
+Write path: an outbox is written once, with the document's insert: build entries with
+:func:`outbox_entries`, put them in the new document with :func:`with_outbox`, insert it,
+then call :meth:`Outbox.publish_pending` (or :func:`publish_and_clear`), which publishes
+the entries in order and clears the outbox in one write (or deletes a document that only
+carried events). A change of an existing aggregate is a new document too: a revision claim
+(:mod:`convene_kit.revisions`), a claim of a timer firing, an email outcome. The relay sweep
+(:class:`convene_kit.relay.OutboxRelay`) publishes what a crash between the insert and the
+publish left behind, through the same function.
 
-FerretDB 1.x applies every update as read, modify in memory, write the whole document back
-(tests/integration/test_infra_store.py), so two concurrent writes to one document can lose
-one of them. The removal after publishing is such a write: a service must serialise the
-writes to one aggregate (the same discipline its own state changes need there) and call
-:meth:`Outbox.publish_pending` inside that section. The relay never writes a document the
-writer is still within its grace period on, and claims documents with unique inserts
+Outboxes are never appended to by an update: FerretDB 1.x applies every update as read,
+modify in memory, write the whole document back (tests/integration/test_infra_store.py), so
+an append racing the clearing write could be lost. Since nothing is added after the insert,
+clearing needs no condition, and the relay claims documents with unique inserts
 (:mod:`convene_kit.claims`), never with a conditional update.
 """
 
@@ -144,31 +144,8 @@ def with_outbox(
     return doc
 
 
-def push_outbox(
-    update: Mapping[str, Any] | None, entries: Sequence[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """``update`` (for ``update_one``/``find_one_and_update``) that also appends ``entries``.
-
-    Adds ``$push: {outbox: {$each: entries}}`` and ``$min: {outbox_pending_since: t}`` (the
-    oldest pending time is kept, so the backlog age is honest); refuses an update that
-    already touches those fields.
-    """
-    if any(not op.startswith("$") for op in (update or {})):
-        raise ValueError("push_outbox needs an operator update ($set, $inc, ...)")
-    merged: dict[str, Any] = {op: dict(spec) for op, spec in (update or {}).items()}
-    if not entries:
-        return merged
-    for spec in merged.values():
-        touched = {OUTBOX_FIELD, PENDING_SINCE_FIELD} & {k.split(".")[0] for k in spec}
-        if touched:
-            raise ValueError(f"update already modifies {sorted(touched)}")
-    merged.setdefault("$push", {})[OUTBOX_FIELD] = {"$each": [dict(e) for e in entries]}
-    merged.setdefault("$min", {})[PENDING_SINCE_FIELD] = min(e["created_at"] for e in entries)
-    return merged
-
-
 class Outbox:
-    """Publishes a document's pending outbox entries and removes them once Kafka has them."""
+    """Publishes a just-inserted document's outbox and clears it once Kafka has it."""
 
     def __init__(self, publisher: EventPublisher) -> None:
         self.publisher = publisher
@@ -178,46 +155,44 @@ class Outbox:
         collection: AsyncCollection[dict[str, Any]],
         document: Mapping[str, Any] | Any,
     ) -> int:
-        """Publish every pending entry of one document in order, then remove them.
+        """Publish every pending entry of one document in order, then clear its outbox.
 
-        ``document`` is the document as written (with its ``outbox``, e.g. what
-        ``find_one_and_update(..., return_document=AFTER)`` returned) or just its ``_id``, in
-        which case the outbox is read back first. Returns how many entries were published.
-        Raises if publishing fails: the entries stay and the relay sweep retries them.
+        ``document`` is the document as inserted (with its ``outbox``) or just its ``_id``,
+        in which case the outbox is read back first. Returns how many entries were
+        published. Raises if publishing fails: the entries stay and the relay sweep retries
+        them.
         """
-        if isinstance(document, Mapping) and OUTBOX_FIELD in document:
-            doc_id, entries = document["_id"], list(document.get(OUTBOX_FIELD) or [])
-        else:
+        if not (isinstance(document, Mapping) and OUTBOX_FIELD in document):
             doc_id = document["_id"] if isinstance(document, Mapping) else document
-            found = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-            entries = list((found or {}).get(OUTBOX_FIELD) or [])
-        if not entries:
-            return 0
-        if self.publisher.settings.fault("crash_before_publish"):
+            document = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1}) or {
+                "_id": doc_id}
+        if self.publisher.settings.fault("crash_before_publish") and document.get(OUTBOX_FIELD):
             logger.critical("fault injection: crashing after the write, before the publish")
             os.kill(os.getpid(), signal.SIGKILL)
-        for entry in entries:
-            await self.publisher.publish_record(entry_to_record(entry))
-        await remove_published(collection, doc_id, entries)
-        return len(entries)
+        return await publish_and_clear(self.publisher, collection, document)
 
 
-async def remove_published(
+async def publish_and_clear(
+    publisher: EventPublisher,
     collection: AsyncCollection[dict[str, Any]],
-    doc_id: Any,
-    entries: Sequence[Mapping[str, Any]],
-) -> None:
-    """Remove exactly these entries; clear ``outbox_pending_since`` if none is left.
+    document: Mapping[str, Any],
+    *,
+    delete: bool = False,
+) -> int:
+    """Publish ``document``'s outbox entries in order, then clear them in one write: unset
+    the outbox and its pending time, or, with ``delete``, drop a document that only carried
+    events. Returns how many entries were published; raises if publishing fails (nothing is
+    cleared, the relay sweep publishes them later, with the same event ids).
 
-    ``$pullAll`` with the entries themselves: FerretDB 1.x's ``$pull`` only matches whole
-    values, not conditions such as ``{event_id: {$in: [...]}}`` (it silently removes
-    nothing). Entries are matched as stored; BSON keeps milliseconds, and every entry's
-    ``created_at`` is encoded the same way on both writes. Two single-document writes: an
-    entry pushed between them keeps the document pending.
+    Every path that publishes an outbox (right after the insert, the relay's sweep, the
+    timers' fire claims, the email outcomes) goes through here.
     """
-    await collection.update_one(
-        {"_id": doc_id}, {"$pullAll": {OUTBOX_FIELD: [dict(e) for e in entries]}}
-    )
-    await collection.update_one(
-        {"_id": doc_id, OUTBOX_FIELD: {"$size": 0}}, {"$unset": {PENDING_SINCE_FIELD: ""}}
-    )
+    entries = list(document.get(OUTBOX_FIELD) or [])
+    for entry in entries:
+        await publisher.publish_record(entry_to_record(entry))
+    if delete:
+        await collection.delete_one({"_id": document["_id"]})
+    elif entries or PENDING_SINCE_FIELD in document:
+        await collection.update_one({"_id": document["_id"]},
+                                    {"$unset": {OUTBOX_FIELD: "", PENDING_SINCE_FIELD: ""}})
+    return len(entries)

@@ -30,9 +30,8 @@ from convene_kit.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_RELAYE
 from convene_kit.outbox import (
     OUTBOX_FIELD,
     PENDING_SINCE_FIELD,
-    entry_to_record,
+    publish_and_clear,
     registered_outbox_collections,
-    remove_published,
     utcnow,
 )
 from convene_kit.store import IndexSpec, MongoStore, find_all
@@ -115,16 +114,12 @@ class OutboxRelay:
             )
             if doc is None or PENDING_SINCE_FIELD not in doc:
                 continue
-            entries = list(doc.get(OUTBOX_FIELD) or [])
-            for entry in entries:
-                await self.publisher.publish_record(entry_to_record(entry))
-            await remove_published(collection, doc_id, entries)
-            if entries:
-                logger.warning(
-                    "relayed %d outbox entries left behind in %s/%s", len(entries), name, doc_id
-                )
-            OUTBOX_RELAYED.labels(collection=name).inc(len(entries))
-            published += len(entries)
+            relayed = await publish_and_clear(self.publisher, collection, doc)
+            if relayed:
+                logger.warning("relayed %d outbox entries left behind in %s/%s",
+                               relayed, name, doc_id)
+            OUTBOX_RELAYED.labels(collection=name).inc(relayed)
+            published += relayed
         return published
 
     async def measure(self, name: str) -> tuple[int, float]:

@@ -111,7 +111,7 @@ class ServiceRuntime:
             await asyncio.gather(*pending, return_exceptions=True)
             self._tasks = []
         if self.consumer is not None:
-            self.consumer.begin_shutdown()
+            await self.consumer.stop()
         try:
             await self.broker.stop()  # subscribers first (graceful), then the producer
         finally:

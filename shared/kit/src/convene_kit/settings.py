@@ -94,6 +94,11 @@ class ServiceSettings(BaseSettings):
         description="Attempts for a handler failing with a non-infrastructure error before DLQ.",
     )
 
+    consumer_commit_interval_s: float = Field(
+        default=0.2, description="How often processed positions are committed (batched).")
+    consumer_lane_depth: int = Field(
+        default=64, ge=1, description="Records queued per partition ahead of its worker.")
+
     readiness_timeout_s: float = 2.0
     shutdown_grace_s: float = 20.0
 

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import errors as kafka_errors
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument, monitoring
 from pymongo import errors as mongo_errors
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from convene_kit.metrics import STORE_OPERATIONS
 from convene_kit.settings import ServiceSettings
 
 
@@ -95,6 +96,27 @@ class IndexSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+class _CountOperations(monitoring.CommandListener):
+    """Counts every command the client sends (``convene_store_operations_total``), so the
+    round trips behind a request or an event can be read off /metrics."""
+
+    _UNNAMED = {"ping", "hello", "ismaster", "isMaster", "endSessions", "killCursors"}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = event.command_name
+        if name in self._UNNAMED:
+            return
+        target = event.command.get(name)
+        STORE_OPERATIONS.labels(command=name,
+                                collection=target if isinstance(target, str) else "").inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        return None
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        return None
+
+
 class MongoStore:
     """Owns the AsyncMongoClient of one service and the indexes its collections need."""
 
@@ -147,6 +169,7 @@ class MongoStore:
                 timeoutMS=int(self.operation_timeout_s * 1000),
                 maxPoolSize=self.max_pool_size,
                 appname="convene",
+                event_listeners=[_CountOperations()],
             )
         return self._client
 

@@ -1,0 +1,152 @@
+"""Partition lanes: concurrent across partitions, in order within one, commits only of what
+was processed, a rewind that skips nothing, revocation that finishes the record in hand."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import ConsumerRecord, TopicPartition
+from convene_kit.lanes import Lanes
+
+TOPIC = "t.events.v1"
+
+
+class FakeKafkaConsumer:
+    """What lanes use of an AIOKafkaConsumer: commit and seek, recorded."""
+
+    def __init__(self) -> None:
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+
+    async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    def committed(self) -> dict[TopicPartition, int]:
+        latest: dict[TopicPartition, int] = {}
+        for commit in self.commits:
+            latest.update(commit)
+        return latest
+
+
+def record(partition: int, offset: int) -> ConsumerRecord:
+    return ConsumerRecord(topic=TOPIC, partition=partition, offset=offset, timestamp=0,
+                          timestamp_type=0, key=b"k", value=b"v", checksum=None,
+                          serialized_key_size=1, serialized_value_size=1, headers=())
+
+
+async def until(condition: Any, timeout_s: float = 2.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.005)
+    await asyncio.wait_for(poll(), timeout_s)
+
+
+async def test_a_slow_partition_does_not_hold_up_another_and_each_keeps_its_order() -> None:
+    release = asyncio.Event()
+    seen: list[tuple[int, int]] = []
+
+    async def process(r: ConsumerRecord) -> bool:
+        if r.partition == 0:
+            await release.wait()
+        seen.append((r.partition, r.offset))
+        return True
+
+    lanes, consumer = Lanes(process, commit_interval_s=0.01), FakeKafkaConsumer()
+    for offset in range(3):
+        await lanes.dispatch(consumer, record(0, offset))
+    for offset in range(5):
+        await lanes.dispatch(consumer, record(1, offset))
+    await until(lambda: len(seen) == 5)
+    assert seen == [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4)], "partition 1 waited for 0"
+    release.set()
+    await until(lambda: len(seen) == 8)
+    assert [o for p, o in seen if p == 0] == [0, 1, 2]
+    await until(lambda: consumer.committed() == {TopicPartition(TOPIC, 0): 3,
+                                                 TopicPartition(TOPIC, 1): 5})
+    await lanes.stop()
+
+
+async def test_commits_are_batched_and_never_pass_an_unprocessed_record() -> None:
+    gate = asyncio.Event()
+
+    async def process(r: ConsumerRecord) -> bool:
+        if r.offset == 2:
+            await gate.wait()
+        return True
+
+    lanes, consumer = Lanes(process, commit_interval_s=0.02), FakeKafkaConsumer()
+    for offset in range(5):
+        await lanes.dispatch(consumer, record(0, offset))
+    await until(lambda: consumer.committed().get(TopicPartition(TOPIC, 0)) == 2)
+    await asyncio.sleep(0.1)  # several commit intervals while offset 2 is in hand
+    assert consumer.committed()[TopicPartition(TOPIC, 0)] == 2
+    assert len(consumer.commits) == 1, "an unchanged position was committed again"
+    gate.set()
+    await until(lambda: consumer.committed()[TopicPartition(TOPIC, 0)] == 5)
+    await lanes.stop()
+
+
+async def test_a_record_to_retry_later_rewinds_its_lane_and_nothing_overtakes_it() -> None:
+    attempts: dict[int, int] = {}
+    done: list[int] = []
+
+    async def process(r: ConsumerRecord) -> bool:
+        attempts[r.offset] = attempts.get(r.offset, 0) + 1
+        if r.offset == 1 and attempts[1] == 1:
+            return False  # e.g. the store was down past the retry budget
+        done.append(r.offset)
+        return True
+
+    lanes, consumer = Lanes(process, commit_interval_s=0.01), FakeKafkaConsumer()
+    for offset in range(4):  # 2 and 3 were prefetched behind 1
+        await lanes.dispatch(consumer, record(0, offset))
+    await until(lambda: consumer.seeks == [(TopicPartition(TOPIC, 0), 1)])
+    await asyncio.sleep(0.05)
+    assert done == [0], "a record behind the rewound one was processed before it"
+    assert consumer.committed() == {TopicPartition(TOPIC, 0): 1}
+    for offset in range(1, 4):  # the partition is read again from the rewound offset
+        await lanes.dispatch(consumer, record(0, offset))
+    await until(lambda: done == [0, 1, 2, 3])
+    await until(lambda: consumer.committed() == {TopicPartition(TOPIC, 0): 4})
+    await lanes.stop()
+
+
+async def test_a_revoked_partition_finishes_the_record_in_hand_and_commits_it() -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    done: list[int] = []
+
+    async def process(r: ConsumerRecord) -> bool:
+        started.set()
+        await release.wait()
+        done.append(r.offset)
+        return True
+
+    lanes, consumer = Lanes(process, commit_interval_s=60), FakeKafkaConsumer()
+    for offset in range(3):
+        await lanes.dispatch(consumer, record(0, offset))
+    await started.wait()
+    revoking = asyncio.create_task(lanes.on_partitions_revoked([TopicPartition(TOPIC, 0)]))
+    await asyncio.sleep(0.02)
+    assert not revoking.done(), "the partition was given up with a record in hand"
+    release.set()
+    await revoking
+    assert done == [0], "records queued behind were processed after the revocation"
+    assert consumer.committed() == {TopicPartition(TOPIC, 0): 1}
+    await lanes.stop()
+
+
+async def test_stopping_takes_no_new_records_and_cancels_one_past_the_grace() -> None:
+    async def process(r: ConsumerRecord) -> bool:
+        await asyncio.sleep(3600)
+        return True
+
+    lanes, consumer = Lanes(process, commit_interval_s=60, grace_s=0.05), FakeKafkaConsumer()
+    await lanes.dispatch(consumer, record(0, 7))
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(lanes.stop(), 2)
+    await lanes.dispatch(consumer, record(0, 8))  # ignored: left for the next owner
+    assert consumer.commits == [], "a record that never finished was committed"
