@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from convene_kit.store import IndexSpec, scoped_filter
+from convene_kit.store import IndexSpec, find_all, scoped_filter
 from convene_schemas.events.booking_pages import BookingRequested
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -52,10 +52,10 @@ class HeldBookingRepository:
 
     async def of_owner(self, account_id: str, owner_user_id: str) -> list[BookingRequested]:
         """The bookings held for this owner, oldest first."""
-        cursor = self.collection.find(
-            scoped_filter(account_id, {"owner_user_id": owner_user_id})
-        ).sort([("received_at", 1), ("_id", 1)])
-        return [BookingRequested.model_validate_json(d["event"]) async for d in cursor]
+        held = await find_all(self.collection,
+                              scoped_filter(account_id, {"owner_user_id": owner_user_id}),
+                              sort=[("received_at", 1), ("_id", 1)])
+        return [BookingRequested.model_validate_json(d["event"]) for d in held]
 
     async def release(self, account_id: str, booking_id: str) -> None:
         """Forget a held booking (after its meeting was made or refused); no-op if none."""

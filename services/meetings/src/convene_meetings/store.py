@@ -21,7 +21,7 @@ from typing import Any
 
 from convene_kit.aggregates import VersionedRepository
 from convene_kit.idempotency import apply_if_newer
-from convene_kit.store import IndexSpec, scoped_filter
+from convene_kit.store import IndexSpec, find_all, scoped_filter
 from convene_schemas.events.common import ReminderOffset
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -165,8 +165,9 @@ class ReadModelRepository:
         wanted = sorted({e for e in emails} | {e.lower() for e in emails})
         if not wanted:
             return []
-        cursor = self.contacts.find(scoped_filter(account_id, {"email": {"$in": wanted}}))
-        found = [d async for d in cursor if not d.get("deleted")]
+        found = [d for d in await find_all(
+            self.contacts, scoped_filter(account_id, {"email": {"$in": wanted}}))
+            if not d.get("deleted")]
         return sorted((contact_profile(d) for d in found), key=lambda c: c.contact_id)
 
     async def _put(
@@ -186,8 +187,11 @@ class ReadModelRepository:
         keys = sorted({read_model_key(account_id, i) for i in ids})
         if not keys:
             return []
-        cursor = collection.find(scoped_filter(account_id, {"_id": {"$in": keys}}))
-        return [doc async for doc in cursor]
+        if len(keys) == 1:  # the usual case; an equality FerretDB's indexes serve ($in scans)
+            found = await collection.find_one(scoped_filter(account_id, {"_id": keys[0]}))
+            return [] if found is None else [found]
+        return await find_all(collection, scoped_filter(account_id, {"_id": {"$in": keys}}),
+                              limit=len(keys))
 
 
 def user_profile(document: Mapping[str, Any]) -> UserProfile:
@@ -249,8 +253,8 @@ class CalendarConnectionRepository:
 
     async def of_user(self, account_id: str, user_id: str) -> list[CalendarConnection]:
         """Every connection the user has (connected or not)."""
-        cursor = self.collection.find(scoped_filter(account_id, {"user_id": user_id}))
-        return [calendar_connection(d) async for d in cursor]
+        return [calendar_connection(d) for d in await find_all(
+            self.collection, scoped_filter(account_id, {"user_id": user_id}))]
 
 
 def calendar_connection(document: Mapping[str, Any]) -> CalendarConnection:

@@ -71,7 +71,7 @@ from convene_notifications.domain.text import html_to_text
 from convene_notifications.join_link import JoinLinkFallback
 from convene_notifications.mail_events import EmailRef
 from convene_notifications.mailer import Mailer
-from convene_notifications.polling import every
+from convene_kit.periodic import every
 from convene_notifications.reminder_store import FireClaims, MeetingVersions, ReminderTimers
 from convene_notifications.rendering import format_when
 from convene_notifications.store import MailLog

@@ -36,7 +36,7 @@ from prometheus_client import Gauge
 
 from convene_notifications.dispatch import Dispatcher, Outgoing
 from convene_notifications.domain.mail_log import MailState
-from convene_notifications.polling import every
+from convene_kit.periodic import every
 from convene_notifications.store import MailLog
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,6 @@ from convene_kit.auth import JwtVerifier
 from convene_kit.clock import Clock, utc_now
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
-from convene_kit.idempotency import ProcessedEvents
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import Outbox
 from convene_kit.revisions import RevisionLog
@@ -83,11 +82,10 @@ def bootstrap(
     store = store or MongoStore.from_settings(settings, indexes=INDEXES)
     deps = build_deps(store, publisher or EventPublisher(broker, settings),
                       clock=clock or utc_now)
-    processed_events = ProcessedEvents(
-        store.collection(records_store.PROCESSED_EVENTS), settings.consumer_group,
-        retention_s=settings.processed_event_retention_s)
-    consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps),
-                                processed_events=processed_events)
+    # No processed-event records: the meeting handler's writes are version-guarded and keyed
+    # by record and meeting (idempotent by construction), which saves a lookup and an
+    # insert on every event.
+    consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps))
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
                              outbox_collections=OUTBOX_COLLECTIONS,
                              background=[deps.aggregates.revisions.run_pruning])

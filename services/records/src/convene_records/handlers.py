@@ -2,8 +2,8 @@
 
 records consumes the meeting events to keep record timelines (R5, R6) and the per-meeting
 facts reports count. All five carry the meeting's full snapshot, so one handler serves them;
-it is idempotent by construction (version-guarded writes keyed by record and meeting), on
-top of the consumer's event-id deduplication.
+it is idempotent by construction (version-guarded writes keyed by record and meeting), so
+the consumer keeps no processed-event records for it.
 """
 
 from __future__ import annotations

@@ -38,7 +38,6 @@ USERS = "users"
 CONTACTS = "contacts"
 TIMELINE = "timeline"
 TIMELINE_MEETINGS = "timeline_meetings"
-PROCESSED_EVENTS = "processed_events"
 REVISIONS = "record_revisions"
 """The revision log of every kind: one claim per version after the first (an outbox)."""
 

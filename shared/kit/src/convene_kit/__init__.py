@@ -1,10 +1,13 @@
 """Convene's runtime kit: what every service process shares.
 
-Modules: ``settings`` (ServiceSettings), ``logging`` (JSON logs, context, redaction),
-``metrics``, ``store`` (MongoStore, IndexSpec, AccountScopedCollection), ``kafka``
-(build_broker, EventPublisher), ``outbox`` + ``relay`` (transactional outbox without
-transactions), ``idempotency`` (ProcessedEvents, apply_if_newer), ``consumer`` + ``dlq``
-(safe consumption, dead letters, replay CLI), ``http`` (create_app, ApiError), ``auth``
-(JwtVerifier, Principal), ``devtokens`` (dev keys and tokens), ``runtime`` (ServiceRuntime,
-serve).
+Modules: ``settings`` (ServiceSettings), ``clock`` (Clock, utc_now), ``logging`` (JSON logs,
+context, redaction), ``metrics``, ``store`` (MongoStore, find_all, IndexSpec,
+AccountScopedCollection), ``kafka`` (build_broker, EventPublisher), ``outbox`` + ``relay``
+(transactional outbox without transactions, publish_and_clear), ``claims`` (unique-insert
+claims and leases), ``revisions`` + ``aggregates`` (versioned aggregates: VersionedRepository,
+Aggregates), ``idempotency`` (ProcessedEvents, apply_if_newer), ``consumer`` + ``lanes`` +
+``dlq`` (safe consumption, partitions in parallel, dead letters, replay CLI), ``periodic``
+(background loops), ``http`` (create_app, ApiError), ``auth`` (JwtVerifier, Principal),
+``paging`` (keyset cursors), ``devtokens`` (dev keys and tokens), ``runtime``
+(ServiceRuntime, serve), ``testing`` (test helpers and the in-memory store fake).
 """

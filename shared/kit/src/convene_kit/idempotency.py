@@ -21,6 +21,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from convene_kit.periodic import every
 from convene_kit.store import IndexSpec
 
 logger = logging.getLogger(__name__)
@@ -80,19 +81,12 @@ class ProcessedEvents:
 
     async def run_pruning(self, stopping: asyncio.Event, interval_s: float) -> None:
         """Prune every ``interval_s`` until ``stopping`` is set; failures are logged."""
-        while not stopping.is_set():
-            try:
-                deleted = await self.prune()
-                if deleted:
-                    logger.info("pruned %d processed-event records", deleted)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("pruning processed events failed; retrying next interval")
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=interval_s)
-            except TimeoutError:
-                pass
+        async def step() -> None:
+            deleted = await self.prune()
+            if deleted:
+                logger.info("pruned %d processed-event records", deleted)
+
+        await every(interval_s, stopping, step, what="pruning processed events")
 
 
 async def apply_if_newer(

@@ -34,6 +34,7 @@ from convene_kit.outbox import (
     registered_outbox_collections,
     utcnow,
 )
+from convene_kit.periodic import every
 from convene_kit.store import IndexSpec, MongoStore, find_all
 
 logger = logging.getLogger(__name__)
@@ -143,14 +144,4 @@ class OutboxRelay:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Sweep every ``interval_s`` until ``stopping`` is set; failures are logged, not fatal."""
-        while not stopping.is_set():
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("outbox relay sweep failed; retrying next interval")
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
+        await every(self.interval_s, stopping, self.sweep_once, what="the outbox relay sweep")

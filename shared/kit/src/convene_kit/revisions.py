@@ -38,8 +38,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from convene_kit.clock import Clock, utc_now
+from convene_kit.periodic import every
 from convene_kit.outbox import PENDING_SINCE_FIELD, with_outbox
-from convene_kit.store import AccountScopedCollection, IndexSpec
+from convene_kit.store import AccountScopedCollection, IndexSpec, find_all
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +123,12 @@ class RevisionLog:
         """Delete up to ``limit`` claims that will never be read again: claimed before
         ``now - retention``, their events published, and at or below the version their head
         holds. Returns how many were deleted."""
-        old = self.collection.find(
+        old = await find_all(
+            self.collection,
             {"claimed_at": {"$lt": now - retention}, PENDING_SINCE_FIELD: {"$exists": False}},
-            {"account_id": 1, "aggregate_id": 1, "head": 1, "version": 1}).limit(limit)
+            {"account_id": 1, "aggregate_id": 1, "head": 1, "version": 1}, limit=limit)
         database, deleted = self.collection.database, 0
-        async for claim in old:
+        for claim in old:  # read whole first: no cursor stays open across the writes below
             head = await database[claim["head"]].find_one(
                 {"_id": claim["aggregate_id"], "account_id": claim["account_id"]},
                 {"version": 1})
@@ -137,17 +139,9 @@ class RevisionLog:
 
     async def run_pruning(self, stopping: asyncio.Event, interval_s: float = 600.0) -> None:
         """Prune every ``interval_s`` until ``stopping`` is set; failures are logged."""
-        while not stopping.is_set():
-            try:
-                deleted = await self.prune(self.clock())
-                if deleted:
-                    logger.info("pruned %d revision claims of %s", deleted,
-                                self.collection.name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("pruning revision claims failed; retrying next interval")
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=interval_s)
-            except TimeoutError:
-                pass
+        async def step() -> None:
+            deleted = await self.prune(self.clock())
+            if deleted:
+                logger.info("pruned %d revision claims of %s", deleted, self.collection.name)
+
+        await every(interval_s, stopping, step, what="pruning revision claims")
