@@ -15,8 +15,8 @@ RUN := $(UV) run --frozen --no-sync
 PYTEST := $(RUN) pytest -p no:cacheprovider
 INFRA := $(RUN) python -m infra
 
-.PHONY: help install tools run test test-unit test-integration test-integration-run \
-        infra-up infra-down infra-status clean
+.PHONY: help install tools run test test-unit test-integration test-integration-run lint \
+        infra-up infra-down infra-status clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ infra-status: $(UV) ## show which servers run and where
 run: install ## the whole system locally with demo data; Ctrl-C stops everything
 	@$(RUN) python -m infra.run
 
+lint: $(UV) ## ruff (lint, import order) over the tree and mypy over shared/
+	@$(RUN) ruff check --quiet .
+	@$(RUN) mypy --no-error-summary shared/kit/src shared/schemas/src
+
 test-unit: $(UV) ## unit and contract tests (no servers)
 	@$(PYTEST) $(wildcard shared services) -m "not integration"
 
@@ -64,10 +68,14 @@ test-integration: $(UV) ## start the infrastructure, run the integration tests, 
 
 test: install ## install everything, run unit + integration tests, stop the infrastructure
 	@start=$$(date +%s); \
+	 $(MAKE) --no-print-directory lint; lint=$$?; \
 	 $(MAKE) --no-print-directory test-unit; unit=$$?; \
 	 $(MAKE) --no-print-directory test-integration; integration=$$?; \
-	 echo "make test: unit exit $$unit, integration exit $$integration, $$(( $$(date +%s) - start ))s"; \
-	 [ $$unit -eq 0 ] && [ $$integration -eq 0 ]
+	 echo "make test: lint exit $$lint, unit exit $$unit, integration exit $$integration, $$(( $$(date +%s) - start ))s"; \
+	 [ $$lint -eq 0 ] && [ $$unit -eq 0 ] && [ $$integration -eq 0 ]
 
 clean: $(UV) ## stop the infrastructure and delete its data and logs (keeps download caches)
 	@$(INFRA) clean
+
+bench: install ## benchmarks on demand: BENCH=pipeline|burst|reminders|smtp (default all), BASELINE=<git rev>
+	@BENCH_UV=$(UV) $(RUN) python -m bench $(BENCH) $(if $(BASELINE),--baseline $(BASELINE))

@@ -36,7 +36,8 @@ class Kafka(Server):
         java = require_tool("java", "Install Java 17 (apt-get install openjdk-17-jre-headless).")
         out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
         if not any(f'version "{v}' in out for v in range(17, 30)):
-            raise InfraError(f"missing prerequisite: Java 17 or newer is needed, found: {out.splitlines()[0]}")
+            raise InfraError("missing prerequisite: Java 17 or newer is needed, "
+                             f"found: {out.splitlines()[0]}")
         if not self._libs_complete():
             require_tool("mvn", "Install Maven (apt-get install maven) to fetch the Kafka jars.")
 
@@ -61,7 +62,8 @@ class Kafka(Server):
             capture_output=True, text=True,
         )
         if result.returncode != 0:
-            raise InfraError(f"kafka: mvn could not fetch the jars:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+            raise InfraError("kafka: mvn could not fetch the jars:\n"
+                             f"{result.stdout[-3000:]}{result.stderr[-2000:]}")
         shutil.rmtree(libs, ignore_errors=True)
         partial.rename(libs)
         (libs / ".complete").write_text(self._stamp())

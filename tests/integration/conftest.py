@@ -1,10 +1,9 @@
 """Integration tests run against the servers `make infra-up` started (see support/)."""
 
 import pytest
-
 from support import audit, load_infra_env
-from support.services import Stack
 from support.calendars import connect_calendar
+from support.services import Stack
 from support.skeleton import Account, schedule
 
 load_infra_env()

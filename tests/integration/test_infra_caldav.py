@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import httpx
-
 from support import endpoint
 
 PROPFIND_BODY = b"""<?xml version="1.0" encoding="utf-8"?>

@@ -6,7 +6,6 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-
 from support import endpoint, unique, wait_for
 
 

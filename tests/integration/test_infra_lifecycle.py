@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from support import REPO_ROOT
 
 SERVERS = ("postgres", "ferretdb", "kafka", "radicale", "smtp")
@@ -49,7 +48,7 @@ def make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def second_stack(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVENE_")}
-    env.update(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES)))))
+    env.update(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES))), strict=True))
     env["CONVENE_HOME"] = str(tmp_path / "convene")
     env["CONVENE_CACHE_DIR"] = os.environ.get("CONVENE_CACHE_DIR",
                                               str(Path.home() / ".cache" / "convene"))

@@ -8,7 +8,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
-
 from support import endpoint, unique, wait_for
 
 

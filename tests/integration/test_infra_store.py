@@ -8,7 +8,6 @@ import asyncio
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
-
 from support import endpoint, unique
 
 
@@ -47,7 +46,7 @@ async def race(database, attempt, rounds: int = 20) -> list[int]:
         for i in range(rounds):
             results = await asyncio.gather(*(
                 attempt(client[database.name]["jobs"], f"job-{i}", name)
-                for client, name in zip(clients, "AB")))
+                for client, name in zip(clients, "AB", strict=True)))
             wins.append(sum(1 for r in results if r))
         return wins
     finally:

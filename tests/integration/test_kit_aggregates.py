@@ -15,7 +15,6 @@ import uuid
 import httpx
 import pytest
 from convene_schemas.events.meetings import MeetingScheduled, MeetingUpdated
-
 from support.calendars import connect_calendar
 from support.meetings import MeetingsAccount, call, meeting_body, meeting_events, post_when_known
 from support.services import Stack

@@ -1,5 +1,6 @@
-"""The kit's consumer against real Kafka: dead letters with provenance, bounded retries,
-DLQ replay, and the proof that a failing handler's record is never committed."""
+"""The kit's consumer against real Kafka: dead letters with provenance, a rejected message
+dead-lettered once, DLQ replay, and the proof that a failing handler's record is never
+committed (bugs and the DLQ brake: test_kit_consumer_failures.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from convene_kit.consumer import EventConsumer, subscribe_events
+from convene_kit.consumer import EventConsumer, MessageRejected, subscribe_events
 from convene_kit.dlq import replay
 from convene_kit.kafka import build_broker
 from convene_kit.settings import ServiceSettings
@@ -146,7 +147,7 @@ async def test_malformed_and_unknown_version_go_to_the_dlq_and_the_next_message_
     assert dead[1].value == good.value
 
 
-async def test_a_handler_failing_every_time_is_dead_lettered_after_bounded_retries(
+async def test_a_message_its_handler_rejects_is_dead_lettered_once_without_retry(
     topics: tuple[str, str],
 ) -> None:
     prefix, topic = topics
@@ -158,21 +159,21 @@ async def test_a_handler_failing_every_time_is_dead_lettered_after_bounded_retri
     async def on_built(envelope: Envelope) -> None:
         attempts[envelope.subject] = attempts.get(envelope.subject, 0) + 1
         if envelope.subject == "g-poison":
-            raise KeyError("host h-1 is not in the read model")
+            raise MessageRejected("never applicable") from KeyError("host h-1 is unknown")
 
     service = random_name("kit-group")
     group = f"{prefix}{service}"  # consumer groups follow the topic prefix
-    async with Running(kit_settings(prefix, group=service, consumer_max_attempts=4), on_built):
+    async with Running(kit_settings(prefix, group=service), on_built):
         await eventually(lambda: _true(attempts.get("g-fine")), "the next message to be handled")
         await eventually(lambda: _committed(topic, 2, group), "offset 2 to be committed")
 
-    assert attempts == {"g-poison": 4, "g-fine": 1}
+    assert attempts == {"g-poison": 1, "g-fine": 1}
     [dead] = await read_records(BOOTSTRAP, topic + ".dlq", expected=1)
     headers = dict(dead.headers)
-    assert headers["dlq_reason"] == b"handler_failed"
-    assert headers["dlq_error_class"] == b"KeyError"
+    assert headers["dlq_reason"] == b"rejected"
+    assert headers["dlq_error_class"] == b"KeyError"  # what the rejection was raised from
     assert b"host h-1" in headers["dlq_error_message"]
-    assert headers["dlq_attempts"] == b"4"
+    assert headers["dlq_attempts"] == b"1"
     assert (dead.key, dead.value) == (poison.key, poison.value)
 
 

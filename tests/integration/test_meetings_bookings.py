@@ -10,7 +10,6 @@ import httpx
 from convene_schemas.envelope import new_event_id
 from convene_schemas.events.booking_pages import BookingRequested, Visitor
 from convene_schemas.events.meetings import MeetingScheduled, MeetingUpdated
-
 from support import wait_for
 from support.calendars import connect_calendar
 from support.mail import mails

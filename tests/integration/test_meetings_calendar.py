@@ -12,7 +12,6 @@ from convene_schemas.envelope import from_kafka_message
 from convene_schemas.events.booking_pages import BookingRequested, Visitor
 from convene_schemas.events.calendar_sync import CalendarEventChanged, CalendarEventLinked
 from convene_schemas.events.meetings import MeetingUpdated
-
 from support import endpoint, wait_for
 from support.calendars import connect_calendar, publish_calendar_event
 from support.meetings import (

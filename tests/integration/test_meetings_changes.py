@@ -15,7 +15,6 @@ from convene_schemas.events.meetings import (
     MeetingScheduled,
     MeetingUpdated,
 )
-
 from support.calendars import connect_calendar
 from support.meetings import (
     MeetingsAccount,
@@ -86,7 +85,7 @@ async def test_concurrent_patches_lose_no_change_and_sequences_increase(
     ]
     answers = await asyncio.gather(*(call(stack, "PATCH", path, token, p) for p in patches))
     assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
-    applied = [p for p, a in zip(patches, answers) if a.status_code == 200]
+    applied = [p for p, a in zip(patches, answers, strict=True) if a.status_code == 200]
     assert len(applied) == len(patches), "the service retries a lost claim"
     assert sorted(a.json()["version"] for a in answers) == list(range(1, len(patches) + 1))
     final = (await call(stack, "GET", path, token)).json()

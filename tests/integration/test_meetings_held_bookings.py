@@ -11,7 +11,6 @@ from convene_schemas.events.booking_pages import BookingRequested, Visitor
 from convene_schemas.events.meetings import MeetingScheduled
 from convene_schemas.events.records import UserUpserted
 from pymongo import AsyncMongoClient
-
 from support import endpoint, wait_for
 from support.meetings import MeetingsAccount, booked_records, call, consumed_by, publish_as
 from support.services import Stack

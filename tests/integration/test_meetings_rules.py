@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from support.calendars import connect_calendar
 from support.meetings import MeetingsAccount, meeting_body, meeting_events, post_when_known
 from support.services import Stack

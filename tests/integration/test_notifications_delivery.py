@@ -7,7 +7,6 @@ import uuid
 
 import httpx
 from convene_schemas.events.meetings import Attendee
-
 from support import wait_for
 from support.mail import mails
 from support.notifications import (

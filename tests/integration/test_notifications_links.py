@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 from convene_schemas.events.common import Location
-
 from support import wait_for
 from support.mail import mails
 from support.notifications import (

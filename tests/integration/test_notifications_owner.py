@@ -18,7 +18,6 @@ from convene_schemas.events.booking_pages import (
 )
 from convene_schemas.events.meetings import Attendee
 from convene_schemas.events.records import UserUpserted
-
 from support import wait_for
 from support.mail import StoredMail, mails
 from support.notifications import (

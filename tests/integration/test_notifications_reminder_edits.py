@@ -19,7 +19,6 @@ from datetime import datetime, timedelta, timezone
 from convene_schemas.events.common import ReminderOffset
 from convene_schemas.events.meetings import MeetingScheduled
 from convene_schemas.events.notifications import Recipient, ReminderDue, reminder_id_for
-
 from support import wait_for
 from support.mail import StoredMail, mails
 from support.notifications import (

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 
 from convene_schemas.events.common import ReminderOffset
 from convene_schemas.events.meetings import MeetingRescheduled, MeetingScheduled
-
 from support import wait_for
 from support.mail import StoredMail, mails
 from support.notifications import attendee, canceled, new_contact, publish_event, scheduled

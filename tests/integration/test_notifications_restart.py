@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 from convene_schemas.events.common import ReminderOffset
-
 from support import wait_for
 from support.mail import StoredMail, mails
 from support.notifications import attendee, new_contact, publish_event, scheduled

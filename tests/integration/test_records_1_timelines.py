@@ -22,7 +22,6 @@ from convene_schemas.events.records import (
     RecordDeleted,
     TaskUpserted,
 )
-
 from support import wait_for
 from support.records import (
     MEETINGS_TOPIC,

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 from convene_schemas.events.meetings import MeetingOutcomeRecorded
-
 from support import wait_for
 from support.records import api, next_version, publish_events, quiet_meeting
 from support.services import Stack

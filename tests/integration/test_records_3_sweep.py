@@ -9,7 +9,6 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from support import wait_for
 from support.records import CrmAccount, api, publish_events, quiet_meeting, timeline
 from support.services import Stack

@@ -15,7 +15,6 @@ from convene_schemas.events.meetings import (
     MeetingUpdated,
 )
 from pymongo import AsyncMongoClient
-
 from support import endpoint, wait_for
 from support.records import CrmAccount, next_version, publish_events, quiet_meeting
 from support.services import ServiceProcess, Stack, free_port

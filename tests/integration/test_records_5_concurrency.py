@@ -11,7 +11,6 @@ import asyncio
 import uuid
 
 import pytest
-
 from support import wait_for
 from support.records import RECORDS_TOPIC, CrmAccount, api, events_of
 from support.services import Stack
@@ -45,7 +44,7 @@ async def versions_published(stack: Stack, key: str, count: int) -> list:
 
 
 def strictly_increasing(versions: list[int]) -> bool:
-    return all(a < b for a, b in zip(versions, versions[1:]))
+    return all(a < b for a, b in zip(versions, versions[1:], strict=False))
 
 
 async def test_concurrent_patches_of_one_contact_all_land(stack: Stack, crm: CrmAccount) -> None:

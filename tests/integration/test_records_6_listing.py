@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from convene_schemas.events.records import AssociationChanged, RecordDeleted, TaskUpserted
-
 from support import wait_for
 from support.records import RECORDS_TOPIC, CrmAccount, api, events_of
 from support.services import Stack

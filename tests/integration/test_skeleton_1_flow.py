@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 
 import icalendar
-
 from support import wait_for
 from support.mail import mails
 from support.services import Stack
 from support.skeleton import Account, assert_cloudevents_headers, events_on, schedule, timeline_entry
+
 
 async def test_a_meeting_flows_from_the_api_to_the_invitation_and_the_timeline(
     stack: Stack, account: Account

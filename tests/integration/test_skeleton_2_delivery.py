@@ -9,12 +9,17 @@ import uuid
 
 from convene_kit.testing import read_records, topic_size
 from convene_schemas.envelope import new_event_id, to_kafka_message
-
 from support import endpoint, wait_for
 from support.mail import mails
 from support.services import Stack
-from support.skeleton import (Account, assert_one_email_and_one_entry, publish, scheduled_event,
-                              timeline_entry, wait_processed)
+from support.skeleton import (
+    Account,
+    assert_one_email_and_one_entry,
+    publish,
+    scheduled_event,
+    timeline_entry,
+    wait_processed,
+)
 
 BOOTSTRAP_VAR = "CONVENE_KAFKA_BOOTSTRAP"
 

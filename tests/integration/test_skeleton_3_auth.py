@@ -12,7 +12,6 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from support.services import Stack
 from support.skeleton import Account, schedule
 

@@ -14,13 +14,19 @@ import httpx
 from convene_kit.testing import read_records
 from convene_schemas.envelope import new_event_id, to_kafka_message
 from pymongo import AsyncMongoClient
-
 from support import REPO_ROOT, endpoint, wait_for
 from support.mail import mails
 from support.services import Stack
-from support.skeleton import (Account, assert_one_email_and_one_entry, committed_past,
-                              meeting_request, publish, scheduled_event, timeline_entry,
-                              wait_processed)
+from support.skeleton import (
+    Account,
+    assert_one_email_and_one_entry,
+    committed_past,
+    meeting_request,
+    publish,
+    scheduled_event,
+    timeline_entry,
+    wait_processed,
+)
 
 
 def infra(command: str, server: str) -> None:

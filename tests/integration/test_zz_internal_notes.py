@@ -21,7 +21,6 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from convene_kit.testing import topic_partitions
 from convene_schemas.registry import load_registry
-
 from support import endpoint, wait_for
 from support.audit import AUDIT
 from support.mail import mails

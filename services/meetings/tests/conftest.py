@@ -62,7 +62,7 @@ class Harness:
         """Hand ``event`` to its handler as the consumer would (envelope and all)."""
         record = to_kafka_message(event, event_id=event_id or new_event_id())
         envelope = from_kafka_message(record.value, record.headers, record.key)
-        await build_handlers(self.service.deps)[type(event)](envelope)
+        await build_handlers(self.service.deps).handle(envelope)
 
     def collection(self, name: str) -> FakeCollection:
         return self.store.collection(name)

@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
-from convene_kit.testing import FakeCursor
 from convene_kit.store import MongoStore
+from convene_kit.testing import FakeCursor
 from convene_schemas.events.meetings import (
     Attendee,
     MeetingCanceled,
@@ -24,7 +24,6 @@ from convene_schemas.events.meetings import (
     ical_uid_for,
 )
 from pymongo.errors import DuplicateKeyError
-
 
 _OPERATORS = {
     "$lte": lambda value, arg: value is not None and value <= arg,

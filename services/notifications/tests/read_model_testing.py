@@ -16,7 +16,6 @@ from convene_schemas.events.booking_pages import (
     Visitor,
 )
 from convene_schemas.events.records import AccountSettingsChanged, UserUpserted
-
 from notifications_testing import NOW, FakeCollection, FakeStore, _Result
 
 

@@ -11,16 +11,15 @@ from email.headerregistry import Address
 from typing import Any
 
 from convene_kit.testing import FakeCursor
-from convene_schemas.events.common import ReminderOffset
-from convene_schemas.events.notifications import ReminderDue
-from pymongo.errors import DuplicateKeyError
-
 from convene_notifications.compose import Composer
 from convene_notifications.reminder_store import MeetingVersions, ReminderTimers
 from convene_notifications.reminders import ReminderPlanner, ReminderSender
 from convene_notifications.rendering import Templates
 from convene_notifications.store import MailLog
+from convene_schemas.events.common import ReminderOffset
+from convene_schemas.events.notifications import ReminderDue
 from notifications_testing import NOW, FakeCollection, FakeMailer
+from pymongo.errors import DuplicateKeyError
 
 SENDER = Address("Convene", "meetings", "convene.test")
 START = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)

@@ -7,14 +7,13 @@ import asyncio
 import pytest
 from convene_kit import devtokens
 from convene_kit.auth import JwtVerifier
+from convene_notifications.bootstrap import Notifications, bootstrap
+from convene_notifications.mailer import PermanentDeliveryError
+from convene_notifications.settings import NotificationsSettings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from faststream.kafka import KafkaBroker
-
-from convene_notifications.bootstrap import Notifications, bootstrap
-from convene_notifications.mailer import PermanentDeliveryError
-from convene_notifications.settings import NotificationsSettings
 from notifications_testing import NOW, FakeMailer, FakeStore, contact, meeting
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from convene_schemas.envelope import new_event_id, to_kafka_message
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-
 from convene_notifications.bootstrap import Notifications, bootstrap
 from convene_notifications.mailer import TransientDeliveryError
 from convene_notifications.settings import NotificationsSettings
+from convene_schemas.envelope import new_event_id, to_kafka_message
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from notifications_testing import NOW, FakeMailer, FakeStore, contact, meeting
 
 
@@ -78,7 +77,6 @@ async def test_a_temporary_smtp_failure_holds_up_no_other_meeting() -> None:
 
 async def test_updates_and_cancellations_are_consumed_and_outcomes_send_nothing() -> None:
     from convene_schemas.events.meetings import MeetingOutcomeRecorded
-
     from notifications_testing import canceled, updated
 
     mailer = FakeMailer()

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from email.headerregistry import Address
 
-from convene_schemas.events.common import Location
-from icalendar import Calendar
-
 from convene_notifications.domain.ics import PRODID, meeting_calendar, organizer_of, to_ics
 from convene_notifications.domain.planning import invited_recipients
+from convene_schemas.events.common import Location
+from icalendar import Calendar
 from notifications_testing import NOW, contact, meeting
 
 SENDER = Address("Convene", "meetings", "convene.test")

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from convene_schemas.envelope import new_event_id, to_kafka_message
-from convene_schemas.events.common import Location
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-
 from convene_notifications.bootstrap import Notifications, bootstrap
 from convene_notifications.domain.join_link import fallback_timer_id, plan_fallback
 from convene_notifications.reminder_store import REMINDER_TIMERS
 from convene_notifications.settings import NotificationsSettings
+from convene_schemas.envelope import new_event_id, to_kafka_message
+from convene_schemas.events.common import Location
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from notifications_testing import NOW, FakeMailer, FakeStore, canceled, contact, meeting, updated
 
 PENDING = Location(kind="video", video_provider="zoom", join_url_pending=True)

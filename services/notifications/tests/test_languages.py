@@ -5,7 +5,6 @@ from __future__ import annotations
 from email.headerregistry import Address
 
 import pytest
-
 from convene_notifications.compose import Composer
 from convene_notifications.domain.planning import plan_invitations
 from convene_notifications.rendering import Templates

@@ -4,10 +4,6 @@ feed it (version-guarded)."""
 
 from __future__ import annotations
 
-from convene_schemas.envelope import new_event_id, to_kafka_message
-from convene_schemas.events.common import ReminderOffset
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-
 from convene_notifications.bootstrap import Notifications, bootstrap
 from convene_notifications.domain.localization import (
     AccountDefaults,
@@ -16,6 +12,9 @@ from convene_notifications.domain.localization import (
     with_account_defaults,
 )
 from convene_notifications.settings import NotificationsSettings
+from convene_schemas.envelope import new_event_id, to_kafka_message
+from convene_schemas.events.common import ReminderOffset
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from notifications_testing import NOW, FakeMailer, contact, meeting, updated
 from read_model_testing import ReadModelStore, settings_changed, user_upserted
 

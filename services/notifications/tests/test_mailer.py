@@ -7,8 +7,6 @@ import os
 import pytest
 from aiosmtplib import errors as smtp
 from convene_kit.store import is_infrastructure_error
-from pydantic import SecretStr
-
 from convene_notifications.mailer import (
     PermanentDeliveryError,
     SmtpMailer,
@@ -16,6 +14,7 @@ from convene_notifications.mailer import (
     classify_smtp_error,
 )
 from convene_notifications.settings import NotificationsSettings
+from pydantic import SecretStr
 
 
 @pytest.mark.parametrize(("exc", "code"), [

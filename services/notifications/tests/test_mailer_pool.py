@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP as SmtpServer
-
 from convene_notifications.mailer import PermanentDeliveryError, SmtpMailer
 
 

@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP as SmtpServer
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from convene_notifications.mailer import SmtpMailer, TransientDeliveryError
+from convene_notifications.settings import NotificationsSettings
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
-
-from convene_notifications.mailer import SmtpMailer, TransientDeliveryError
-from convene_notifications.settings import NotificationsSettings
 
 USER, PASSWORD = "mailer", "s3cret-pass"
 

@@ -7,11 +7,10 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from icalendar import Calendar
-
 from convene_notifications.compose import Composer
 from convene_notifications.domain.planning import plan_invitations
 from convene_notifications.rendering import Templates
+from icalendar import Calendar
 from notifications_testing import NOW, contact, meeting
 
 SENDER = Address("Convene", "meetings", "convene.test")

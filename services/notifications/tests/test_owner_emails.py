@@ -7,14 +7,13 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from convene_schemas.envelope import new_event_id, to_kafka_message
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-
 from convene_notifications.bootstrap import Notifications, bootstrap
 from convene_notifications.domain.owner_emails import owner_email_for
 from convene_notifications.mailer import PermanentDeliveryError, TransientDeliveryError
 from convene_notifications.owner_emails import BOOKING_PATH, OWNER_KNOWN_PATH
 from convene_notifications.settings import NotificationsSettings
+from convene_schemas.envelope import new_event_id, to_kafka_message
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from notifications_testing import NOW, FakeMailer
 from read_model_testing import (
     ReadModelStore,

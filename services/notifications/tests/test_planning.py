@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from convene_schemas.events.common import Location
-
 from convene_notifications.domain.planning import email_key, plan_invitations
+from convene_schemas.events.common import Location
 from notifications_testing import contact, meeting
 
 

@@ -8,16 +8,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from convene_schemas.events.notifications import ReminderDue
-
 from convene_notifications.compose import Composer
 from convene_notifications.domain.reminders import wanted_recipient
 from convene_notifications.reminder_store import MeetingVersions
 from convene_notifications.reminders import ReminderSender, reminder_events
 from convene_notifications.rendering import Templates
 from convene_notifications.store import MailLog
-from notifications_testing import NOW, FakeCollection, FakeMailer
-from notifications_testing import canceled, contact, meeting, rescheduled, updated
+from convene_schemas.events.notifications import ReminderDue
+from notifications_testing import (
+    NOW,
+    FakeCollection,
+    FakeMailer,
+    canceled,
+    contact,
+    meeting,
+    rescheduled,
+    updated,
+)
 from reminder_testing import SENDER, START, due_for, offsets, planner_with
 
 

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta, timezone
 from convene_notifications.domain.reminders import plan_timers, timer_id_for
 from convene_notifications.reminder_store import FireClaims, ReminderTimers
 from convene_notifications.reminders import ReminderScheduler
-from notifications_testing import NOW, FakeMailer
-from notifications_testing import canceled, contact, meeting, rescheduled, updated
+from notifications_testing import NOW, FakeMailer, canceled, contact, meeting, rescheduled, updated
 from reminder_testing import (
     START,
     Collection,
@@ -21,7 +20,6 @@ from reminder_testing import (
     planner_with,
     sender_with,
 )
-
 
 # --- planning (pure) -------------------------------------------------------------------
 

@@ -13,19 +13,18 @@ from email.message import EmailMessage
 from typing import Any
 
 from convene_kit.claims import Claims
-from convene_schemas.events.common import ReminderOffset
-
 from convene_notifications.compose import Composer
 from convene_notifications.delivery import Deliveries
 from convene_notifications.dispatch import Dispatcher
 from convene_notifications.domain.retries import RetryPolicy
 from convene_notifications.mail_events import MailEvents
 from convene_notifications.mailer import PermanentDeliveryError, TransientDeliveryError
-from convene_notifications.rendering import Templates
 from convene_notifications.reminder_store import MeetingVersions, ReminderTimers
 from convene_notifications.reminders import ReminderPlanner, ReminderSender, reminder_events
+from convene_notifications.rendering import Templates
 from convene_notifications.retries import RetryWorker
 from convene_notifications.store import MailLog
+from convene_schemas.events.common import ReminderOffset
 from notifications_testing import NOW, FakeCollection, FakeMailer, contact, meeting
 
 SENDER = Address("Convene", "meetings", "convene.test")

@@ -9,9 +9,8 @@ from collections.abc import Callable
 import pytest
 from convene_kit import devtokens
 from convene_kit.auth import JwtVerifier
-from convene_records.bootstrap import Records, bootstrap
+from convene_records.bootstrap import INDEXES, Records, bootstrap
 from convene_records.settings import RecordsSettings
-from convene_records.bootstrap import INDEXES
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient

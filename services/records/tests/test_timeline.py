@@ -3,14 +3,12 @@ idempotency, and GET /contacts/{id}/timeline with cursor paging."""
 
 from __future__ import annotations
 
-import copy
-
 import asyncio
+import copy
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from convene_kit.consumer import Handler
 from convene_records.bootstrap import Records
 from convene_records.domain.timeline import project_meeting
 from convene_records.handlers import TOPICS, build_handlers
@@ -35,8 +33,7 @@ async def deliver(service: Records, event: Event, event_id: str | None = None) -
     """Hand ``event`` to records' handler as the consumer would (decoded from the wire)."""
     record = to_kafka_message(event, event_id=event_id or new_event_id())
     envelope = from_kafka_message(record.value, record.headers, record.key)
-    handler: Handler = build_handlers(service.deps)[type(event)]
-    await handler(envelope)
+    await build_handlers(service.deps).handle(envelope)
 
 
 def entries(store: FakeStore) -> dict[str, dict]:

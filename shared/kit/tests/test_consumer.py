@@ -1,4 +1,6 @@
-"""Consumer dispatch, dead-lettering, skipping and retries, through FastStream's TestKafkaBroker."""
+"""Consumer dispatch (typed handlers and the older envelope mapping), dead-lettering,
+skipping and retries, through FastStream's TestKafkaBroker. Retries through the partition
+lanes and the DLQ brake: test_consumer_failures.py."""
 
 from __future__ import annotations
 
@@ -7,35 +9,44 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka import ConsumerRecord
-from convene_kit.consumer import EventConsumer, Outcome, subscribe_events
+from convene_kit.consumer import (
+    EventConsumer,
+    EventMeta,
+    Handlers,
+    MessageRejected,
+    Outcome,
+    subscribe_events,
+)
 from convene_kit.dlq import strip_dlq_headers
 from convene_kit.settings import ServiceSettings
 from convene_schemas.base import Event
 from convene_schemas.envelope import Envelope, new_event_id, to_kafka_message
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from pymongo.errors import AutoReconnect
+from prometheus_client import REGISTRY
+from pymongo.errors import AutoReconnect, OperationFailure
 
 TOPIC = "kittest.consumer.v1"
 
 
-class ThingHappened(Event):
+class ThingEvent(Event):
+    """The common base of the topic's events (as MeetingSnapshot is of meetings')."""
+
+    SERVICE: ClassVar[str] = "kittest"
+    TOPIC: ClassVar[str] = TOPIC
+    AGGREGATE_ID_FIELD: ClassVar[str] = "thing_id"
+    thing_id: str
+
+
+class ThingHappened(ThingEvent):
     EVENT_TYPE: ClassVar[str] = "com.convene.kittest.ConsumerThingHappened"
-    SERVICE: ClassVar[str] = "kittest"
-    TOPIC: ClassVar[str] = TOPIC
-    AGGREGATE_ID_FIELD: ClassVar[str] = "thing_id"
-    thing_id: str
 
 
-class OtherThingHappened(Event):
+class OtherThingHappened(ThingEvent):
     EVENT_TYPE: ClassVar[str] = "com.convene.kittest.ConsumerOtherThingHappened"
-    SERVICE: ClassVar[str] = "kittest"
-    TOPIC: ClassVar[str] = TOPIC
-    AGGREGATE_ID_FIELD: ClassVar[str] = "thing_id"
-    thing_id: str
 
 
-def thing(thing_id: str = "t-1", cls: type[Event] = ThingHappened) -> Event:
+def thing(thing_id: str = "t-1", cls: type[ThingEvent] = ThingHappened) -> ThingEvent:
     return cls(
         account_id="acc-1",
         version=1,
@@ -93,6 +104,7 @@ async def test_handler_receives_the_envelope() -> None:
     envelope = received[0]
     assert envelope.id == event_id
     assert envelope.event == thing("t-7")
+    assert envelope.traceparent is not None
     assert envelope.traceparent.startswith("00-0af7651916cd43dd8448eb211c80319c")
 
 
@@ -163,27 +175,185 @@ async def test_catalogued_type_without_handler_is_skipped_not_dead_lettered() ->
     assert captured == []
 
 
-async def test_failing_handler_is_retried_then_dead_lettered() -> None:
+async def test_a_typed_handler_gets_its_event_and_the_meta() -> None:
     broker = KafkaBroker()
-    attempts: list[int] = []
+    handlers = Handlers()
+    received: list[tuple[ThingHappened, EventMeta]] = []
 
-    async def on_thing(envelope: Envelope) -> None:
-        attempts.append(1)
-        raise ValueError("meeting t-1 has no host")
+    @handlers.on(ThingHappened)
+    async def on_thing(event: ThingHappened, meta: EventMeta) -> None:
+        received.append((event, meta))
 
-    subscribe_events(broker, settings(consumer_max_attempts=3), [TOPIC], {ThingHappened: on_thing})
-    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
-    record = to_kafka_message(thing(), event_id=new_event_id())
+    subscribe_events(broker, settings(), [TOPIC], handlers)
+    event_id = new_event_id()
+    record = to_kafka_message(thing("t-7"), event_id=event_id,
+                              traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
     async with TestKafkaBroker(broker) as br:
         await publish_record(br, "pfx." + TOPIC, record.key, record.value, record.headers)
 
+    [(event, meta)] = received
+    assert type(event) is ThingHappened and event == thing("t-7")
+    assert meta == EventMeta(
+        event_id=event_id, type=ThingHappened.EVENT_TYPE, source="/convene/kittest",
+        time=datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc), subject="t-7",
+        account_id="acc-1", data_version=1,
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        topic="pfx." + TOPIC, partition=0, offset=0)
+
+
+async def test_one_handler_serves_several_classes_typed_for_their_base() -> None:
+    handlers = Handlers()
+    seen: list[str] = []
+
+    @handlers.on(ThingHappened, OtherThingHappened)
+    async def on_any(event: ThingEvent, meta: EventMeta) -> None:
+        seen.append(f"{type(event).__name__}:{event.thing_id}")
+
+    consumer = subscribe_events(KafkaBroker(), settings(), [TOPIC], handlers)
+    for message in (thing("a"), thing("b", OtherThingHappened)):
+        record = _record(to_kafka_message(message, event_id=new_event_id()))
+        assert await consumer.process(record) is Outcome.PROCESSED
+    assert seen == ["ThingHappened:a", "OtherThingHappened:b"]
+    assert set(handlers) == {ThingHappened, OtherThingHappened}
+
+
+def test_a_class_is_routed_once_and_only_concrete_classes_are_routed() -> None:
+    handlers = Handlers()
+    handlers.on(ThingHappened)(_typed_ok)
+    with pytest.raises(ValueError, match="ThingHappened is handled twice"):
+        handlers.on(ThingHappened)(_typed_ok)
+    with pytest.raises(TypeError, match="ThingEvent is no concrete event class"):
+        handlers.on(ThingEvent)
+    with pytest.raises(ValueError, match="handled twice"):
+        handlers.include(Handlers.from_mapping({ThingHappened: _ok}))
+
+
+async def _typed_ok(event: ThingHappened, meta: EventMeta) -> None:
+    return None
+
+
+async def test_a_declared_rejection_is_dead_lettered_once_without_retry() -> None:
+    """MessageRejected, or an exception class the registration declares, is the message's
+    fault: one attempt, straight to the DLQ, committed."""
+    broker = KafkaBroker()
+    handlers = Handlers()
+    attempts: list[str] = []
+
+    @handlers.on(ThingHappened)
+    async def on_thing(event: ThingHappened, meta: EventMeta) -> None:
+        attempts.append(event.thing_id)
+        raise MessageRejected(f"thing {event.thing_id} can never be applied")
+
+    @handlers.on(OtherThingHappened, rejects=(KeyError,))
+    async def on_other(event: OtherThingHappened, meta: EventMeta) -> None:
+        attempts.append(event.thing_id)
+        raise KeyError("host h-1 is not in the read model")
+
+    consumer = subscribe_events(broker, settings(), [TOPIC], handlers)
+    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    first = to_kafka_message(thing("t-1"), event_id=new_event_id())
+    second = to_kafka_message(thing("o-1", OtherThingHappened), event_id=new_event_id())
+    message = FakeMessage(_record(first))
+    async with TestKafkaBroker(broker) as br:
+        for record in (first, second):
+            await publish_record(br, "pfx." + TOPIC, record.key, record.value, record.headers)
+        # The same outcome through the FastStream entry: acknowledged (committed).
+        await consumer.handle_message(message)
+
+    assert attempts == ["t-1", "o-1", "t-1"]  # one attempt per delivery
+    assert message.acked is True
+    headers = [dict(r.headers) for r in captured]
+    assert [h["dlq_reason"] for h in headers] == [b"rejected"] * 3
+    assert [h["dlq_attempts"] for h in headers] == [b"1"] * 3
+    assert headers[0]["dlq_error_class"] == b"MessageRejected"
+    assert headers[0]["dlq_error_message"] == b"thing t-1 can never be applied"
+    assert headers[1]["dlq_error_class"] == b"KeyError"  # the declared exception itself
+    assert b"host h-1" in headers[1]["dlq_error_message"]
+    assert captured[0].value == first.value and captured[1].value == second.value
+
+
+async def test_a_handler_bug_is_retried_and_neither_dead_lettered_nor_committed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Any other exception is not the message's fault: retried with backoff (here in place:
+    a TestKafkaBroker record comes through no lane), logged at ERROR, counted as a bug, never
+    dead-lettered; once the retry budget is spent the record is left unacknowledged."""
+    broker = KafkaBroker()
+    handlers = Handlers()
+    attempts: list[int] = []
+
+    @handlers.on(ThingHappened)
+    async def on_thing(event: ThingHappened, meta: EventMeta) -> None:
+        attempts.append(1)
+        raise ValueError("meeting t-1 has no host")
+
+    consumer = subscribe_events(broker, settings(kafka_max_poll_interval_s=0.2), [TOPIC],
+                                handlers)
+    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    record = to_kafka_message(thing(), event_id=new_event_id())
+    bugs_before = _failed("bug")
+    message = FakeMessage(_record(record))
+    async with TestKafkaBroker(broker):
+        await consumer.handle_message(message)
+
+    assert len(attempts) >= 3  # more than the old consumer_max_attempts: bugs never run out
+    assert message.acked is False and message.consumer.commits == []
+    assert captured == []
+    assert _failed("bug") - bugs_before == len(attempts)
+    assert any(r.levelname == "ERROR" and "not the message's fault" in r.getMessage()
+               for r in caplog.records)
+
+
+async def test_an_outage_is_never_a_rejection_even_when_its_class_is_declared() -> None:
+    handlers = Handlers()
+    attempts: list[int] = []
+
+    @handlers.on(ThingHappened, rejects=(Exception,))
+    async def on_thing(event: ThingHappened, meta: EventMeta) -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise AutoReconnect("mongo is restarting")
+
+    consumer = subscribe_events(KafkaBroker(), settings(), [TOPIC], handlers)
+    record = to_kafka_message(thing(), event_id=new_event_id())
+    assert await consumer.process(_record(record)) is Outcome.PROCESSED
     assert len(attempts) == 3
-    headers = dict(captured[0].headers)
-    assert headers["dlq_reason"] == b"handler_failed"
-    assert headers["dlq_error_class"] == b"ValueError"
-    assert headers["dlq_error_message"] == b"meeting t-1 has no host"
-    assert headers["dlq_attempts"] == b"3"
-    assert captured[0].value == record.value
+
+
+async def test_data_the_store_refuses_is_the_messages_fault() -> None:
+    """FerretDB on PostgreSQL refuses a NUL character in a string (SQLSTATE 22P05) on every
+    try: dead-lettered at once. Any other store refusal is no proof against the message."""
+    broker = KafkaBroker()
+    handlers = Handlers()
+    refusals = {
+        "t-nul": OperationFailure("[msg_update.go:133] ERROR: unsupported Unicode escape "
+                                  "sequence (SQLSTATE 22P05)", code=1),
+        "t-other": OperationFailure("[msg_update.go:133] ERROR: deadlock detected "
+                                    "(SQLSTATE 40P01)", code=1),
+    }
+
+    @handlers.on(ThingHappened)
+    async def on_thing(event: ThingHappened, meta: EventMeta) -> None:
+        raise refusals[event.thing_id]
+
+    consumer = subscribe_events(broker, settings(kafka_max_poll_interval_s=0.05), [TOPIC],
+                                handlers)
+    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    async with TestKafkaBroker(broker):
+        nul = _record(to_kafka_message(thing("t-nul"), event_id=new_event_id()))
+        assert await consumer.process(nul) is Outcome.DEAD_LETTERED
+        other = _record(to_kafka_message(thing("t-other"), event_id=new_event_id()))
+        assert await consumer.process(other) is Outcome.RETRY_LATER
+    [dead] = captured
+    headers = dict(dead.headers)
+    assert (headers["dlq_reason"], headers["dlq_attempts"]) == (b"rejected", b"1")
+    assert headers["dlq_error_class"] == b"OperationFailure"
+    assert b"SQLSTATE 22P05" in headers["dlq_error_message"]
+
+
+def _failed(kind: str) -> float:
+    return REGISTRY.get_sample_value("convene_events_failed_total", {
+        "topic": "pfx." + TOPIC, "type": ThingHappened.EVENT_TYPE, "kind": kind}) or 0.0
 
 
 async def test_infrastructure_failure_is_retried_in_place_and_never_dead_lettered() -> None:

@@ -7,8 +7,8 @@ from convene_kit.metrics import generate_latest
 from convene_kit.settings import ServiceSettings
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-from pymongo.errors import WaitQueueTimeoutError
 from pydantic import BaseModel, Field
+from pymongo.errors import WaitQueueTimeoutError
 
 router = APIRouter()
 

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 import pytest
 from convene_kit.logging import log_context
-from convene_kit.settings import ServiceSettings
 from convene_kit.outbox import (
     Outbox,
     entry_to_record,
@@ -15,6 +14,7 @@ from convene_kit.outbox import (
     outbox_entry,
     with_outbox,
 )
+from convene_kit.settings import ServiceSettings
 from convene_schemas.base import Event
 from convene_schemas.envelope import from_kafka_message, to_kafka_message
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from convene_kit.paging import InvalidCursor, decode_cursor, encode_cursor
 
 

@@ -151,7 +151,7 @@ async def wait_processed(stack: Stack, partition: int, offset: int, what: str,
                          timeout: float = 30) -> None:
     """Wait until every consumer of meeting events committed past ``offset``."""
     for service in MEETING_CONSUMERS:
-        await wait_for(lambda: committed_past(stack, service, partition, offset),
+        await wait_for(lambda service=service: committed_past(stack, service, partition, offset),
                        f"{service} to {what}", timeout=timeout)
 
 

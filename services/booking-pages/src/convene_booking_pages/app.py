@@ -1,7 +1,8 @@
 """The booking-pages process: FastAPI + FastStream in one process (``python -m convene_booking_pages``)."""
 
-from convene_booking_pages.bootstrap import bootstrap
 from convene_kit.runtime import serve
+
+from convene_booking_pages.bootstrap import bootstrap
 
 
 def main() -> None:

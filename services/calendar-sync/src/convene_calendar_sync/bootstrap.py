@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from convene_kit.consumer import subscribe_events
+from convene_kit.http import create_app
+from convene_kit.kafka import build_broker
+from convene_kit.runtime import ServiceRuntime
+from convene_kit.store import MongoStore
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
@@ -14,11 +19,6 @@ from convene_calendar_sync.api import ROUTERS
 from convene_calendar_sync.handlers import TOPICS, build_handlers
 from convene_calendar_sync.settings import CalendarSyncSettings
 from convene_calendar_sync.store import INDEXES
-from convene_kit.consumer import subscribe_events
-from convene_kit.http import create_app
-from convene_kit.kafka import build_broker
-from convene_kit.runtime import ServiceRuntime
-from convene_kit.store import MongoStore
 
 
 @dataclass

@@ -3,13 +3,11 @@
 Nothing is consumed yet: writing meetings to the host's calendar arrives with calendar sync.
 """
 
-from convene_schemas.base import Event
-
-from convene_kit.consumer import Handler
+from convene_kit.consumer import Handlers
 
 TOPICS: list[str] = []
 
 
-def build_handlers() -> dict[type[Event], Handler]:
-    """The event handlers, keyed by the event class they consume."""
-    return {}
+def build_handlers() -> Handlers:
+    """The event handlers, by the event classes they consume (``Handlers.on``)."""
+    return Handlers()

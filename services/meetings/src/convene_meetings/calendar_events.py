@@ -14,6 +14,7 @@ from datetime import datetime
 from convene_kit.aggregates import KeyTaken
 from convene_schemas.events.calendar_sync import CalendarEventChanged
 
+from convene_meetings.changes import change
 from convene_meetings.deps import Deps
 from convene_meetings.domain.editing import Change
 from convene_meetings.domain.meeting import Meeting
@@ -23,7 +24,6 @@ from convene_meetings.domain.synced import (
     meeting_from_calendar,
     synced_meeting_id,
 )
-from convene_meetings.changes import change
 
 logger = logging.getLogger(__name__)
 

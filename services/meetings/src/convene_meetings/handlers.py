@@ -6,13 +6,18 @@ turns calendar events (R26), video links and bookings (booking-pages.events.v1) 
 meetings; a booking whose owner is not known yet is held and booked when the owner's
 UserUpserted is applied. Each handler is idempotent by construction (version-guarded
 writes, ids derived from the source); the consumer also drops event ids it has processed.
+
+Dead letters. Only ``CalendarEventChanged`` declares a rejection: pydantic's
+``ValidationError``, raised when the provider's event makes no valid meeting (an iCalendar
+UID longer than a meeting's, say), which no retry can change. Bookings declare none (the
+booking was validated against the same field rules; one that makes no meeting is refused
+and counted, not raised), nor do links (one for an unknown meeting is logged and dropped)
+and read models, so anything they raise is an outage or a bug: retried, never dead-lettered.
 """
 
 from __future__ import annotations
 
-from convene_kit.consumer import Handler
-from convene_schemas.base import Event
-from convene_schemas.envelope import Envelope
+from convene_kit.consumer import EventMeta, Handlers
 from convene_schemas.events.booking_pages import BookingPagesEvent, BookingRequested
 from convene_schemas.events.calendar_sync import (
     CalendarAccessLost,
@@ -31,6 +36,7 @@ from convene_schemas.events.records import (
     RecordsEvent,
     UserUpserted,
 )
+from pydantic import ValidationError
 
 from convene_meetings import bookings, calendar_events, changes, read_models
 from convene_meetings.deps import Deps
@@ -38,56 +44,54 @@ from convene_meetings.deps import Deps
 TOPICS: list[str] = [RecordsEvent.TOPIC, CalendarSyncEvent.TOPIC, BookingPagesEvent.TOPIC]
 
 
-def build_handlers(deps: Deps) -> dict[type[Event], Handler]:
-    """The event handlers, keyed by the event class they consume."""
-    repo = deps.read_models
+def build_handlers(deps: Deps) -> Handlers:
+    """The event handlers, by the event classes they consume."""
+    handlers = Handlers()
+    repo, calendars = deps.read_models, deps.calendars
 
-    async def on_user_upserted(envelope: Envelope) -> None:
-        user: UserUpserted = envelope.event  # type: ignore[assignment]
+    @handlers.on(UserUpserted)
+    async def on_user_upserted(user: UserUpserted, meta: EventMeta) -> None:
         await read_models.record_user(repo, user)
         # Also when the event was not newer: a crash may have left held bookings behind.
         await bookings.release_held(deps, user.account_id, user.user_id)
 
-    async def on_contact_upserted(envelope: Envelope) -> None:
-        await read_models.record_contact(repo, envelope.event)  # type: ignore[arg-type]
+    @handlers.on(ContactUpserted)
+    async def on_contact_upserted(contact: ContactUpserted, meta: EventMeta) -> None:
+        await read_models.record_contact(repo, contact)
 
-    async def on_account_settings_changed(envelope: Envelope) -> None:
-        await read_models.record_account_settings(repo, envelope.event)  # type: ignore[arg-type]
+    @handlers.on(AccountSettingsChanged)
+    async def on_account_settings_changed(settings: AccountSettingsChanged,
+                                          meta: EventMeta) -> None:
+        await read_models.record_account_settings(repo, settings)
 
-    async def on_record_deleted(envelope: Envelope) -> None:
-        await read_models.record_deletion(repo, envelope.event)  # type: ignore[arg-type]
+    @handlers.on(RecordDeleted)
+    async def on_record_deleted(deleted: RecordDeleted, meta: EventMeta) -> None:
+        await read_models.record_deletion(repo, deleted)
 
-    calendars = deps.calendars
+    @handlers.on(CalendarConnected, CalendarConnectionUpdated)
+    async def on_connection_state(event: CalendarConnected | CalendarConnectionUpdated,
+                                  meta: EventMeta) -> None:
+        await read_models.record_connection_state(calendars, event)
 
-    async def on_connection_state(envelope: Envelope) -> None:
-        await read_models.record_connection_state(calendars, envelope.event)  # type: ignore[arg-type]
+    @handlers.on(CalendarDisconnected)
+    async def on_disconnected(event: CalendarDisconnected, meta: EventMeta) -> None:
+        await read_models.record_disconnection(calendars, event)
 
-    async def on_disconnected(envelope: Envelope) -> None:
-        await read_models.record_disconnection(calendars, envelope.event)  # type: ignore[arg-type]
+    @handlers.on(CalendarAccessLost, CalendarAccessRestored)
+    async def on_access_change(event: CalendarAccessLost | CalendarAccessRestored,
+                               meta: EventMeta) -> None:
+        await read_models.record_access_change(calendars, event)
 
-    async def on_access_change(envelope: Envelope) -> None:
-        await read_models.record_access_change(calendars, envelope.event)  # type: ignore[arg-type]
+    @handlers.on(CalendarEventLinked)
+    async def on_event_linked(link: CalendarEventLinked, meta: EventMeta) -> None:
+        await changes.link_calendar_event(deps, link)
 
-    async def on_event_linked(envelope: Envelope) -> None:
-        await changes.link_calendar_event(deps, envelope.event)  # type: ignore[arg-type]
+    @handlers.on(CalendarEventChanged, rejects=(ValidationError,))
+    async def on_event_changed(event: CalendarEventChanged, meta: EventMeta) -> None:
+        await calendar_events.follow_calendar_event(deps, event)
 
-    async def on_event_changed(envelope: Envelope) -> None:
-        await calendar_events.follow_calendar_event(deps, envelope.event)  # type: ignore[arg-type]
+    @handlers.on(BookingRequested)
+    async def on_booking_requested(booking: BookingRequested, meta: EventMeta) -> None:
+        await bookings.take_booking(deps, booking, meta.event_id)
 
-    async def on_booking_requested(envelope: Envelope) -> None:
-        await bookings.take_booking(deps, envelope.event, envelope.id)  # type: ignore[arg-type]
-
-    return {
-        BookingRequested: on_booking_requested,
-        CalendarEventChanged: on_event_changed,
-        CalendarEventLinked: on_event_linked,
-        CalendarConnected: on_connection_state,
-        CalendarConnectionUpdated: on_connection_state,
-        CalendarDisconnected: on_disconnected,
-        CalendarAccessLost: on_access_change,
-        CalendarAccessRestored: on_access_change,
-        UserUpserted: on_user_upserted,
-        ContactUpserted: on_contact_upserted,
-        AccountSettingsChanged: on_account_settings_changed,
-        RecordDeleted: on_record_deleted,
-    }
+    return handlers

@@ -24,13 +24,18 @@ from convene_notifications.compose import Composer
 from convene_notifications.delivery import Deliveries
 from convene_notifications.dispatch import Dispatcher
 from convene_notifications.domain.retries import RetryPolicy
-from convene_notifications.retries import LEASE_INDEXES, LEASES, RetryWorker
 from convene_notifications.handlers import TOPICS, build_handlers
 from convene_notifications.join_link import JoinLinkFallback
 from convene_notifications.mail_events import MAIL_EVENTS, MailEvents
 from convene_notifications.mailer import Mailer, SmtpMailer
-from convene_notifications.rendering import Templates
-from convene_notifications.settings import NotificationsSettings
+from convene_notifications.owner_compose import OwnerComposer
+from convene_notifications.owner_emails import OwnerEmails
+from convene_notifications.owner_store import (
+    OWNER_INDEXES,
+    PENDING_OWNER_EMAILS,
+    PendingOwnerEmails,
+)
+from convene_notifications.read_models import ACCOUNT_SETTINGS, USERS, ReadModels
 from convene_notifications.reminder_store import (
     REMINDER_FIRES,
     REMINDER_INDEXES,
@@ -41,15 +46,10 @@ from convene_notifications.reminder_store import (
     ReminderTimers,
 )
 from convene_notifications.reminders import ReminderPlanner, ReminderScheduler, ReminderSender
+from convene_notifications.rendering import Templates
+from convene_notifications.retries import LEASE_INDEXES, LEASES, RetryWorker
+from convene_notifications.settings import NotificationsSettings
 from convene_notifications.store import INDEXES, MAIL_LOG, MailLog
-from convene_notifications.owner_compose import OwnerComposer
-from convene_notifications.owner_emails import OwnerEmails
-from convene_notifications.owner_store import (
-    OWNER_INDEXES,
-    PENDING_OWNER_EMAILS,
-    PendingOwnerEmails,
-)
-from convene_notifications.read_models import ACCOUNT_SETTINGS, USERS, ReadModels
 
 
 @dataclass

@@ -35,7 +35,6 @@ from convene_schemas.events.meetings import (
 )
 from prometheus_client import Counter
 
-
 from convene_notifications.compose import Composer
 from convene_notifications.dispatch import Outgoing, Sender, build_event
 from convene_notifications.domain.join_link import as_if_link_settled

@@ -26,11 +26,11 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from convene_notifications.dispatch import Outgoing, Sender
 from convene_notifications.domain.addresses import parse_address
 from convene_notifications.domain.mail_log import FailureReason, MailState
 from convene_notifications.domain.owner_emails import OwnerEmail, OwnerEvent, owner_email_for
 from convene_notifications.mail_events import EmailRef, failure_event
-from convene_notifications.dispatch import Outgoing, Sender
 from convene_notifications.mailer import Mailer
 from convene_notifications.owner_compose import OwnerComposer
 from convene_notifications.owner_store import PendingOwnerEmails

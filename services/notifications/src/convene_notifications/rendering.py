@@ -4,8 +4,8 @@ Each family of emails has three templates (invitations, updates and cancellation
 the ``invitation`` family and word themselves after ``kind``): ``<family>.subject.txt``
 (one line), ``<family>.txt`` (the text/plain body) and ``<family>.html`` (the text/html
 body, autoescaped: every value a user typed is escaped, and the attendee description
-arrives as plain text, never as markup). A language missing a template falls back to its base language (``pt-BR`` ->
-``pt``) and then to English, so Italian or Finnish are added by adding a folder.
+arrives as plain text, never as markup). A language missing a template falls back to its
+base language (``pt-BR`` -> ``pt``) and then to English, so Italian or Finnish are added by adding a folder.
 Dates and times are formatted by Babel in the recipient's language and time zone.
 """
 

@@ -31,12 +31,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from convene_kit.claims import Claims, utc_now
+from convene_kit.periodic import every
 from convene_kit.store import IndexSpec
 from prometheus_client import Gauge
 
 from convene_notifications.dispatch import Dispatcher, Outgoing
 from convene_notifications.domain.mail_log import MailState
-from convene_kit.periodic import every
 from convene_notifications.store import MailLog
 
 logger = logging.getLogger(__name__)

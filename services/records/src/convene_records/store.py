@@ -31,6 +31,7 @@ from convene_records.domain.timeline import (
     TimelineRecord,
     timeline_entry_id,
 )
+
 Collection = AsyncCollection[dict[str, Any]]
 
 ACCOUNTS = "accounts"

@@ -69,8 +69,10 @@ class JwtVerifier:
     def __init__(
         self, public_key_pem: bytes, *, audience: str, issuer: str, leeway_s: float = 30.0
     ) -> None:
-        self.key = serialization.load_pem_public_key(public_key_pem)
-        self.algorithms = algorithms_for_key(self.key)
+        key = serialization.load_pem_public_key(public_key_pem)
+        self.algorithms = algorithms_for_key(key)  # refuses any key but RSA and EC P-256
+        assert isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey))
+        self.key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey = key
         self.audience = audience
         self.issuer = issuer
         self.leeway_s = leeway_s

@@ -52,7 +52,7 @@ def generate_key_pair(directory: Path, key_type: str = "ec") -> tuple[Path, Path
             handle.write(pem)
     if not public_path.exists():
         public_path.write_bytes(
-            key.public_key().public_bytes(  # type: ignore[union-attr]
+            key.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
@@ -88,7 +88,7 @@ def mint_token(
         "iat": issued,
         "exp": issued + ttl_s,
     }
-    return jwt.encode(claims, key, algorithm=algorithm)  # type: ignore[arg-type]
+    return jwt.encode(claims, key, algorithm=algorithm)
 
 
 def main(argv: list[str] | None = None) -> int:

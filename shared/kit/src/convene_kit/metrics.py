@@ -16,13 +16,24 @@ EVENTS_CONSUMED = Counter(
 )
 EVENTS_FAILED = Counter(
     "convene_events_failed_total",
-    "Handler attempts that raised, by error kind (infrastructure or message).",
+    "Handler attempts that raised, by error kind: infrastructure (retried in place), bug "
+    "(retried later, never dead-lettered) or message (rejected: dead-lettered).",
     ["topic", "type", "kind"],
 )
 EVENTS_DEAD_LETTERED = Counter(
     "convene_events_dead_lettered_total",
     "Messages sent to the dead-letter topic, by reason.",
     ["topic", "type", "reason"],
+)
+DLQ_BRAKE_ENGAGED = Gauge(
+    "convene_dlq_brake_engaged",
+    "1 while the DLQ brake holds a partition: dead-lettering and consuming it stopped.",
+    ["topic", "partition"],
+)
+DLQ_BRAKE_ENGAGEMENTS = Counter(
+    "convene_dlq_brake_engagements_total",
+    "Times the DLQ brake engaged on a partition of the topic.",
+    ["topic"],
 )
 EVENTS_SKIPPED = Counter(
     "convene_events_skipped_total",
@@ -74,6 +85,8 @@ def generate_latest() -> bytes:
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
+    "DLQ_BRAKE_ENGAGED",
+    "DLQ_BRAKE_ENGAGEMENTS",
     "EVENTS_CONSUMED",
     "EVENTS_DEAD_LETTERED",
     "EVENTS_DUPLICATE",

@@ -38,8 +38,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from convene_kit.clock import Clock, utc_now
-from convene_kit.periodic import every
 from convene_kit.outbox import PENDING_SINCE_FIELD, with_outbox
+from convene_kit.periodic import every
 from convene_kit.store import AccountScopedCollection, IndexSpec, find_all
 
 logger = logging.getLogger(__name__)

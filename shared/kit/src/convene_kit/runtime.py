@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from convene_kit.consumer import EventConsumer
+from convene_kit.consumer import DeadLetterBrakeEngaged, EventConsumer
 from convene_kit.http import ReadinessCheck
 from convene_kit.idempotency import ProcessedEvents
 from convene_kit.kafka import EventPublisher
@@ -34,7 +34,7 @@ from convene_kit.store import MongoStore
 
 logger = logging.getLogger(__name__)
 
-BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class ServiceRuntime:
@@ -137,8 +137,18 @@ class ServiceRuntime:
         await self.store.ping(self.settings.readiness_timeout_s)
 
     async def consumers_ready(self) -> bool:
-        """True when every subscriber has joined its group and holds partitions."""
-        return self.consumer is None or self.consumer.all_assigned()
+        """True when every subscriber has joined its group and holds partitions; raises
+        :class:`DeadLetterBrakeEngaged` (shown under ``consumers``) while the DLQ brake
+        holds a partition, until its record is processed or the service restarts."""
+        if self.consumer is None:
+            return True
+        if isinstance(self.consumer, EventConsumer):
+            braked = self.consumer.braked_partitions()
+            if braked:
+                raise DeadLetterBrakeEngaged(
+                    "dead-lettering stopped on " + "; ".join(f"{tp}: {why}"
+                                                              for tp, why in braked.items()))
+        return self.consumer.all_assigned()
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         """The checks for ``create_app(readiness_checks=...)``: kafka, store, consumers."""

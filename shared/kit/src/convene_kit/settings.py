@@ -94,6 +94,25 @@ class ServiceSettings(BaseSettings):
         description="Attempts for a handler failing with a non-infrastructure error before DLQ.",
     )
 
+    # The DLQ brake (convene_kit.consumer): one partition's stream of dead letters stops it.
+    # 50 in a row: the catalogue's dead letters are isolated mistakes (one bad version, one
+    # malformed record), and 50 consecutive ones on one partition means a systemic cause
+    # (a producer's bad deploy, a schema mismatch, a handler rejecting wrongly); it also
+    # bounds what one process start can drain. Half of the last 100: a steady failure of
+    # one event type among others, which the consecutive count misses; judged only once
+    # 100 records were seen, so one bad message right after a start does not brake.
+    consumer_dlq_max_consecutive: int = Field(
+        default=50, ge=0,
+        description="More dead letters in a row than this on one partition engage the DLQ "
+                    "brake (0: no limit).")
+    consumer_dlq_max_ratio: float = Field(
+        default=0.5, gt=0, le=1,
+        description="More than this share of one partition's last consumer_dlq_window "
+                    "records dead-lettered engages the DLQ brake (1: no limit).")
+    consumer_dlq_window: int = Field(
+        default=100, ge=1,
+        description="Records per partition the DLQ brake's ratio is measured over.")
+
     consumer_commit_interval_s: float = Field(
         default=0.2, description="How often processed positions are committed (batched).")
     consumer_lane_depth: int = Field(

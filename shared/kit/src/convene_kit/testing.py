@@ -15,6 +15,7 @@ import operator
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 import bson
@@ -155,7 +156,7 @@ class FakeCursor:
     def sort(self, keys: Any) -> FakeCursor:
         """Sort by ``[(field, ±1), ...]``; missing values first, as MongoDB does."""
         for field, direction in reversed(list(keys)):
-            self.docs.sort(key=lambda d, f=field: _sort_key(d, f), reverse=direction < 0)
+            self.docs.sort(key=partial(_sort_key, dotted=field), reverse=direction < 0)
         return self
 
     def skip(self, count: int) -> FakeCursor:
@@ -190,7 +191,7 @@ def _sort_key(doc: dict[str, Any], dotted: str) -> tuple[bool, Any]:
 # ---------------------------------------------------------------------------------------
 # An in-memory store for unit tests (the one MongoDB fake of records, meetings and the kit)
 
-_CODEC = CodecOptions(tz_aware=True)
+_CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 _MISSING = object()
 
 

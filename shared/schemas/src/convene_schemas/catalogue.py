@@ -11,7 +11,6 @@ from convene_schemas.events import (  # noqa: F401  (importing registers the mod
     records,
 )
 
-
 CATALOGUE_PACKAGE = "convene_schemas.events."
 
 

@@ -168,7 +168,7 @@ class _Walker:
         try:
             self._compare_branch_body(old, new, path)
         finally:
-            self._open.discard(refs)  # type: ignore[arg-type]
+            self._open.discard(refs)
 
     def _compare_branch_body(self, old: Schema, new: Schema, path: str) -> None:
         self._compare_enum(old, new, path)

@@ -12,6 +12,7 @@ dead-letter topic, and every event type with its schema versions and example pay
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -53,7 +54,7 @@ class EventSpec(_Spec):
     examples: list[Example] = Field(min_length=1)
 
     @property
-    def model(self) -> type[Event]:
+    def model(self) -> builtins.type[Event]:
         """The pydantic model of this event type and version."""
         model = event_class(self.type, self.schema_version)
         if model is None:

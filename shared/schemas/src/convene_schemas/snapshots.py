@@ -29,12 +29,15 @@ SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "snapshots"
 UPDATE_COMMAND = "uv run python -m convene_schemas.snapshots --update"
 
 
+SnapshotState = Literal["up_to_date", "missing", "compatible_change", "incompatible", "orphan"]
+
+
 @dataclass(frozen=True)
 class SnapshotStatus:
     """How one model's current schema relates to its committed snapshot."""
 
     file_name: str
-    state: Literal["up_to_date", "missing", "compatible_change", "incompatible", "orphan"]
+    state: SnapshotState
     incompatibilities: list[Incompatibility] = field(default_factory=list)
 
 
@@ -75,7 +78,7 @@ def compare_all(directory: Path = SNAPSHOT_DIR) -> list[SnapshotStatus]:
             statuses.append(SnapshotStatus(name, "up_to_date"))
             continue
         problems = check_compatibility(json.loads(old_text), new)
-        state = "incompatible" if problems else "compatible_change"
+        state: SnapshotState = "incompatible" if problems else "compatible_change"
         statuses.append(SnapshotStatus(name, state, problems))
     if directory.exists():
         for path in sorted(directory.glob("*.json")):

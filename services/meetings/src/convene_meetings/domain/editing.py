@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from convene_schemas.base import Event
-from convene_schemas.events.common import RecordRef, ReminderOffset
 from convene_schemas.events.calendar_sync import CalendarEventLinked
+from convene_schemas.events.common import RecordRef, ReminderOffset
 from convene_schemas.events.meetings import (
     CalendarEventRef,
     MeetingCanceled,
@@ -26,14 +26,13 @@ from convene_schemas.events.meetings import (
     MeetingUpdated,
 )
 
-from convene_meetings.domain.directory import Directory
-from convene_meetings.domain.errors import RuleViolation
 from convene_meetings.domain.calendars import (
     CalendarConnection,
     no_connected_calendar,
     syncs_calendar,
 )
-from convene_meetings.domain.errors import NotAllowed
+from convene_meetings.domain.directory import Directory
+from convene_meetings.domain.errors import NotAllowed, RuleViolation
 from convene_meetings.domain.invitations import SEND_INVITATIONS
 from convene_meetings.domain.meeting import TEAM_ROLE, Meeting
 from convene_meetings.domain.rules import (

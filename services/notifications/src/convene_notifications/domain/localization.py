@@ -10,10 +10,13 @@ invitations, updates, cancellations and the reminder timers all carry the same c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from convene_schemas.events.meetings import Attendee, MeetingSnapshot
 
 DEFAULT_LANGUAGE = "en"
+
+M = TypeVar("M", bound=MeetingSnapshot)
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,10 @@ def _with_defaults(attendee: Attendee, defaults: AccountDefaults) -> Attendee:
     return attendee.model_copy(update=missing) if missing else attendee
 
 
-def with_account_defaults(meeting: MeetingSnapshot,
-                          defaults: AccountDefaults | None) -> MeetingSnapshot:
-    """``meeting`` whose attendees (and removed attendees) without a language or time zone
-    have the account's; the meeting itself as it is when the account's are unknown."""
+def with_account_defaults(meeting: M, defaults: AccountDefaults | None) -> M:
+    """``meeting`` (of the same class) whose attendees (and removed attendees) without a
+    language or time zone have the account's; the meeting itself as it is when the
+    account's are unknown."""
     if defaults is None or not (defaults.language or defaults.time_zone):
         return meeting
     update = {"attendees": [_with_defaults(a, defaults) for a in meeting.attendees]}

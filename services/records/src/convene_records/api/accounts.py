@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from convene_kit.auth import CurrentPrincipal
+from convene_kit.http import ApiError
 from fastapi import APIRouter
 
 from convene_records.api.deps import Deps
-from convene_kit.http import ApiError
-
 from convene_records.api.models import (
     AccountCreate,
     AccountRead,

@@ -12,13 +12,13 @@ from typing import Any
 
 from convene_schemas.events.records import ContactUpserted, RecordDeleted, Seat, UserUpserted
 
+from convene_records.domain.crm import NotDeleted
 from convene_records.domain.emails import (
     InvalidReason,
     check_contact_email,
     email_key,
     syntax_error,
 )
-from convene_records.domain.crm import NotDeleted
 from convene_records.domain.versions import FIRST_VERSION, next_version
 
 

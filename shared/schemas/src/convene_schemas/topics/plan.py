@@ -33,12 +33,15 @@ class ObservedTopic:
     configs: dict[str, str]
 
 
+Action = Literal["create", "ok", "change", "error"]
+
+
 @dataclass(frozen=True)
 class TopicPlan:
     """What to do about one topic."""
 
     topic: DesiredTopic
-    action: Literal["create", "ok", "change", "error"]
+    action: Action
     add_partitions: bool = False
     config_changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -95,5 +98,5 @@ def plan_topic(
         if observed.configs.get(key) != value
     }
     add = observed.partitions < desired.partitions
-    action = "change" if add or changes else "ok"
+    action: Action = "change" if add or changes else "ok"
     return TopicPlan(desired, action, add, changes, observed_partitions=observed.partitions)
