@@ -55,7 +55,7 @@ def kit_settings(prefix: str, group: str, **overrides: Any) -> ServiceSettings:
     values: dict[str, Any] = {
         "service_name": group, "kafka_bootstrap": BOOTSTRAP, "topic_prefix": prefix,
         "consumer_retry_initial_s": 0.01, "consumer_retry_max_s": 0.05,
-        "consumer_max_attempts": 3, "shutdown_grace_s": 5.0,
+        "shutdown_grace_s": 5.0,
     }
     values.update(overrides)
     return ServiceSettings(**values)
@@ -184,7 +184,7 @@ async def test_replay_moves_one_dead_letter_back_once_and_dry_run_publishes_noth
     original = built("g-replay")
     dlq_headers = list(original.headers) + [
         ("dlq_source_topic", topic.encode()), ("dlq_source_partition", b"0"),
-        ("dlq_source_offset", b"5"), ("dlq_reason", b"handler_failed"),
+        ("dlq_source_offset", b"5"), ("dlq_reason", b"rejected"),
     ]
     other = built("g-stays")
     other_headers = list(other.headers) + [("dlq_source_topic", topic.encode())]

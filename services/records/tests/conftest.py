@@ -28,7 +28,7 @@ def gateway_key() -> ec.EllipticCurvePrivateKey:
 @pytest.fixture
 def settings() -> RecordsSettings:
     return RecordsSettings(topic_prefix="unit.", consumer_retry_initial_s=0.001,
-                           consumer_retry_max_s=0.002, consumer_max_attempts=2)
+                           consumer_retry_max_s=0.002)
 
 
 @pytest.fixture

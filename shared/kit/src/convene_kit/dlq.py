@@ -11,7 +11,7 @@ headers added, and the consumer commits and moves on:
 ``dlq_source_offset``      its offset (decimal)
 ``dlq_consumer_group``     the consumer group that gave up on it
 ``dlq_reason``             ``undecodable`` / ``unknown_type`` / ``unknown_version`` /
-                           ``validation_failed`` / ``handler_failed``
+                           ``validation_failed`` / ``rejected`` (the handler's verdict)
 ``dlq_error_class``        the exception's class name
 ``dlq_error_message``      the exception's message (redacted, at most 1000 characters)
 ``dlq_failed_at``          when it was dead-lettered (RFC 3339, UTC)

@@ -89,10 +89,6 @@ class ServiceSettings(BaseSettings):
     # Consumer retries
     consumer_retry_initial_s: float = 0.5
     consumer_retry_max_s: float = 30.0
-    consumer_max_attempts: int = Field(
-        default=5,
-        description="Attempts for a handler failing with a non-infrastructure error before DLQ.",
-    )
 
     # The DLQ brake (convene_kit.consumer): one partition's stream of dead letters stops it.
     # 50 in a row: the catalogue's dead letters are isolated mistakes (one bad version, one

@@ -63,9 +63,9 @@ def register_infrastructure_error(*classes: type[BaseException]) -> None:
 def is_infrastructure_error(exc: BaseException) -> bool:
     """True if ``exc`` (or what caused it) is a store/broker/network outage, not a bad input.
 
-    Consumers retry these in place with backoff and do not commit; anything else is the
-    message's (or the code's) fault and is retried a bounded number of times, then
-    dead-lettered.
+    Consumers retry these in place with backoff and do not commit; anything else is either
+    the message's declared fault (dead-lettered) or a bug (its partition waits and retries:
+    see :mod:`convene_kit.consumer`).
     """
     seen: set[int] = set()
     current: BaseException | None = exc
