@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import pytest
+from convene_kit.clock import utc_now as utcnow
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import (
     Outbox,
     outbox_entries,
     outbox_indexes,
-    utcnow,
     with_outbox,
 )
 from convene_kit.relay import OutboxRelay

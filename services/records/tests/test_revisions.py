@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 
 import pytest
 from convene_kit.auth import JwtVerifier
+from convene_kit.clock import utc_now as utcnow
 from convene_kit.http import ApiError
-from convene_kit.outbox import outbox_entries, utcnow
+from convene_kit.outbox import outbox_entries
 from convene_kit.revisions import revision_key
 from convene_records.bootstrap import Records, bootstrap
 from convene_records.domain.people import change_contact

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from convene_kit.auth import JwtVerifier
-from convene_kit.claims import Claims, utc_now
+from convene_kit.claims import Claims
+from convene_kit.clock import utc_now
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
 from convene_kit.kafka import EventPublisher, build_broker

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from convene_kit.claims import utc_now
+from convene_kit.clock import utc_now
 from convene_schemas.base import Event
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from convene_kit.claims import Claims, utc_now
+from convene_kit.claims import Claims
+from convene_kit.clock import utc_now
 from convene_schemas.events.meetings import MeetingSnapshot
 from prometheus_client import Counter
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from convene_kit.kafka import EventPublisher
-from convene_kit.outbox import outbox_entries, publish_and_clear, with_outbox
+from convene_kit.outbox import insert_with_events, outbox_entries, publish_and_clear
 from convene_schemas.base import Event, event_class
 from convene_schemas.events.notifications import (
     EmailDeliveryFailed,
@@ -25,7 +25,6 @@ from convene_schemas.events.notifications import (
 )
 from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from convene_notifications.domain.planning import PlannedEmail
 
@@ -117,13 +116,9 @@ class MailEvents:
                      now: datetime) -> dict[str, Any] | None:
         """Store ``event`` for publishing under ``outcome_id``; None if it was raised before
         (then it was published already or the relay will)."""
-        document = with_outbox({"_id": outcome_id, "account_id": account_id,
-                                "created_at": now}, outbox_entries([event]))
-        try:
-            await self.collection.insert_one(document)
-        except DuplicateKeyError:
-            return None
-        return document
+        return await insert_with_events(
+            self.collection, {"_id": outcome_id, "account_id": account_id, "created_at": now},
+            outbox_entries([event]))
 
     async def publish(self, document: dict[str, Any] | None) -> None:
         """Publish a recorded event and drop its document; on failure the relay retries."""

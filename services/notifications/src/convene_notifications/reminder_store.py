@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from convene_kit.outbox import PENDING_SINCE_FIELD, insert_with_events
 from convene_kit.store import IndexSpec, find_all
 from convene_schemas.events.meetings import MeetingSnapshot
 from pymongo.asynchronous.collection import AsyncCollection
@@ -107,18 +108,16 @@ class FireClaims:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
 
-    async def claim(self, document: dict[str, Any]) -> bool:
-        """Insert the claim (with its outbox); True for exactly one caller."""
-        try:
-            await self.collection.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
+    async def claim(self, document: dict[str, Any],
+                    events: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Insert the claim with its events (outbox entries); the claim as written for
+        exactly one caller, None for the others."""
+        return await insert_with_events(self.collection, document, events)
 
     async def prune(self, now: datetime, older_than: timedelta) -> None:
-        """Drop claims fired long ago (their events were published by then)."""
+        """Drop claims fired long ago whose events are published."""
         await self.collection.delete_many({"claimed_at": {"$lt": now - older_than},
-                                           "outbox": {"$size": 0}})
+                                           PENDING_SINCE_FIELD: {"$exists": False}})
 
 
 class MeetingVersions:

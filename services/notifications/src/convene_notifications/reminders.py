@@ -35,9 +35,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from convene_kit.claims import utc_now
+from convene_kit.clock import utc_now
 from convene_kit.kafka import EventPublisher
-from convene_kit.outbox import Outbox, outbox_entries, with_outbox
+from convene_kit.outbox import Outbox, outbox_entries
 from convene_kit.periodic import every
 from convene_schemas.events.common import ReminderOffset
 from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
@@ -194,10 +194,11 @@ class ReminderScheduler:
                 return False
             return await self.fallback.fire(timer)
         now = self.clock()
-        claim = with_outbox({"_id": fire_claim_id(timer["_id"]), "claimed_at": now,
-                             "account_id": timer["account_id"], "meeting_id": timer["meeting_id"]},
-                            outbox_entries(reminder_events(timer, now)))
-        if not await self.claims.claim(claim):
+        claim = await self.claims.claim(
+            {"_id": fire_claim_id(timer["_id"]), "claimed_at": now,
+             "account_id": timer["account_id"], "meeting_id": timer["meeting_id"]},
+            outbox_entries(reminder_events(timer, now)))
+        if claim is None:
             await self.timers.delete(timer["_id"])  # fired by another replica
             return False
         REMINDERS_FIRED.inc()

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from convene_kit.claims import Claims, utc_now
+from convene_kit.claims import Claims
+from convene_kit.clock import utc_now
 from convene_kit.periodic import every
 from convene_kit.store import IndexSpec
 from prometheus_client import Gauge

@@ -29,9 +29,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+from convene_kit.clock import utc_now
 
 
 @dataclass(frozen=True)

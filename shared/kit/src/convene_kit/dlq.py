@@ -36,13 +36,14 @@ import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import IO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
+from convene_kit.clock import utc_now
 from convene_kit.kafka import send_record
 from convene_kit.logging import redact_text
 from convene_kit.metrics import EVENTS_DEAD_LETTERED
@@ -76,7 +77,7 @@ def dead_letter_headers(
 ) -> list[tuple[str, bytes]]:
     """The original headers plus provenance and error headers (replacing older ``dlq_*``)."""
     message = redact_text(str(error))[:MAX_ERROR_MESSAGE]
-    when = (failed_at or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")
+    when = (failed_at or utc_now()).isoformat(timespec="milliseconds")
     added = {
         "dlq_source_topic": topic,
         "dlq_source_partition": str(partition),

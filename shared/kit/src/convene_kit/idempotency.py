@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from convene_kit.clock import Clock, utc_now
 from convene_kit.periodic import every
 from convene_kit.store import IndexSpec
 
@@ -38,10 +39,12 @@ class ProcessedEvents:
         group: str,
         *,
         retention_s: float = 7 * 24 * 3600.0,
+        clock: Clock = utc_now,
     ) -> None:
         self.collection = collection
         self.group = group
         self.retention = timedelta(seconds=retention_s)
+        self.clock = clock
 
     @staticmethod
     def indexes(collection: str = PROCESSED_EVENTS_COLLECTION) -> list[IndexSpec]:
@@ -64,7 +67,7 @@ class ProcessedEvents:
                     "_id": self._key(event_id),
                     "group": self.group,
                     "event_id": event_id,
-                    "processed_at": datetime.now(timezone.utc),
+                    "processed_at": self.clock(),
                 }
             )
         except DuplicateKeyError:
@@ -73,7 +76,7 @@ class ProcessedEvents:
 
     async def prune(self, now: datetime | None = None) -> int:
         """Delete this group's records older than the retention; returns how many."""
-        cutoff = (now or datetime.now(timezone.utc)) - self.retention
+        cutoff = (now or self.clock()) - self.retention
         result = await self.collection.delete_many(
             {"group": self.group, "processed_at": {"$lt": cutoff}}
         )

@@ -34,13 +34,15 @@ import logging
 import os
 import signal
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from convene_schemas.base import Event
 from convene_schemas.envelope import KafkaRecord, new_event_id, to_kafka_message
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
+from convene_kit.clock import utc_now
 from convene_kit.kafka import EventPublisher
 from convene_kit.logging import traceparent_var
 from convene_kit.store import IndexSpec
@@ -52,11 +54,6 @@ PENDING_SINCE_FIELD = "outbox_pending_since"
 
 _REGISTERED_COLLECTIONS: list[str] = []
 
-
-def utcnow() -> datetime:
-    """Now, timezone-aware UTC (BSON keeps milliseconds)."""
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def register_outbox_collection(name: str) -> None:
@@ -116,14 +113,14 @@ def outbox_entry(
     record = to_kafka_message(
         event, event_id=event_id, traceparent=traceparent or traceparent_var.get()
     )
-    return record_to_entry(record, event_id=event_id, created_at=created_at or utcnow())
+    return record_to_entry(record, event_id=event_id, created_at=created_at or utc_now())
 
 
 def outbox_entries(
     events: Iterable[Event | tuple[Event, str]], *, traceparent: str | None = None
 ) -> list[dict[str, Any]]:
     """Entries for several events raised by one change, in order (``(event, id)`` keeps ids)."""
-    now = utcnow()
+    now = utc_now()
     entries = []
     for item in events:
         event, event_id = item if isinstance(item, tuple) else (item, None)
@@ -142,6 +139,23 @@ def with_outbox(
     if entries:
         doc[PENDING_SINCE_FIELD] = min(e["created_at"] for e in entries)
     return doc
+
+
+async def insert_with_events(
+    collection: AsyncCollection[dict[str, Any]],
+    document: Mapping[str, Any],
+    entries: Sequence[Mapping[str, Any]],
+) -> dict[str, Any] | None:
+    """Insert a new document carrying ``entries`` in its outbox: one unique insert, the
+    claim of everything the document stands for (a revision, a timer's firing, an email's
+    outcome). Returns the document as written, for :func:`publish_and_clear`, or None when
+    its ``_id`` was taken before (claimed by someone else, or raised already)."""
+    written = with_outbox(document, entries)
+    try:
+        await collection.insert_one(written)
+    except DuplicateKeyError:
+        return None
+    return written
 
 
 class Outbox:

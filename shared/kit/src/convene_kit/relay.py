@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from convene_kit.claims import Claims
+from convene_kit.clock import Clock, utc_now
 from convene_kit.kafka import EventPublisher
 from convene_kit.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_RELAYED
 from convene_kit.outbox import (
@@ -32,7 +33,6 @@ from convene_kit.outbox import (
     PENDING_SINCE_FIELD,
     publish_and_clear,
     registered_outbox_collections,
-    utcnow,
 )
 from convene_kit.periodic import every
 from convene_kit.store import IndexSpec, MongoStore, find_all
@@ -57,7 +57,7 @@ class OutboxRelay:
         interval_s: float = 5.0,
         batch_size: int = 100,
         leases_collection: str = OUTBOX_LEASES_COLLECTION,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.publisher = publisher

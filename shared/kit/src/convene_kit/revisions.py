@@ -35,12 +35,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from convene_kit.clock import Clock, utc_now
-from convene_kit.outbox import PENDING_SINCE_FIELD, with_outbox
+from convene_kit.outbox import PENDING_SINCE_FIELD, insert_with_events
 from convene_kit.periodic import every
-from convene_kit.store import AccountScopedCollection, IndexSpec, find_all
+from convene_kit.store import AccountScopedCollection, IndexSpec, find_all, scoped_filter
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +79,11 @@ class RevisionLog:
         outbox entries; None if already taken."""
         state = dict(document)
         aggregate_id = state.pop("_id")
-        claim = with_outbox({
+        return await insert_with_events(self.collection, {
             "_id": revision_key(aggregate_id, state["version"]),
-            "account_id": state["account_id"], "aggregate_id": aggregate_id, "head": head,
-            "version": state["version"], "state": state, "claimed_at": now}, outbox)
-        try:
-            await self._scoped.insert_one(state["account_id"], claim)
-        except DuplicateKeyError:
-            return None
-        return claim
+            "account_id": scoped_filter(state["account_id"])["account_id"],
+            "aggregate_id": aggregate_id, "head": head, "version": state["version"],
+            "state": state, "claimed_at": now}, outbox)
 
     async def state(self, account_id: str, aggregate_id: str,
                     version: int) -> dict[str, Any] | None:
