@@ -14,8 +14,9 @@ from aiokafka import AIOKafkaProducer
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
 from convene_kit.idempotency import ProcessedEvents
-from convene_kit.kafka import build_broker
+from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import Outbox, outbox_entries, with_outbox
+from convene_kit.relay import OutboxRelay
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.settings import ServiceSettings
 from convene_kit.store import MongoStore
@@ -106,9 +107,10 @@ async def test_a_service_process_end_to_end() -> None:
     processed = ProcessedEvents(store.collection("processed_events"), settings.consumer_group)
     consumer = subscribe_events(broker, settings, [OrderPlaced.TOPIC],
                                 {OrderPlaced: on_order_placed}, processed_events=processed)
-    runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=["invoices"])
-    outbox = Outbox(runtime.publisher)
+    publisher = EventPublisher(broker, settings)
+    relay = OutboxRelay.from_settings(store, publisher, settings, collections=["invoices"])
+    runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer, relay=relay)
+    outbox = Outbox(publisher)
     app = create_app(settings, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan)
 

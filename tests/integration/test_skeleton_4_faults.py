@@ -14,7 +14,7 @@ import httpx
 from convene_kit.testing import read_records
 from convene_schemas.envelope import new_event_id, to_kafka_message
 from pymongo import AsyncMongoClient
-from support import REPO_ROOT, endpoint, wait_for
+from support import REPO_ROOT, crash_before_publish, endpoint, wait_for
 from support.mail import mails
 from support.services import Stack
 from support.skeleton import (
@@ -64,18 +64,22 @@ async def test_a_service_killed_between_write_and_publish_publishes_once_after_r
     stack: Stack, account: Account
 ) -> None:
     title = f"Crash-{uuid.uuid4().hex[:8]}"
-    stack.restart("meetings", extra={"CONVENE_FAULT_INJECTION": "crash_before_publish"})
+    # Meetings built with a publisher that SIGKILLs the process instead of publishing this
+    # meeting's MeetingScheduled (and nothing else): the crash between write and publish.
+    stack.restart("meetings", module=crash_before_publish.MODULE,
+                  extra={crash_before_publish.TITLE_VARIABLE: title})
     meetings = stack.services["meetings"]  # the restarted process
     try:
         async with httpx.AsyncClient(base_url=meetings.url, timeout=15) as client:
             try:
                 await client.post("/meetings", json=meeting_request(account, title, "n"),
                                   headers={"Authorization": f"Bearer {account.host_token}"})
-                raise AssertionError("the request completed: the fault was not injected")
+                raise AssertionError("the request completed: the publisher did not crash")
             except httpx.TransportError:
                 pass  # the process died mid-request, as intended
         await wait_for(lambda: meetings.process.poll() is not None, "meetings to die")
         assert meetings.process.returncode == -9
+        assert "crashing before publishing" in meetings.log_tail(), meetings.log_tail()
     finally:
         stack.start("meetings")  # normal settings: the relay sweeps what the crash left
 

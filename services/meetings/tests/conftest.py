@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 # Test modules are imported by path (--import-mode=importlib); the repository root is on
 # sys.path (pytest's pythonpath), so the fakes are reached as a namespace package.
-from services.meetings.tests.fakes import FakeCollection, FakePublisher, FakeStore
+from services.meetings.tests.fakes import FakeCollection, FakeStore, RecordingPublisher
 
 # ---------------------------------------------------------------------------------------
 # Tokens, the service, a client
@@ -56,7 +56,7 @@ def mint(signing_key: ec.EllipticCurvePrivateKey) -> Callable[..., dict[str, str
 class Harness:
     service: MeetingsService
     store: FakeStore
-    publisher: FakePublisher
+    publisher: RecordingPublisher
 
     async def deliver(self, event: Event, event_id: str | None = None) -> None:
         """Hand ``event`` to its handler as the consumer would (envelope and all)."""
@@ -72,7 +72,7 @@ class Harness:
 def harness(signing_key: ec.EllipticCurvePrivateKey) -> Harness:
     settings = MeetingsSettings(topic_prefix="", jwt_public_key_file=None)
     store = FakeStore()
-    publisher = FakePublisher(settings)
+    publisher = RecordingPublisher(settings)
     public_pem = signing_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     verifier = JwtVerifier(public_pem, audience=settings.jwt_audience, issuer=settings.jwt_issuer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -97,7 +98,7 @@ async def test_the_meeting_is_stored_and_meeting_scheduled_published(
     event = envelope.event
     assert isinstance(event, MeetingScheduled)
     assert stored["_id"] == event.meeting_id == meeting_id
-    assert harness.publisher.sent[0].key == meeting_id.encode()
+    assert harness.publisher.records[0].key == meeting_id.encode()
     assert (event.version, event.source, event.send_invitations) == (0, "crm", True)
     assert (event.organizer_user_id, event.host_user_id, event.on_behalf) == (
         account.host, account.colleague, True)
@@ -124,6 +125,22 @@ async def test_when_kafka_is_down_the_meeting_is_saved_and_left_for_the_relay(
     assert response.status_code == 201
     stored = harness.collection("meetings").docs[response.json()["meeting"]["id"]]
     assert len(stored["outbox"]) == 1 and "outbox_pending_since" in stored
+
+
+async def test_once_kafka_is_back_the_relay_publishes_what_was_left(
+    client, harness, mint, account
+) -> None:
+    harness.publisher.fail = True
+    response = await client.post("/meetings", json=body(account),
+                                 headers=mint(account.account_id, account.host))
+    meeting_id = response.json()["meeting"]["id"]
+    harness.publisher.fail = False
+    relay = harness.service.runtime.relay  # built by bootstrap over the harness's publisher
+    relay.clock = lambda: datetime(2100, 1, 1, tzinfo=timezone.utc)  # a lease window opens
+    assert await relay.sweep_once() == 1
+    [envelope] = harness.publisher.events()
+    assert isinstance(envelope.event, MeetingScheduled) and envelope.subject == meeting_id
+    assert not harness.collection("meetings").docs[meeting_id].get("outbox")
 
 
 async def test_the_internal_note_is_shown_only_to_the_team(client, mint, account) -> None:
@@ -193,7 +210,7 @@ async def test_refusals_are_422_with_a_code(client, harness, mint, account, over
                                  headers=mint(account.account_id, account.host))
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == code
-    assert harness.collection("meetings").docs == {} and harness.publisher.sent == []
+    assert harness.collection("meetings").docs == {} and harness.publisher.records == []
 
 
 async def test_unknown_attendees_are_named(client, mint, account, records) -> None:

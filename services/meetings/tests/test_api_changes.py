@@ -98,7 +98,7 @@ async def test_changes_raise_the_sequence_and_a_no_op_publishes_nothing(client, 
     events = [e.event for e in harness.publisher.events()]
     assert [e.version for e in events] == [0, 1, 2, 3, 4]
     assert isinstance(events[1], MeetingUpdated) and isinstance(events[2], MeetingRescheduled)
-    for record in harness.publisher.sent:
+    for record in harness.publisher.records:
         assert NOTE.encode() not in record.value
     other = await client.patch(f"/meetings/{mid}", json={"title": "x"},
                                headers=mint(records.new_id("acc"), ids["host"]))

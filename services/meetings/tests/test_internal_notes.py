@@ -24,8 +24,8 @@ async def test_no_published_event_contains_the_internal_note(client, harness, mi
                                      headers=mint(acc, host, roles=roles))
         assert response.status_code == 201
 
-    assert len(harness.publisher.sent) == 2
-    for record in harness.publisher.sent:
+    assert len(harness.publisher.records) == 2
+    for record in harness.publisher.records:
         wire = record.value + record.key + b"".join(v for _, v in record.headers)
         assert NOTE.encode() not in wire and b"competitor" not in wire
         assert b"note" not in record.value.lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from convene_kit.idempotency import PROCESSED_EVENTS_COLLECTION
 from convene_schemas.envelope import new_event_id, to_kafka_message
 from convene_schemas.events.records import RecordDeleted
@@ -93,6 +94,7 @@ async def test_deletions_of_other_record_kinds_are_ignored(harness, records) -> 
     assert harness.collection("contacts").docs == {}
 
 
+@pytest.mark.contract  # the rest of this module is unit tests
 async def test_records_events_reach_the_read_models_through_the_consumer(
     harness, records
 ) -> None:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from services.records.tests.fakes import FakePublisher, FakeStore
+from services.records.tests.fakes import FakeStore, RecordingPublisher
 
 Headers = dict[str, str]
 
@@ -37,12 +37,12 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
-def publisher(settings: RecordsSettings) -> FakePublisher:
-    return FakePublisher(settings)
+def publisher(settings: RecordsSettings) -> RecordingPublisher:
+    return RecordingPublisher(settings)
 
 
 @pytest.fixture
-def service(settings: RecordsSettings, store: FakeStore, publisher: FakePublisher,
+def service(settings: RecordsSettings, store: FakeStore, publisher: RecordingPublisher,
             gateway_key: ec.EllipticCurvePrivateKey) -> Records:
     public_pem = gateway_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -1,7 +1,8 @@
 """In-memory stand-ins for the store and the publisher, so unit tests run the real
-repositories, outbox and version guards without a database or Kafka. The store is the kit's
-(:class:`convene_kit.testing.FakeStore`: unique ``_id`` and unique indexes, the filters and
-updates the code uses, a BSON round trip); the publisher and meeting events are records'.
+repositories, outbox and version guards without a database or Kafka. Both are the kit's:
+:class:`convene_kit.testing.FakeStore` (unique ``_id`` and unique indexes, the filters and
+updates the code uses, a BSON round trip) and :class:`convene_kit.testing.RecordingPublisher`
+(``records``, ``events()``, ``fail`` for Kafka being down); the meeting events are records'.
 """
 
 from __future__ import annotations
@@ -10,30 +11,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from convene_kit.testing import FakeStore
-from convene_records.settings import RecordsSettings
-from convene_schemas.envelope import Envelope, KafkaRecord, from_kafka_message
+from convene_kit.testing import FakeStore, RecordingPublisher
 from convene_schemas.events.common import RecordRef
 from convene_schemas.events.meetings import Attendee, MeetingSnapshot, ical_uid_for
 
-__all__ = ["MEETING_START", "FakePublisher", "FakeStore", "meeting_event"]
-
-
-class FakePublisher:
-    """Keeps what the outbox publishes; ``failing = True`` simulates Kafka being down."""
-
-    def __init__(self, settings: RecordsSettings) -> None:
-        self.settings = settings
-        self.records: list[KafkaRecord] = []
-        self.failing = False
-
-    async def publish_record(self, record: KafkaRecord) -> None:
-        if self.failing:
-            raise ConnectionError("kafka unreachable")
-        self.records.append(record)
-
-    def envelopes(self) -> list[Envelope]:
-        return [from_kafka_message(r.value, r.headers, r.key) for r in self.records]
+__all__ = ["MEETING_START", "FakeStore", "RecordingPublisher", "meeting_event"]
 
 
 MEETING_START = datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)

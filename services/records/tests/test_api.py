@@ -10,7 +10,7 @@ from convene_records.store import ACCOUNTS, CONTACTS, USERS
 from convene_schemas.events.records import AccountSettingsChanged, ContactUpserted, UserUpserted
 from fastapi.testclient import TestClient
 
-from services.records.tests.fakes import FakePublisher, FakeStore
+from services.records.tests.fakes import FakeStore, RecordingPublisher
 
 ALICE = {"email": "alice@acme.example", "name": "Alice Host", "time_zone": "Europe/Rome",
          "language": "it", "seat": "sales_professional"}
@@ -34,7 +34,7 @@ def test_opening_the_account_of_the_token(client: TestClient, auth, publisher) -
     assert datetime.fromisoformat(body["created_at"]).tzinfo is not None
     assert client.get("/account", headers=headers).json() == body
 
-    [envelope] = publisher.envelopes()
+    [envelope] = publisher.events()
     assert isinstance(envelope.event, AccountSettingsChanged)
     assert envelope.subject == "acc_rome" and envelope.event.version == 1
     assert envelope.event.default_time_zone == "Europe/Rome"
@@ -62,7 +62,7 @@ def test_creating_and_reading_a_user(client: TestClient, account, publisher) -> 
     assert user == {**ALICE, "id": user["id"], "personal_email_access": False, "active": True}
     assert client.get(f"/users/{user['id']}", headers=account).json() == user
 
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, UserUpserted)
     assert (event.user_id, event.email, event.seat, event.version) == (
         user["id"], "alice@acme.example", "sales_professional", 1)
@@ -92,7 +92,7 @@ def test_creating_and_reading_a_contact(client: TestClient, account, publisher) 
     assert contact == {**ZOE, "id": contact["id"], "email_valid": True,
                        "email_invalid_reason": None}
     assert client.get(f"/contacts/{contact['id']}", headers=account).json() == contact
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, ContactUpserted) and event.contact_id == contact["id"]
     assert (event.email, event.email_valid, event.version) == ("zoe@client.example", True, 1)
 
@@ -111,7 +111,7 @@ def test_a_contact_with_a_bad_or_no_email_is_saved_and_flagged(client: TestClien
     assert (none.json()["email"], none.json()["email_valid"],
             none.json()["email_invalid_reason"]) == (None, False, "missing")
     flagged = [(e.event.email_valid, e.event.email_invalid_reason)
-               for e in publisher.envelopes()[-2:]]
+               for e in publisher.events()[-2:]]
     assert flagged == [(False, "malformed"), (False, "missing")]
 
 
@@ -145,16 +145,16 @@ def test_every_endpoint_needs_a_token(client: TestClient, method: str, path: str
 
 
 def test_events_leave_the_outbox_once_published(client: TestClient, account, store: FakeStore,
-                                                publisher: FakePublisher) -> None:
+                                                publisher: RecordingPublisher) -> None:
     contact = client.post("/contacts", json=ZOE, headers=account).json()
     doc = store.collection(CONTACTS).docs[contact["id"]]
     assert not doc.get("outbox") and "outbox_pending_since" not in doc
-    assert publisher.envelopes()[-1].subject == contact["id"]
+    assert publisher.events()[-1].subject == contact["id"]
 
 
 def test_with_kafka_down_the_change_is_kept_and_its_event_waits(
-        client: TestClient, account, store: FakeStore, publisher: FakePublisher) -> None:
-    publisher.failing = True
+        client: TestClient, account, store: FakeStore, publisher: RecordingPublisher) -> None:
+    publisher.fail = True
     created = client.post("/users", json=ALICE, headers=account)
     assert created.status_code == 201
     doc = store.collection(USERS).docs[created.json()["id"]]
@@ -163,8 +163,8 @@ def test_with_kafka_down_the_change_is_kept_and_its_event_waits(
 
 
 def test_the_account_carries_its_outbox_in_the_same_document(
-        client: TestClient, auth, store: FakeStore, publisher: FakePublisher) -> None:
-    publisher.failing = True
+        client: TestClient, auth, store: FakeStore, publisher: RecordingPublisher) -> None:
+    publisher.fail = True
     client.post("/account", json={"name": "Acme"}, headers=auth("acc_outbox"))
     doc = store.collection(ACCOUNTS).docs["acc_outbox"]
     assert doc["name"] == "Acme" and doc["version"] == 1

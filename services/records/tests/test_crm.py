@@ -45,10 +45,10 @@ def test_a_company_is_created_read_and_soft_deleted(client: TestClient, account,
     company = created.json()
     assert company["id"].startswith("co_") and company["version"] == 1
     assert client.get(f"/companies/{company['id']}", headers=account).json() == company
-    assert isinstance(publisher.envelopes()[-1].event, CompanyUpserted)
+    assert isinstance(publisher.events()[-1].event, CompanyUpserted)
 
     assert client.delete(f"/companies/{company['id']}", headers=account).status_code == 204
-    deleted = publisher.envelopes()[-1].event
+    deleted = publisher.events()[-1].event
     assert isinstance(deleted, RecordDeleted)
     assert (deleted.record_kind, deleted.record_id, deleted.version) == (
         "company", company["id"], 2)
@@ -66,7 +66,7 @@ def test_deal_rules_come_from_the_contract(client: TestClient, account, publishe
                                      "currency": "EUR"}, headers=account)
     assert ok.status_code == 201, ok.text
     assert ok.json()["amount"] == "1500.50"
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, DealUpserted) and str(event.amount) == "1500.50"
     owner = client.post("/tickets", json={"subject": "S", "status": "new",
                                           "owner_user_id": "usr_nobody"}, headers=account)
@@ -98,7 +98,7 @@ def test_associations_are_one_per_pair_and_announced(client: TestClient, account
     reverse = client.post("/associations", json={"from_record": other, "to_record": one},
                           headers=account)
     assert reverse.status_code == 409 and code(reverse) == "association_exists"
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, AssociationChanged) and event.associated
     listed = client.get(f"/tickets/{ticket['id']}/associations", headers=account).json()
     assert [a["id"] for a in listed["items"]] == [created.json()["id"]]
@@ -106,7 +106,7 @@ def test_associations_are_one_per_pair_and_announced(client: TestClient, account
     assoc = created.json()["id"]
     assert assoc == association_id(account_id(account), RecordRef(**other), RecordRef(**one))
     assert client.delete(f"/associations/{assoc}", headers=account).status_code == 204
-    removed = publisher.envelopes()[-1].event
+    removed = publisher.events()[-1].event
     assert isinstance(removed, AssociationChanged) and not removed.associated
     assert removed.version == 2
     assert client.get(f"/associations/{assoc}", headers=account).status_code == 404
@@ -190,10 +190,10 @@ def test_a_task_has_an_owner_a_due_time_a_status_and_associations(
     assert task["id"].startswith("task_") and task["status"] == "in_progress"
     assert task["associations"] == [{"kind": "deal", "id": deal["id"]}]
     assert client.get(f"/tasks/{task['id']}", headers=account).json() == task
-    event = next(e.event for e in reversed(publisher.envelopes())
+    event = next(e.event for e in reversed(publisher.events())
                  if isinstance(e.event, TaskUpserted))
     assert event.owner_user_id == owner["id"] and event.version == 1
-    linked = publisher.envelopes()[-1].event  # the association document follows the task
+    linked = publisher.events()[-1].event  # the association document follows the task
     assert isinstance(linked, AssociationChanged) and linked.associated
     assert {linked.from_record.id, linked.to_record.id} == {task["id"], deal["id"]}
     assert event.due_at.isoformat() == "2026-06-01T09:00:00+00:00"
@@ -221,7 +221,7 @@ def test_updating_a_record_publishes_its_new_state(client: TestClient, account,
     body = changed.json()
     assert (body["subject"], body["status"], body["priority"], body["version"]) == (
         "Printer", "closed", None, 2)
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, TicketUpserted) and event.version == 2 and event.priority is None
     count = len(publisher.records)
     same = client.patch(f"/tickets/{ticket['id']}", json={"status": "closed"}, headers=account)

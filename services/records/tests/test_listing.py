@@ -17,7 +17,7 @@ from convene_records.domain.timeline import InvalidCursor
 from convene_schemas.events.records import AssociationChanged, ContactUpserted, TaskUpserted
 from fastapi.testclient import TestClient
 
-from services.records.tests.fakes import FakePublisher
+from services.records.tests.fakes import RecordingPublisher
 
 
 def code(response) -> str:
@@ -44,7 +44,7 @@ def owner(client: TestClient, headers, email: str = "o@acme.example") -> str:
 
 
 def test_a_kind_is_listed_by_name_without_deleted_ones_and_restore_brings_one_back(
-        client: TestClient, account, auth, publisher: FakePublisher) -> None:
+        client: TestClient, account, auth, publisher: RecordingPublisher) -> None:
     ids = {name: client.post("/companies", json={"name": name}, headers=account).json()["id"]
            for name in ("beta", "Alpha", "delta", "Gamma", "epsilon")}
     client.delete(f"/companies/{ids['delta']}", headers=account)
@@ -68,14 +68,14 @@ def test_a_kind_is_listed_by_name_without_deleted_ones_and_restore_brings_one_ba
 
 
 def test_contacts_are_listed_and_a_deleted_contact_restored(
-        client: TestClient, account, publisher: FakePublisher) -> None:
+        client: TestClient, account, publisher: RecordingPublisher) -> None:
     made = [client.post("/contacts", json={"first_name": first, "last_name": "X"},
                         headers=account).json() for first in ("Zoe", "Adam", "Mia")]
     client.delete(f"/contacts/{made[2]['id']}", headers=account)
     assert [c["first_name"] for c in every_page(client, "/contacts", account)] == ["Adam", "Zoe"]
     restored = client.post(f"/contacts/{made[2]['id']}/restore", headers=account)
     assert restored.status_code == 200 and restored.json() == made[2]
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, ContactUpserted) and event.version == 3
     assert [c["first_name"] for c in every_page(client, "/contacts", account,
                                                 name="mi")] == ["Mia"]
@@ -121,7 +121,7 @@ def test_tasks_are_listed_by_owner_due_range_and_status(client: TestClient, acco
 
 
 def test_a_tasks_associations_follow_the_association_documents(
-        client: TestClient, account, publisher: FakePublisher) -> None:
+        client: TestClient, account, publisher: RecordingPublisher) -> None:
     deal = client.post("/deals", json={"name": "D", "stage": "s"}, headers=account).json()
     company = client.post("/companies", json={"name": "C"}, headers=account).json()
     task = client.post("/tasks", json={"title": "T", "owner_user_id": owner(client, account),
@@ -137,9 +137,9 @@ def test_a_tasks_associations_follow_the_association_documents(
     assert created.status_code == 201, created.text
     now = client.get(f"/tasks/{task['id']}", headers=account).json()
     assert (now["associations"], now["version"]) == ([ref_deal, ref_company], 2)
-    last = publisher.envelopes()[-1].event
+    last = publisher.events()[-1].event
     assert isinstance(last, TaskUpserted) and last.version == 2  # after AssociationChanged
-    assert isinstance(publisher.envelopes()[-2].event, AssociationChanged)
+    assert isinstance(publisher.events()[-2].event, AssociationChanged)
 
     client.delete(f"/associations/{linked[0]['id']}", headers=account)
     now = client.get(f"/tasks/{task['id']}", headers=account).json()

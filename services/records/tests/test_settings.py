@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 
 def settings_events(publisher) -> list[AccountSettingsChanged]:
-    return [e.event for e in publisher.envelopes()
+    return [e.event for e in publisher.events()
             if isinstance(e.event, AccountSettingsChanged)]
 
 

@@ -114,6 +114,7 @@ async def test_each_entry_write_is_version_guarded(service: Records, store: Fake
     assert (entry["title"], entry["version"]) == ("New title", 1)
 
 
+@pytest.mark.contract  # the rest of this module is unit tests
 async def test_meeting_events_reach_the_timeline_through_the_consumer(
         service: Records, store: FakeStore) -> None:
     """The contract: a CloudEvents record on meetings.events.v1 (with the topic prefix) is

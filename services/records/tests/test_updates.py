@@ -24,7 +24,7 @@ def test_an_admin_deactivates_a_user_and_changes_the_seat(client: TestClient, au
                            json={"active": False, "seat": "service_enterprise"})
     assert changed.status_code == 200, changed.text
     assert (changed.json()["active"], changed.json()["seat"]) == (False, "service_enterprise")
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, UserUpserted) and event.version == 2 and not event.active
     assert client.get(f"/users/{user['id']}", headers=admin).json() == changed.json()
     taken = client.patch(f"/users/{bob['id']}", json={"email": "ALICE@acme.example"},
@@ -47,7 +47,7 @@ def test_a_contact_email_change_is_flagged_not_refused(client: TestClient, accou
     assert broken.status_code == 200, broken.text
     assert (broken.json()["email"], broken.json()["email_valid"],
             broken.json()["email_invalid_reason"]) == ("zoe at client", False, "malformed")
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, ContactUpserted) and event.version == 2
     assert event.email_invalid_reason == "malformed"
     renamed = client.patch(f"/contacts/{contact['id']}", json={"last_name": "Quinn",
@@ -69,7 +69,7 @@ def test_a_deleted_contact_is_gone_everywhere(client: TestClient, account, publi
                                              "first_name": "Gone"}, headers=account).json()
     deal = client.post("/deals", json={"name": "D", "stage": "s"}, headers=account).json()
     assert client.delete(f"/contacts/{contact['id']}", headers=account).status_code == 204
-    event = publisher.envelopes()[-1].event
+    event = publisher.events()[-1].event
     assert isinstance(event, RecordDeleted)
     assert (event.record_kind, event.record_id, event.version) == ("contact", contact["id"], 2)
     for path in (f"/contacts/{contact['id']}", f"/contacts/{contact['id']}/timeline",

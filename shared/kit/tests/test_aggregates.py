@@ -15,11 +15,9 @@ import pytest
 from convene_kit.aggregates import Aggregates, KeyTaken, Revision, VersionedRepository
 from convene_kit.outbox import Outbox
 from convene_kit.revisions import RevisionLog, revision_key
-from convene_kit.settings import ServiceSettings
 from convene_kit.store import IndexSpec
-from convene_kit.testing import FakeStore
+from convene_kit.testing import FakeStore, RecordingPublisher
 from convene_schemas.base import Event
-from convene_schemas.envelope import KafkaRecord, from_kafka_message
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 ACCOUNT = "acc_1"
@@ -56,25 +54,6 @@ class WidgetRepository(VersionedRepository[Widget]):
                       version=document["version"])
 
 
-class Publisher:
-    """Keeps what the outbox publishes; events of a version in ``failing`` cannot be sent."""
-
-    def __init__(self) -> None:
-        self.settings = ServiceSettings(service_name="kittest")
-        self.sent: list[KafkaRecord] = []
-        self.failing: set[int] = set()
-
-    async def publish_record(self, record: KafkaRecord) -> None:
-        await asyncio.sleep(0)
-        if from_kafka_message(record.value, record.headers).event.version in self.failing:
-            raise ConnectionError("kafka unreachable")
-        self.sent.append(record)
-
-    def versions(self, widget_id: str = "w_1") -> list[int]:
-        events = [from_kafka_message(r.value, r.headers, r.key).event for r in self.sent]
-        return [e.version for e in events if e.widget_id == widget_id]
-
-
 class Conflict(Exception):
     pass
 
@@ -82,7 +61,8 @@ class Conflict(Exception):
 @dataclass
 class World:
     store: FakeStore
-    publisher: Publisher
+    publisher: RecordingPublisher
+    failing: set[int]  # the versions whose events Kafka refuses
     widgets: WidgetRepository
     aggregates: Aggregates
 
@@ -90,15 +70,23 @@ class World:
     def claims(self) -> dict[Any, dict[str, Any]]:
         return self.store.collection("revisions").docs
 
+    def versions(self, widget_id: str = "w_1") -> list[int]:
+        """The versions of the widget's published events, in publishing order."""
+        events = [envelope.event for envelope in self.publisher.events()]
+        return [e.version for e in events if isinstance(e, WidgetChanged)
+                and e.widget_id == widget_id]
+
 
 @pytest.fixture
 def world() -> World:
     store = FakeStore([IndexSpec("widgets", [("account_id", 1), ("slug", 1)],
                                  name="account_slug", unique=True)])
-    publisher = Publisher()
+    failing: set[int] = set()
+    publisher = RecordingPublisher(fail_on=lambda envelope: envelope.event.version in failing)
     aggregates = Aggregates(RevisionLog(store.collection("revisions")), Outbox(publisher),
                             clock=lambda: NOW, conflict=Conflict)
-    return World(store, publisher, WidgetRepository(store.collection("widgets")), aggregates)
+    return World(store, publisher, failing, WidgetRepository(store.collection("widgets")),
+                 aggregates)
 
 
 def changed(widget: Widget) -> WidgetChanged:
@@ -132,13 +120,13 @@ async def created(world: World, widget_id: str = "w_1", slug: str = "first") -> 
 
 async def test_create_stores_the_first_version_and_publishes_it(world: World) -> None:
     await created(world)
-    assert world.publisher.versions() == [1]
+    assert world.versions() == [1]
     assert not world.store.collection("widgets").docs["w_1"].get("outbox")
     with pytest.raises(KeyTaken):
         await created(world)  # the same id
     with pytest.raises(KeyTaken):
         await created(world, "w_2")  # the same unique slug
-    assert world.publisher.versions() == [1] and world.publisher.versions("w_2") == []
+    assert world.versions() == [1] and world.versions("w_2") == []
 
 
 async def test_concurrent_changes_all_land_and_publish_in_version_order(world: World) -> None:
@@ -150,7 +138,7 @@ async def test_concurrent_changes_all_land_and_publish_in_version_order(world: W
     assert sorted(a.version for a in answers) == [2, 3, 4, 5, 6, 7]  # each its own version
     final = await world.aggregates.load(world.widgets, ACCOUNT, "w_1")
     assert final is not None and sorted(final.colours) == sorted(colours)  # none lost
-    assert world.publisher.versions() == [1, 2, 3, 4, 5, 6, 7]  # in order, no gap, no repeat
+    assert world.versions() == [1, 2, 3, 4, 5, 6, 7]  # in order, no gap, no repeat
 
 
 async def test_a_slow_request_is_overtaken_without_breaking_the_order(world: World) -> None:
@@ -174,27 +162,27 @@ async def test_a_slow_request_is_overtaken_without_breaking_the_order(world: Wor
     fast = await asyncio.wait_for(world.aggregates.change(
         world.widgets, ACCOUNT, "w_1", add_colour("blue"), missing=KeyError()), timeout=5)
     assert (fast.version, fast.colours) == (3, ("red", "blue"))  # rolled forward over v2
-    assert world.publisher.versions() == [1, 2, 3]  # v2 first, though its request is not done
+    assert world.versions() == [1, 2, 3]  # v2 first, though its request is not done
     released.set()
     assert (await asyncio.wait_for(slow, timeout=5)).version == 2
-    assert world.publisher.versions() == [1, 2, 3]  # and never twice
+    assert world.versions() == [1, 2, 3]  # and never twice
 
 
 async def test_a_failed_publish_saves_the_change_and_nothing_overtakes_it(
         world: World) -> None:
     await created(world)
-    world.publisher.failing = {2}
+    world.failing.add(2)
     saved = await world.aggregates.change(world.widgets, ACCOUNT, "w_1", add_colour("red"),
                                           missing=KeyError())
-    assert saved.version == 2 and world.publisher.versions() == [1]
+    assert saved.version == 2 and world.versions() == [1]
     await world.aggregates.change(world.widgets, ACCOUNT, "w_1", add_colour("blue"),
                                   missing=KeyError())
-    assert world.publisher.versions() == [1]  # version 3 waits behind version 2
+    assert world.versions() == [1]  # version 3 waits behind version 2
     assert all(claim["outbox"] for claim in world.claims.values())  # left for the relay
-    world.publisher.failing = set()
+    world.failing.clear()
     await world.aggregates.change(world.widgets, ACCOUNT, "w_1", add_colour("green"),
                                   missing=KeyError())
-    assert world.publisher.versions() == [1, 2, 3, 4]
+    assert world.versions() == [1, 2, 3, 4]
     assert all(not claim.get("outbox") for claim in world.claims.values())
 
 
@@ -205,7 +193,7 @@ async def test_a_no_op_stores_and_publishes_nothing(world: World) -> None:
     same = await world.aggregates.change(world.widgets, ACCOUNT, "w_1", add_colour("red"),
                                          missing=KeyError())
     assert same.version == 2 and len(world.claims) == 1
-    assert world.publisher.versions() == [1, 2]
+    assert world.versions() == [1, 2]
 
 
 async def test_rules_and_claims_see_the_injected_clock(world: World) -> None:
@@ -239,7 +227,7 @@ async def test_losing_every_claim_raises_the_services_conflict(
         await world.aggregates.change(world.widgets, ACCOUNT, "w_1", add_colour("red", seen),
                                       missing=KeyError())
     assert len(seen) == world.aggregates.attempts  # the rule re-applied after each loss
-    assert world.publisher.versions() == [1]
+    assert world.versions() == [1]
 
 
 async def test_a_head_left_behind_is_rolled_forward_and_written(world: World) -> None:
@@ -259,7 +247,7 @@ async def test_a_revision_whose_unique_key_is_taken_is_withdrawn(world: World) -
         await world.aggregates.change(world.widgets, ACCOUNT, "w_2", rename("first"),
                                       missing=KeyError())
     assert revision_key("w_2", 2) not in world.claims
-    assert world.publisher.versions("w_2") == [1]
+    assert world.versions("w_2") == [1]
     # The same when a load meets such a claim (its writer died before withdrawing it).
     taken = Widget("w_2", ACCOUNT, "first", (), 2)
     await world.aggregates.revisions.claim(world.widgets.document(taken), [], NOW,
@@ -270,7 +258,7 @@ async def test_a_revision_whose_unique_key_is_taken_is_withdrawn(world: World) -
     renamed = await world.aggregates.change(world.widgets, ACCOUNT, "w_2", rename("third"),
                                             missing=KeyError())
     assert (renamed.slug, renamed.version) == ("third", 2)
-    assert world.publisher.versions("w_2") == [1, 2]
+    assert world.versions("w_2") == [1, 2]
 
 
 async def test_pruning_runs_on_the_logs_clock(world: World) -> None:

@@ -14,7 +14,7 @@ from convene_kit.outbox import (
     outbox_entry,
     with_outbox,
 )
-from convene_kit.settings import ServiceSettings
+from convene_kit.testing import FakeStore, RecordingPublisher
 from convene_schemas.base import Event
 from convene_schemas.envelope import from_kafka_message, to_kafka_message
 
@@ -64,43 +64,33 @@ def test_with_outbox_for_insert() -> None:
     assert doc["outbox_pending_since"] == entries[0]["created_at"]
 
 
-class FakeCollection:
-    def __init__(self, doc: dict[str, Any]) -> None:
-        self.doc = doc
-        self.updates: list[tuple[dict, dict]] = []
-
-    async def find_one(self, query: dict, projection: Any = None) -> dict | None:
-        return self.doc if query["_id"] == self.doc["_id"] else None
-
-    async def update_one(self, query: dict, update: dict) -> None:
-        self.updates.append((query, update))
+async def stored(store: FakeStore, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """A widget document inserted with ``entries`` in its outbox (as written)."""
+    doc = with_outbox({"_id": "w-1", "account_id": "acc-1"}, entries)
+    await store.collection("widgets").insert_one(doc)
+    return doc
 
 
-class FakePublisher:
-    def __init__(self, fail_at: int | None = None) -> None:
-        self.settings = ServiceSettings(service_name="kittest")
-        self.sent: list[Any] = []
-        self.fail_at = fail_at
-
-    async def publish_record(self, record: Any) -> None:
-        if self.fail_at is not None and len(self.sent) == self.fail_at:
-            raise ConnectionError("kafka unreachable")
-        self.sent.append(record)
-
-
-async def test_publish_pending_publishes_in_order_then_clears_the_outbox_in_one_write() -> None:
+async def test_publish_pending_publishes_in_order_then_clears_the_outbox() -> None:
+    store, publisher = FakeStore(), RecordingPublisher()
     entries = outbox_entries([(moved(1), "e1"), (moved(2), "e2")])
-    collection = FakeCollection(with_outbox({"_id": "w-1"}, entries))
-    publisher = FakePublisher()
-    assert await Outbox(publisher).publish_pending(collection, "w-1") == 2
-    assert [r for r in publisher.sent] == [entry_to_record(e) for e in entries]
-    assert collection.updates == [
-        ({"_id": "w-1"}, {"$unset": {"outbox": "", "outbox_pending_since": ""}})]
+    await stored(store, entries)
+    widgets = store.collection("widgets")
+    assert await Outbox(publisher).publish_pending(widgets, "w-1") == 2  # read back by _id
+    assert publisher.records == [entry_to_record(e) for e in entries]
+    assert [envelope.id for envelope in publisher.events()] == ["e1", "e2"]
+    assert widgets.docs == {"w-1": {"_id": "w-1", "account_id": "acc-1"}}
 
 
 async def test_failed_publish_leaves_every_entry_for_the_relay() -> None:
+    store = FakeStore()
+    publisher = RecordingPublisher(fail_on=lambda envelope: envelope.id == "e2")
     entries = outbox_entries([(moved(1), "e1"), (moved(2), "e2")])
-    collection = FakeCollection(with_outbox({"_id": "w-1"}, entries))
+    doc = await stored(store, entries)
+    widgets = store.collection("widgets")
     with pytest.raises(ConnectionError):
-        await Outbox(FakePublisher(fail_at=1)).publish_pending(collection, collection.doc)
-    assert collection.updates == []
+        await Outbox(publisher).publish_pending(widgets, doc)  # as inserted
+    assert [envelope.id for envelope in publisher.events()] == ["e1"]
+    left = widgets.docs["w-1"]
+    assert [e["event_id"] for e in left["outbox"]] == ["e1", "e2"]  # nothing cleared
+    assert left["outbox_pending_since"] == doc["outbox_pending_since"]

@@ -6,10 +6,15 @@ import asyncio
 from typing import Any
 
 from convene_kit.http import create_app
+from convene_kit.relay import OutboxRelay
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.settings import ServiceSettings
 from convene_kit.store import IndexSpec
+from convene_kit.testing import RecordingPublisher
 from fastapi.testclient import TestClient
+
+SETTINGS = ServiceSettings(service_name="kittest", outbox_sweep_interval_s=3600,
+                           outbox_grace_s=7, outbox_lease_s=40, outbox_batch_size=9)
 
 
 class FakeStore:
@@ -67,10 +72,24 @@ class FakeConsumer:
         return self.assigned
 
 
-def runtime(calls: list[str], **kwargs: Any) -> ServiceRuntime:
-    settings = ServiceSettings(service_name="kittest", outbox_sweep_interval_s=3600)
-    return ServiceRuntime(settings, broker=FakeBroker(calls), store=FakeStore(calls),  # type: ignore[arg-type]
+def runtime(calls: list[str], store: FakeStore | None = None, **kwargs: Any) -> ServiceRuntime:
+    return ServiceRuntime(SETTINGS, broker=FakeBroker(calls),  # type: ignore[arg-type]
+                          store=store or FakeStore(calls),  # type: ignore[arg-type]
                           consumer=FakeConsumer(calls), **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_relay_from_settings_sweeps_the_given_collections_through_the_given_publisher() -> None:
+    store, publisher = FakeStore([]), RecordingPublisher(SETTINGS)
+    relay = OutboxRelay.from_settings(store, publisher, SETTINGS,  # type: ignore[arg-type]
+                                      collections=["meetings", "meeting_revisions"])
+    assert relay.publisher is publisher  # what bootstrap(publisher=...) gets, the relay gets
+    assert relay.collections == ["meetings", "meeting_revisions"]
+    assert relay.replica_id == SETTINGS.replica_id
+    assert (relay.grace.total_seconds(), relay.lease.total_seconds(), relay.interval_s,
+            relay.batch_size) == (7, 40, 3600, 9)
+    assert [(spec.collection, spec.name) for spec in store.indexes] == [
+        ("meetings", "outbox_pending_since"), ("meeting_revisions", "outbox_pending_since"),
+        ("outbox_leases", "claimed_at")]
 
 
 async def test_start_and_stop_in_order_with_background_tasks() -> None:
@@ -82,8 +101,11 @@ async def test_start_and_stop_in_order_with_background_tasks() -> None:
         await stopping.wait()
         calls.append("background.stopped")
 
-    rt = runtime(calls, outbox_collections=["meetings"], background=[heartbeat])
-    rt.relay.sweep_once = _no_sweep  # type: ignore[union-attr,method-assign]
+    store = FakeStore(calls)
+    relay = OutboxRelay.from_settings(store, RecordingPublisher(SETTINGS), SETTINGS,  # type: ignore[arg-type]
+                                      collections=["meetings"])
+    relay.sweep_once = _no_sweep  # type: ignore[method-assign]
+    rt = runtime(calls, store, relay=relay, background=[heartbeat])
     await rt.start()
     await asyncio.wait_for(ticks.wait(), timeout=5)
     await rt.stop()
@@ -104,7 +126,7 @@ async def _no_sweep() -> int:
 
 def test_readiness_through_the_app_reports_each_dependency() -> None:
     calls: list[str] = []
-    rt = runtime(calls, outbox_collections=[])
+    rt = runtime(calls)
     app = create_app(rt.settings, readiness_checks=rt.readiness_checks(), lifespan=rt.lifespan)
     with TestClient(app) as client:
         not_ready = client.get("/readyz")

@@ -3,7 +3,9 @@
 A :class:`Stack` isolates one test module: its own topic prefix (topics created from the
 registry with that prefix, consumer groups named after it), its own databases, its own JWT
 key pair, free ports. Services are started with ``python -m <package>`` exactly as
-``make run`` and a container would, and stopped with SIGTERM (or killed with SIGKILL).
+``make run`` and a container would, and stopped with SIGTERM (or killed with SIGKILL). A
+test may start one with another entry module instead (``module=``, one of support's, e.g.
+:mod:`support.crash_before_publish`), which builds the service with a test double.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from pathlib import Path
 import httpx
 
 from support import REPO_ROOT, endpoint, load_infra_env
+
+INTEGRATION_DIR = Path(__file__).resolve().parents[1]
+"""tests/integration: on the PYTHONPATH of a child started with a support entry module."""
 
 PACKAGES = {
     "records": "convene_records",
@@ -47,15 +52,20 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
+    module: str | None = None  # the entry module instead of the service's package (tests)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        env = dict(self.env)
+        if self.module is not None:  # a support module: import support from tests/integration
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(INTEGRATION_DIR), *filter(None, [env.get("PYTHONPATH")])])
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", PACKAGES[self.name]], env=self.env, cwd=REPO_ROOT,
+            [sys.executable, "-m", self.module or PACKAGES[self.name]], env=env, cwd=REPO_ROOT,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
@@ -146,22 +156,28 @@ class Stack:
         env.update(extra or {})
         return env
 
-    def start(self, *names: str, extra: dict[str, dict[str, str]] | None = None) -> None:
-        """Start services (all five by default) and wait until each is ready."""
+    def start(self, *names: str, extra: dict[str, dict[str, str]] | None = None,
+              modules: dict[str, str] | None = None) -> None:
+        """Start services (all five by default) and wait until each is ready; ``modules``
+        names another entry module for some of them (``python -m <module>``)."""
         for name in names or tuple(PACKAGES):
             if name in self.services:
                 self.services[name].stop()  # never orphan a running process of this name
             port = self.services[name].port if name in self.services else free_port()
             service = ServiceProcess(name, port, self.env_for(name, port, (extra or {}).get(name)),
-                                     self.workdir / f"{name}.log")
+                                     self.workdir / f"{name}.log",
+                                     module=(modules or {}).get(name))
             self.services[name] = service
             service.start()
         for name in names or tuple(PACKAGES):
             self.services[name].wait_ready()
 
-    def restart(self, name: str, extra: dict[str, str] | None = None) -> None:
+    def restart(self, name: str, extra: dict[str, str] | None = None,
+                module: str | None = None) -> None:
+        """Stop one service and start it again, with ``extra`` environment and, if given,
+        from another entry ``module``."""
         self.services[name].stop()
-        self.start(name, extra={name: extra or {}})
+        self.start(name, extra={name: extra or {}}, modules={name: module} if module else None)
 
     def url(self, service: str) -> str:
         return self.services[service].url

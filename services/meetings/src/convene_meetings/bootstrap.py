@@ -15,6 +15,7 @@ from convene_kit.http import create_app
 from convene_kit.idempotency import PROCESSED_EVENTS_COLLECTION, ProcessedEvents
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import Outbox
+from convene_kit.relay import OutboxRelay
 from convene_kit.revisions import RevisionLog, revision_indexes
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.store import MongoStore
@@ -87,8 +88,8 @@ def bootstrap(
     )
     consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps),
                                 processed_events=processed_events)
-    runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=[MEETINGS, REVISIONS],
+    relay = OutboxRelay.from_settings(store, publisher, settings, collections=[MEETINGS, REVISIONS])
+    runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer, relay=relay,
                              background=[revisions.run_pruning])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene meetings")

@@ -14,6 +14,7 @@ from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import Outbox
+from convene_kit.relay import OutboxRelay
 from convene_kit.revisions import RevisionLog
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.store import MongoStore
@@ -80,14 +81,14 @@ def bootstrap(
     settings = settings or RecordsSettings()
     broker = broker or build_broker(settings)
     store = store or MongoStore.from_settings(settings, indexes=INDEXES)
-    deps = build_deps(store, publisher or EventPublisher(broker, settings),
-                      clock=clock or utc_now)
+    publisher = publisher or EventPublisher(broker, settings)
+    deps = build_deps(store, publisher, clock=clock or utc_now)
     # No processed-event records: the meeting handler's writes are version-guarded and keyed
     # by record and meeting (idempotent by construction), which saves a lookup and an
     # insert on every event.
     consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps))
-    runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
-                             outbox_collections=OUTBOX_COLLECTIONS,
+    relay = OutboxRelay.from_settings(store, publisher, settings, collections=OUTBOX_COLLECTIONS)
+    runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer, relay=relay,
                              background=[deps.aggregates.revisions.run_pruning])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene records")

@@ -20,7 +20,7 @@ claim per version after the first, holding the new state and the change's events
 
 A failed publish never fails the request: the change is stored, its events wait in their
 document's outbox and the outbox relay's sweep sends them (pass the head collections and
-the revision log's collection to ``ServiceRuntime(outbox_collections=...)``).
+the revision log's collection to ``OutboxRelay.from_settings(..., collections=...)``).
 
 A head write that meets a unique index (records: a user's email taken meanwhile) raises
 :class:`KeyTaken`; that revision is withdrawn, since it can never become the head.

@@ -30,9 +30,6 @@ clearing needs no condition, and the relay claims documents with unique inserts
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -47,24 +44,8 @@ from convene_kit.kafka import EventPublisher
 from convene_kit.logging import traceparent_var
 from convene_kit.store import IndexSpec
 
-logger = logging.getLogger(__name__)
-
 OUTBOX_FIELD = "outbox"
 PENDING_SINCE_FIELD = "outbox_pending_since"
-
-_REGISTERED_COLLECTIONS: list[str] = []
-
-
-
-def register_outbox_collection(name: str) -> None:
-    """Declare that documents of collection ``name`` carry an outbox (the relay sweeps it)."""
-    if name not in _REGISTERED_COLLECTIONS:
-        _REGISTERED_COLLECTIONS.append(name)
-
-
-def registered_outbox_collections() -> list[str]:
-    """Collections declared with :func:`register_outbox_collection`, in declaration order."""
-    return list(_REGISTERED_COLLECTIONS)
 
 
 def outbox_indexes(collections: Iterable[str]) -> list[IndexSpec]:
@@ -180,9 +161,6 @@ class Outbox:
             doc_id = document["_id"] if isinstance(document, Mapping) else document
             document = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1}) or {
                 "_id": doc_id}
-        if self.publisher.settings.fault("crash_before_publish") and document.get(OUTBOX_FIELD):
-            logger.critical("fault injection: crashing after the write, before the publish")
-            os.kill(os.getpid(), signal.SIGKILL)
         return await publish_and_clear(self.publisher, collection, document)
 
 

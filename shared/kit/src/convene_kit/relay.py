@@ -31,10 +31,11 @@ from convene_kit.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_RELAYE
 from convene_kit.outbox import (
     OUTBOX_FIELD,
     PENDING_SINCE_FIELD,
+    outbox_indexes,
     publish_and_clear,
-    registered_outbox_collections,
 )
 from convene_kit.periodic import every
+from convene_kit.settings import ServiceSettings
 from convene_kit.store import IndexSpec, MongoStore, find_all
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class OutboxRelay:
         publisher: EventPublisher,
         *,
         replica_id: str,
-        collections: Iterable[str] | None = None,
+        collections: Iterable[str],
         grace_s: float = 10.0,
         lease_s: float = 30.0,
         interval_s: float = 5.0,
@@ -62,7 +63,7 @@ class OutboxRelay:
         self.store = store
         self.publisher = publisher
         self.replica_id = replica_id
-        self._collections = list(collections) if collections is not None else None
+        self.collections = list(collections)
         self.grace = timedelta(seconds=grace_s)
         self.lease = timedelta(seconds=lease_s)
         self.interval_s = interval_s
@@ -70,17 +71,39 @@ class OutboxRelay:
         self.leases = Claims(store.collection(leases_collection), owner=replica_id)
         self.clock = clock
 
+    @classmethod
+    def from_settings(
+        cls,
+        store: MongoStore,
+        publisher: EventPublisher,
+        settings: ServiceSettings,
+        *,
+        collections: Iterable[str],
+        clock: Clock = utc_now,
+    ) -> OutboxRelay:
+        """The relay a service's bootstrap hands to ``ServiceRuntime(relay=...)``: sweeps
+        ``collections`` (every collection whose documents carry an outbox) with the
+        ``outbox_*`` settings and publishes through ``publisher``, the one the service's
+        writes publish through. Declares on ``store`` the indexes the sweep and the leases
+        need (:func:`~convene_kit.outbox.outbox_indexes`, :meth:`indexes`)."""
+        swept = list(collections)
+        store.declare(*outbox_indexes(swept), *cls.indexes())
+        return cls(
+            store,
+            publisher,
+            replica_id=settings.replica_id,
+            collections=swept,
+            grace_s=settings.outbox_grace_s,
+            lease_s=settings.outbox_lease_s,
+            interval_s=settings.outbox_sweep_interval_s,
+            batch_size=settings.outbox_batch_size,
+            clock=clock,
+        )
+
     @staticmethod
     def indexes(leases_collection: str = OUTBOX_LEASES_COLLECTION) -> list[IndexSpec]:
         """The index pruning old leases uses."""
         return [IndexSpec(leases_collection, [("claimed_at", 1)], name="claimed_at")]
-
-    @property
-    def collections(self) -> list[str]:
-        """The swept collections (the registered ones unless given explicitly)."""
-        if self._collections is not None:
-            return self._collections
-        return registered_outbox_collections()
 
     async def sweep_once(self) -> int:
         """One bounded pass over every collection; returns how many entries it published."""

@@ -16,7 +16,7 @@ document is the *head*, a cache of its latest revision. A crash between claim an
 leaves the head behind, and every load rolls it forward through revisions ``version + 1,
 + 2, ...`` (:meth:`RevisionLog.state`); a late head write (a slow writer overtaken) is
 repaired the same way, since revisions are contiguous. Pass the collection to
-``ServiceRuntime(outbox_collections=...)``.
+``OutboxRelay.from_settings(..., collections=...)``.
 
 Each claim names its head's collection (``head``), so :meth:`RevisionLog.prune` can drop
 claims that will never be read again: published, older than a retention far longer than any

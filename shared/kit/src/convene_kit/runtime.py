@@ -25,9 +25,7 @@ from faststream.kafka import KafkaBroker
 from convene_kit.consumer import DeadLetterBrakeEngaged, EventConsumer
 from convene_kit.http import ReadinessCheck
 from convene_kit.idempotency import ProcessedEvents
-from convene_kit.kafka import EventPublisher
 from convene_kit.logging import configure_logging
-from convene_kit.outbox import outbox_indexes, registered_outbox_collections
 from convene_kit.relay import OutboxRelay
 from convene_kit.settings import ServiceSettings
 from convene_kit.store import MongoStore
@@ -38,7 +36,12 @@ BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class ServiceRuntime:
-    """Owns the lifecycle of a service's store, broker, consumers and background tasks."""
+    """Owns the lifecycle of a service's store, broker, consumers and background tasks.
+
+    It builds nothing: the service's bootstrap builds what it runs and hands it over, the
+    outbox relay with :meth:`OutboxRelay.from_settings` over the publisher the service's
+    writes use (``relay=None`` when no document carries an outbox).
+    """
 
     def __init__(
         self,
@@ -47,7 +50,7 @@ class ServiceRuntime:
         broker: KafkaBroker,
         store: MongoStore,
         consumer: EventConsumer | None = None,
-        outbox_collections: Iterable[str] | None = None,
+        relay: OutboxRelay | None = None,
         processed_events: ProcessedEvents | None = None,
         background: Iterable[BackgroundTask] = (),
     ) -> None:
@@ -55,25 +58,7 @@ class ServiceRuntime:
         self.broker = broker
         self.store = store
         self.consumer = consumer
-        self.publisher = EventPublisher(broker, settings)
-        collections = (
-            list(outbox_collections)
-            if outbox_collections is not None
-            else registered_outbox_collections()
-        )
-        self.relay: OutboxRelay | None = None
-        if collections:
-            store.declare(*outbox_indexes(collections), *OutboxRelay.indexes())
-            self.relay = OutboxRelay(
-                store,
-                self.publisher,
-                replica_id=settings.replica_id,
-                collections=collections,
-                grace_s=settings.outbox_grace_s,
-                lease_s=settings.outbox_lease_s,
-                interval_s=settings.outbox_sweep_interval_s,
-                batch_size=settings.outbox_batch_size,
-            )
+        self.relay = relay
         self.processed_events = processed_events or (
             consumer.processed_events if consumer else None
         )

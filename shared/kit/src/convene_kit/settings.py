@@ -67,9 +67,6 @@ class ServiceSettings(BaseSettings):
     # Auth: the gateway signs a JWT per request; services verify with its public key.
     jwt_public_key_file: Path | None = None
 
-    # Fault injection for crash tests; empty in production. "crash_before_publish" makes the
-    # process SIGKILL itself after an outbox write and before its publish.
-    fault_injection: str = Field(default="", description="Comma-separated fault names.")
     jwt_audience: str = "convene"
     jwt_issuer: str = "convene-gateway"
     jwt_leeway_s: float = 30.0
@@ -133,10 +130,6 @@ class ServiceSettings(BaseSettings):
             name = "convene_" + self.service_name.replace("-", "_")
             object.__setattr__(self, "mongo_database", name)
         return self
-
-    def fault(self, name: str) -> bool:
-        """True when the fault ``name`` is injected (CONVENE_FAULT_INJECTION, tests only)."""
-        return name in {part.strip() for part in self.fault_injection.split(",")}
 
     def topic(self, name: str) -> str:
         """The physical topic name of a logical one (the catalogue's ``Event.TOPIC``)."""

@@ -4,14 +4,19 @@ The local broker does not auto-create topics, so tests create their own (and the
 ones). Every wait is a bounded poll that fails with a clear message, never a bare sleep.
 
 Unit tests run the real repositories on :class:`FakeStore`, the one in-memory MongoDB of
-the kit's, records' and meetings' tests.
+the kit's, records' and meetings' tests, and publish through :class:`RecordingPublisher`.
+:class:`CrashingPublisher` is the crash between a write and its publish, for a service
+process an integration test starts with it (no fault injection lives in product code).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import operator
+import os
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -23,11 +28,17 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bson import ObjectId
 from bson.codec_options import CodecOptions
+from convene_schemas.envelope import Envelope, KafkaRecord, from_kafka_message
+from faststream.kafka import KafkaBroker
 from pymongo.errors import DuplicateKeyError
 from pymongo.results import DeleteResult, InsertOneResult, UpdateResult
 
 from convene_kit.dlq import topic_partitions
+from convene_kit.kafka import EventPublisher
+from convene_kit.settings import ServiceSettings
 from convene_kit.store import IndexSpec
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -131,6 +142,40 @@ async def committed_offset(
     await consumer.start()
     try:
         return await consumer.committed(TopicPartition(topic, partition))
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Per partition of ``topic``, the offset its next record will get: what it holds now."""
+    tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def committed_through(
+    bootstrap: str, group: str, topic: str, ends: Mapping[int, int]
+) -> bool:
+    """True once ``group`` has committed up to ``ends`` (from :func:`end_offsets`) on every
+    partition, i.e. processed every record the topic held when ``ends`` was read. The
+    barrier before asserting that those records did NOT cause something."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        for partition, end in ends.items():
+            if end == 0:
+                continue
+            committed = await consumer.committed(TopicPartition(topic, partition))
+            if committed is None or committed < end:
+                return False
+        return True
     finally:
         await consumer.stop()
 
@@ -259,7 +304,7 @@ def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
 
 
 def apply_update(doc: dict[str, Any], update: Mapping[str, Any]) -> None:
-    """Apply an operator update in place: ``$set $unset $push ($each) $pullAll $min``."""
+    """Apply an operator update in place: ``$set $unset $inc $push ($each) $pullAll $min``."""
     for op, spec in update.items():
         for field, arg in spec.items():
             if op == "$set":
@@ -274,6 +319,8 @@ def apply_update(doc: dict[str, Any], update: Mapping[str, Any]) -> None:
             elif op == "$min":
                 if field not in doc or arg < doc[field]:
                     doc[field] = arg
+            elif op == "$inc":
+                doc[field] = doc.get(field, 0) + arg
             else:
                 raise NotImplementedError(op)
 
@@ -352,6 +399,29 @@ class FakeCollection:
         self._store(doc, new=True)  # as on MongoDB: an existing _id makes the upsert fail
         return UpdateResult({"n": 1, "nModified": 0, "upserted": doc["_id"]}, True)
 
+    async def update_many(self, query: Mapping[str, Any],
+                          update: Mapping[str, Any]) -> UpdateResult:
+        self._check()
+        matched = modified = 0
+        for found in [d for d in self.docs.values() if matches(d, query)]:
+            changed = bson_copy(found)
+            apply_update(changed, bson_copy(update))
+            self._store(bson_copy(changed), new=False)
+            matched += 1
+            modified += int(changed != found)
+        return UpdateResult({"n": matched, "nModified": modified}, True)
+
+    async def replace_one(self, query: Mapping[str, Any], replacement: Mapping[str, Any],
+                          upsert: bool = False) -> UpdateResult:
+        self._check()
+        found = self._first(query)
+        if found is None and not upsert:
+            return UpdateResult({"n": 0, "nModified": 0}, True)
+        doc = bson_copy({"_id": found["_id"] if found is not None else ObjectId(),
+                         **replacement})
+        self._store(doc, new=found is None)
+        return UpdateResult({"n": 1, "nModified": int(found is not None)}, True)
+
     async def delete_one(self, query: Mapping[str, Any]) -> DeleteResult:
         self._check()
         found = self._first(query)
@@ -397,3 +467,59 @@ class FakeStore:
 
     async def close(self) -> None:
         return None
+
+
+# ---------------------------------------------------------------------------------------
+# Publishers for tests: one that records, one that crashes its process
+
+
+def _envelope(record: KafkaRecord) -> Envelope:
+    return from_kafka_message(record.value, record.headers, record.key)
+
+
+class RecordingPublisher(EventPublisher):
+    """An :class:`~convene_kit.kafka.EventPublisher` for unit tests, with no broker: keeps
+    every record it is given, in order, in ``records`` (logical topics, as the outbox
+    stores them). ``fail = True`` makes Kafka unreachable (every publish raises
+    ``ConnectionError``, nothing is kept); ``fail_on(envelope)`` does so for the records it
+    accepts (one event id, one version). Each publish yields to the event loop once, as a
+    send to Kafka would, so concurrent requests interleave there."""
+
+    def __init__(self, settings: ServiceSettings | None = None, *,
+                 fail_on: Callable[[Envelope], bool] | None = None) -> None:
+        # No super().__init__: there is no broker; publish_record below never sends.
+        self.settings = settings or ServiceSettings(service_name="tests")
+        self.records: list[KafkaRecord] = []
+        self.fail = False
+        self.fail_on = fail_on
+
+    async def publish_record(self, record: KafkaRecord) -> None:
+        await asyncio.sleep(0)
+        if self.fail or (self.fail_on is not None and self.fail_on(_envelope(record))):
+            raise ConnectionError("kafka unreachable")
+        self.records.append(record)
+
+    def events(self) -> list[Envelope]:
+        """The kept records decoded (CloudEvents envelopes with their typed events)."""
+        return [_envelope(record) for record in self.records]
+
+
+class CrashingPublisher(EventPublisher):
+    """An :class:`~convene_kit.kafka.EventPublisher` that SIGKILLs its own process instead
+    of sending the first record ``crash_on(envelope)`` accepts: nothing of it reaches Kafka,
+    no shutdown hook runs, what was written before stays written. Every other record is
+    published normally. For a service process that an integration test starts with
+    ``bootstrap(publisher=CrashingPublisher(...))`` to prove that the outbox relay publishes
+    after a restart what the crash left behind; never wired by a service itself."""
+
+    def __init__(self, broker: KafkaBroker, settings: ServiceSettings, *,
+                 crash_on: Callable[[Envelope], bool]) -> None:
+        super().__init__(broker, settings)
+        self.crash_on = crash_on
+
+    async def publish_record(self, record: KafkaRecord) -> None:
+        if self.crash_on(_envelope(record)):
+            logger.critical("crashing before publishing %s to %s (CrashingPublisher)",
+                            dict(record.headers).get("ce_id", b"?").decode(), record.topic)
+            os.kill(os.getpid(), signal.SIGKILL)
+        await super().publish_record(record)
