@@ -7,14 +7,12 @@ import asyncio
 import pytest
 from convene_kit import devtokens
 from convene_kit.auth import JwtVerifier
-from convene_notifications.bootstrap import Notifications, bootstrap
+from convene_notifications.bootstrap import Notifications
 from convene_notifications.mailer import PermanentDeliveryError
-from convene_notifications.settings import NotificationsSettings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
-from faststream.kafka import KafkaBroker
-from notifications_testing import NOW, FakeMailer, FakeStore, contact, meeting
+from notifications_testing import FakeMailer, RecordingPublisher, build, contact, meeting
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +27,14 @@ def token(key, account_id: str = "acc_1") -> str:
 
 
 @pytest.fixture
-def service(key) -> Notifications:
+def service(key, store, mailer: FakeMailer, publisher: RecordingPublisher,
+            clock) -> Notifications:
     public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     verifier = JwtVerifier(public, audience="convene", issuer="convene-gateway")
-    return bootstrap(NotificationsSettings(), broker=KafkaBroker(), store=FakeStore(),
-                     mailer=FakeMailer([PermanentDeliveryError("5.1.1 no such user", 550)]),
-                     verifier=verifier, clock=lambda: NOW)
+    mailer.failures.append(PermanentDeliveryError("5.1.1 no such user", 550))
+    return build(store=store, mailer=mailer, publisher=publisher, clock=clock,
+                 verifier=verifier)
 
 
 def get(service: Notifications, meeting_id: str | None, bearer: str | None):
@@ -46,7 +45,7 @@ def get(service: Notifications, meeting_id: str | None, bearer: str | None):
 
 def test_lists_each_email_of_the_meeting_with_its_state(service, key) -> None:
     event = meeting(attendees=[contact("bounce@globex.example"), contact("luca@initech.example")])
-    asyncio.run(service.deliveries.send_invitations(event))
+    asyncio.run(service.deps.meeting_emails.send_invitations(event))
 
     response = get(service, event.meeting_id, token(key))
 
@@ -66,7 +65,7 @@ def test_lists_each_email_of_the_meeting_with_its_state(service, key) -> None:
 
 def test_another_accounts_emails_are_invisible(service, key) -> None:
     event = meeting()
-    asyncio.run(service.deliveries.send_invitations(event))
+    asyncio.run(service.deps.meeting_emails.send_invitations(event))
 
     response = get(service, event.meeting_id, token(key, account_id="acc_other"))
 

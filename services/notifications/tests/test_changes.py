@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from email.headerregistry import Address
-
-from convene_notifications.compose import Composer
-from convene_notifications.delivery import Deliveries
 from convene_notifications.domain.planning import plan_changes
-from convene_notifications.mail_events import MAIL_EVENTS, MailEvents
 from convene_notifications.mailer import PermanentDeliveryError
-from convene_notifications.rendering import Templates
-from convene_notifications.store import MAIL_LOG, MailLog
+from convene_notifications.store import MAIL_EVENTS
+from convene_schemas.events.notifications import EmailDeliveryFailed, InvitationSent
 from notifications_testing import (
-    NOW,
     FakeMailer,
-    FakeStore,
     canceled,
     contact,
     meeting,
+    raised,
     rescheduled,
     updated,
 )
 
-SENDER = Address("Convene", "meetings", "convene.test")
 DANA, LUCA = "dana@globex.example", "luca@initech.example"
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.records: list = []
-
-    async def publish_record(self, record) -> None:
-        self.records.append(record)
-
-
-def deliveries(store: FakeStore, mailer: FakeMailer,
-               publisher: RecordingPublisher | None = None) -> Deliveries:
-    events = MailEvents(store.collection(MAIL_EVENTS), publisher)  # type: ignore[arg-type]
-    return Deliveries(MailLog(store.collection(MAIL_LOG)), mailer,
-                      Composer(templates=Templates(), sender=SENDER), events=events,
-                      clock=lambda: NOW)
 
 
 def calendar_of(message) -> str:
@@ -57,49 +33,45 @@ def sent(mailer: FakeMailer) -> list[tuple[str, str, str]]:
     return out
 
 
-async def test_an_update_sends_a_request_with_the_new_sequence_to_every_attendee() -> None:
-    store, mailer = FakeStore(), FakeMailer()
-    service = deliveries(store, mailer)
+async def test_an_update_sends_a_request_with_the_new_sequence_to_every_attendee(
+        service, mailer) -> None:
+    emails = service.deps.meeting_emails
     base = meeting(attendees=[contact(DANA), contact(LUCA)])
-    await service.send_invitations(base)
-    await service.send_updates(updated(base, version=1, title="New title"))
-    await service.send_updates(updated(base, version=1, title="New title"))  # redelivered
+    await emails.send_invitations(base)
+    await emails.send_updates(updated(base, version=1, title="New title"))
+    await emails.send_updates(updated(base, version=1, title="New title"))  # redelivered
 
     assert sorted(sent(mailer)) == [(DANA, "REQUEST", "SEQUENCE:0"), (DANA, "REQUEST", "SEQUENCE:1"),
                                     (LUCA, "REQUEST", "SEQUENCE:0"), (LUCA, "REQUEST", "SEQUENCE:1")]
     update = mailer.messages_to(DANA)[-1]
     assert update["Subject"].startswith("Updated invitation: New title")
     assert f"UID:{base.ical_uid}" in calendar_of(update)
-    kinds = [e["kind"] for e in await MailLog(store.collection(MAIL_LOG)).for_meeting(
-        "acc_1", base.meeting_id)]
+    kinds = [e["kind"] for e in await service.mail_log.for_meeting("acc_1", base.meeting_id)]
     assert sorted(kinds) == ["invitation", "invitation", "update", "update"]
 
 
-async def test_a_reschedule_is_an_update_too() -> None:
-    store, mailer = FakeStore(), FakeMailer()
+async def test_a_reschedule_is_an_update_too(service, mailer) -> None:
     base = meeting(attendees=[contact(DANA)])
-    await deliveries(store, mailer).send_updates(rescheduled(base, version=2))
+    await service.deps.meeting_emails.send_updates(rescheduled(base, version=2))
     [(_, method, sequence)] = sent(mailer)
     assert (method, sequence) == ("REQUEST", "SEQUENCE:2")
     assert "DTSTART;TZID=Europe/Rome:20260310T160000" in calendar_of(mailer.sent[0][0])
 
 
-async def test_edits_attendees_cannot_see_send_nothing() -> None:
-    store, mailer = FakeStore(), FakeMailer()
+async def test_edits_attendees_cannot_see_send_nothing(service, mailer) -> None:
     base = meeting()
-    service = deliveries(store, mailer)
-    await service.send_updates(updated(base, changed_fields=["reminders", "meeting_type"]))
-    await service.send_updates(updated(base, changed_fields=["calendar_event"]))
+    emails = service.deps.meeting_emails
+    await emails.send_updates(updated(base, changed_fields=["reminders", "meeting_type"]))
+    await emails.send_updates(updated(base, changed_fields=["calendar_event"]))
     assert mailer.sent == []
 
 
-async def test_a_removed_attendee_gets_a_cancel_naming_only_them() -> None:
-    store, mailer = FakeStore(), FakeMailer()
+async def test_a_removed_attendee_gets_a_cancel_naming_only_them(service, mailer) -> None:
     luca = contact(LUCA)
     base = meeting(attendees=[contact(DANA), luca])
     change = updated(base, version=1, changed_fields=["attendees"],
                      attendees=[base.attendees[0]], removed=[luca])
-    await deliveries(store, mailer).send_updates(change)
+    await service.deps.meeting_emails.send_updates(change)
 
     assert sorted(sent(mailer)) == [(DANA, "REQUEST", "SEQUENCE:1"),
                                     (LUCA, "CANCEL", "SEQUENCE:1")]
@@ -109,13 +81,12 @@ async def test_a_removed_attendee_gets_a_cancel_naming_only_them() -> None:
     assert LUCA not in calendar_of(mailer.messages_to(DANA)[0])
 
 
-async def test_a_canceled_meeting_sends_cancel_to_every_invited_attendee() -> None:
-    store, mailer = FakeStore(), FakeMailer()
+async def test_a_canceled_meeting_sends_cancel_to_every_invited_attendee(service, mailer) -> None:
     base = meeting(attendees=[contact(DANA), contact(LUCA),
                               contact(None, invite=False, no_invite_reason="email_missing")])
-    service = deliveries(store, mailer)
-    await service.send_cancellations(canceled(base, version=3))
-    await service.send_cancellations(canceled(base, version=3))
+    emails = service.deps.meeting_emails
+    await emails.send_cancellations(canceled(base, version=3))
+    await emails.send_cancellations(canceled(base, version=3))
 
     assert sorted(sent(mailer)) == [(DANA, "CANCEL", "SEQUENCE:3"), (LUCA, "CANCEL", "SEQUENCE:3")]
     message = mailer.messages_to(DANA)[0]
@@ -123,39 +94,36 @@ async def test_a_canceled_meeting_sends_cancel_to_every_invited_attendee() -> No
     assert message["Subject"].startswith("Canceled: ")
 
 
-async def test_an_older_sequence_arriving_late_sends_nothing() -> None:
-    store, mailer = FakeStore(), FakeMailer()
+async def test_an_older_sequence_arriving_late_sends_nothing(service, mailer) -> None:
     base = meeting(attendees=[contact(DANA)])
-    service = deliveries(store, mailer)
-    await service.send_updates(updated(base, version=3, title="Third"))
-    await service.send_updates(updated(base, version=2, title="Second"))
-    await service.send_cancellations(canceled(base, version=1))
+    emails = service.deps.meeting_emails
+    await emails.send_updates(updated(base, version=3, title="Third"))
+    await emails.send_updates(updated(base, version=2, title="Second"))
+    await emails.send_cancellations(canceled(base, version=1))
     assert sent(mailer) == [(DANA, "REQUEST", "SEQUENCE:3")]
 
 
-async def test_invitations_off_or_a_pending_link_send_nothing() -> None:
-    store, mailer = FakeStore(), FakeMailer()
+async def test_invitations_off_or_a_pending_link_send_nothing(service, mailer) -> None:
     off = meeting(attendees=[contact(DANA, invite=False, no_invite_reason="invitations_off")],
                   send_invitations=False, no_invitations_reason="calendar_sync_off")
-    service = deliveries(store, mailer)
-    await service.send_updates(updated(off, title="x"))
-    await service.send_cancellations(canceled(off))
+    emails = service.deps.meeting_emails
+    await emails.send_updates(updated(off, title="x"))
+    await emails.send_cancellations(canceled(off))
     pending = meeting(location={"kind": "video", "video_provider": "zoom",
                                 "join_url_pending": True})
-    await service.send_updates(updated(pending, changed_fields=["title"]))
+    await emails.send_updates(updated(pending, changed_fields=["title"]))
     assert mailer.sent == []
 
 
-async def test_the_update_bringing_the_join_link_is_the_first_invitation() -> None:
-    store, mailer = FakeStore(), FakeMailer()
+async def test_the_update_bringing_the_join_link_is_the_first_invitation(service, mailer) -> None:
     pending = meeting(attendees=[contact(DANA)],
                       location={"kind": "video", "video_provider": "zoom",
                                 "join_url_pending": True})
-    service = deliveries(store, mailer)
-    await service.send_invitations(pending)  # held back
+    emails = service.deps.meeting_emails
+    await emails.send_invitations(pending)  # held back
     link = {"kind": "video", "video_provider": "zoom", "join_url": "https://zoom.us/j/1",
             "join_url_pending": False}
-    await service.send_updates(updated(pending, changed_fields=["location.join_url",
+    await emails.send_updates(updated(pending, changed_fields=["location.join_url",
                                                                   "calendar_event"],
                                        location=link))
     [message] = [m for m, _, _ in mailer.sent]
@@ -171,24 +139,21 @@ def test_a_removed_attendee_still_invited_under_the_same_address_gets_no_cancel(
     assert [(p.kind, p.method) for p in plan_changes(change)] == [("update", "REQUEST")]
 
 
-async def test_sent_and_rejected_emails_publish_their_events_once() -> None:
-    store, publisher = FakeStore(), RecordingPublisher()
-    mailer = FakeMailer([PermanentDeliveryError("5.1.1 no such user", 550)])
+async def test_sent_and_rejected_emails_publish_their_events_once(
+        service, mailer, publisher, store) -> None:
+    mailer.failures.append(PermanentDeliveryError("5.1.1 no such user", 550))
     base = meeting(attendees=[contact("bounce@globex.example"), contact(DANA)])
-    service = deliveries(store, mailer, publisher)
-    await service.send_invitations(base)
-    await service.send_invitations(base)
+    emails = service.deps.meeting_emails
+    await emails.send_invitations(base)
+    await emails.send_invitations(base)
 
-    types = sorted(dict(r.headers)["ce_type"].decode() for r in publisher.records)
+    types = sorted(envelope.type for envelope in publisher.events())
     assert types == ["com.convene.notifications.EmailDeliveryFailed",
                      "com.convene.notifications.InvitationSent"]
-    failed = next(json.loads(r.value) for r in publisher.records
-                  if dict(r.headers)["ce_type"].endswith(b"EmailDeliveryFailed"))
-    assert (failed["smtp_code"], failed["permanent"], failed["enhanced_status"]) == (
-        550, True, "5.1.1")
-    assert failed["recipient_email"] == "bounce@globex.example"
-    [sent_event] = [json.loads(r.value) for r in publisher.records
-                    if dict(r.headers)["ce_type"].endswith(b"InvitationSent")]
-    assert (sent_event["recipient"]["email"], sent_event["kind"], sent_event["sequence"]) == (
+    [failed] = raised(publisher, EmailDeliveryFailed)
+    assert (failed.smtp_code, failed.permanent, failed.enhanced_status) == (550, True, "5.1.1")
+    assert failed.recipient_email == "bounce@globex.example"
+    [sent_event] = raised(publisher, InvitationSent)
+    assert (sent_event.recipient.email, sent_event.kind, sent_event.sequence) == (
         DANA, "invitation", 0)
     assert store.collection(MAIL_EVENTS).docs == {}  # published, then dropped

@@ -6,52 +6,51 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from convene_notifications.bootstrap import Notifications, bootstrap
+import pytest
+from convene_notifications.bootstrap import Notifications
 from convene_notifications.domain.join_link import fallback_timer_id, plan_fallback
-from convene_notifications.reminder_store import REMINDER_TIMERS
-from convene_notifications.settings import NotificationsSettings
-from convene_schemas.envelope import new_event_id, to_kafka_message
+from convene_notifications.service_layer.join_link import fallback_document
+from convene_notifications.timer_store import REMINDER_TIMERS
 from convene_schemas.events.common import Location
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from notifications_testing import NOW, FakeMailer, FakeStore, canceled, contact, meeting, updated
+from notifications_testing import (
+    NOW,
+    FakeMailer,
+    FakeStore,
+    ManualClock,
+    build,
+    canceled,
+    consume,
+    contact,
+    meeting,
+    settings_for,
+    updated,
+)
 
 PENDING = Location(kind="video", video_provider="zoom", join_url_pending=True)
 LINKED = Location(kind="video", video_provider="zoom", join_url="https://zoom.us/j/123")
 WAIT_S = 600
 
 
-class Service:
-    """notifications on fakes, with a clock the test moves."""
+@pytest.fixture
+def service(store: FakeStore, mailer: FakeMailer, clock: ManualClock) -> Notifications:
+    return build(settings_for(join_link_wait_s=WAIT_S), store=store, mailer=mailer, clock=clock)
 
-    def __init__(self) -> None:
-        self.now = NOW
-        self.mailer = FakeMailer()
-        self.store = FakeStore()
-        settings = NotificationsSettings(topic_prefix="ut.", join_link_wait_s=WAIT_S)
-        self.app: Notifications = bootstrap(settings, broker=KafkaBroker(), store=self.store,
-                                            mailer=self.mailer, clock=lambda: self.now)
 
-    async def consume(self, *events) -> None:
-        async with TestKafkaBroker(self.app.runtime.broker) as broker:
-            for event in events:
-                record = to_kafka_message(event, event_id=new_event_id())
-                await broker.publish(record.value, "ut." + record.topic, key=record.key,
-                                     headers={k: v.decode() for k, v in record.headers})
+async def at(service: Notifications, clock: ManualClock, seconds: float) -> int:
+    """Move the clock to NOW + ``seconds``; fire what is due (two replicas' worth)."""
+    clock.now = NOW + timedelta(seconds=seconds)
+    return (await service.scheduler.fire_due()) + (await service.scheduler.fire_due())
 
-    async def at(self, seconds: float) -> int:
-        """Move the clock to NOW + ``seconds``; fire what is due (two replicas' worth)."""
-        self.now = NOW + timedelta(seconds=seconds)
-        return (await self.app.scheduler.fire_due()) + (await self.app.scheduler.fire_due())
 
-    def received(self, address: str) -> list[tuple[str, str, str]]:
-        """(subject word, SEQUENCE line, LOCATION line) of every email to ``address``."""
-        found = []
-        for message in self.mailer.messages_to(address):
-            lines = message.get_body(("calendar",)).get_content().splitlines()
-            found.append((message["Subject"].split(":")[0],
-                          next(line for line in lines if line.startswith("SEQUENCE:")),
-                          next((line for line in lines if line.startswith("LOCATION")), "")))
-        return found
+def received(mailer: FakeMailer, address: str) -> list[tuple[str, str, str]]:
+    """(subject word, SEQUENCE line, LOCATION line) of every email to ``address``."""
+    found = []
+    for message in mailer.messages_to(address):
+        lines = message.get_body(("calendar",)).get_content().splitlines()
+        found.append((message["Subject"].split(":")[0],
+                      next(line for line in lines if line.startswith("SEQUENCE:")),
+                      next((line for line in lines if line.startswith("LOCATION")), "")))
+    return found
 
 
 def video_meeting(**overrides):
@@ -70,60 +69,62 @@ def test_only_a_pending_link_of_a_meeting_that_invites_plans_a_fallback() -> Non
                          WAIT_S) is None
 
 
+@pytest.mark.contract
 async def test_no_link_in_time_sends_the_invitation_without_it_once_then_the_link_as_update(
-) -> None:
-    service = Service()
+        service, mailer, clock, store) -> None:
     base = video_meeting()
-    await service.consume(base)
-    assert service.mailer.sent == []  # waiting for the link
-    assert await service.at(WAIT_S - 1) == 0 and service.mailer.sent == []
+    await consume(service, base)
+    assert mailer.sent == []  # waiting for the link
+    assert await at(service, clock, WAIT_S - 1) == 0 and mailer.sent == []
 
-    assert await service.at(WAIT_S) == 1  # one replica fires it
-    assert await service.at(WAIT_S + 60) == 0
-    assert service.received("ana@x.example") == [("Invitation", "SEQUENCE:0", "LOCATION:Zoom")]
-    assert fallback_timer_id(base.meeting_id) not in service.store.collection(
-        REMINDER_TIMERS).docs
+    assert await at(service, clock, WAIT_S) == 1  # one replica fires it
+    assert await at(service, clock, WAIT_S + 60) == 0
+    assert received(mailer, "ana@x.example") == [("Invitation", "SEQUENCE:0", "LOCATION:Zoom")]
+    assert fallback_timer_id(base.meeting_id) not in store.collection(REMINDER_TIMERS).docs
 
-    await service.consume(updated(base, version=1, changed_fields=["location.join_url"],
-                                  location=LINKED))
-    assert service.received("ana@x.example")[1] == (
+    await consume(service, updated(base, version=1, changed_fields=["location.join_url"],
+                                   location=LINKED))
+    assert received(mailer, "ana@x.example")[1] == (
         "Updated invitation", "SEQUENCE:1", "LOCATION:https://zoom.us/j/123")
-    assert len(service.mailer.sent) == 2
+    assert len(mailer.sent) == 2
 
 
-async def test_a_link_in_time_makes_one_invitation_and_the_fallback_does_nothing() -> None:
-    service = Service()
+@pytest.mark.contract
+async def test_a_link_in_time_makes_one_invitation_and_the_fallback_does_nothing(
+        service, mailer, clock, store) -> None:
     base = video_meeting()
-    await service.consume(base, updated(base, version=1, changed_fields=["location.join_url"],
-                                        location=LINKED))
-    assert service.received("ana@x.example") == [
+    await consume(service, base, updated(base, version=1,
+                                         changed_fields=["location.join_url"], location=LINKED))
+    assert received(mailer, "ana@x.example") == [
         ("Invitation", "SEQUENCE:1", "LOCATION:https://zoom.us/j/123")]
-    assert service.store.collection(REMINDER_TIMERS).docs == {}
+    assert store.collection(REMINDER_TIMERS).docs == {}
 
     # Even a fallback timer left behind (say, planned by a late redelivery) sends nothing.
-    await service.app.scheduler.timers.add_fallback(plan_fallback(base, WAIT_S))  # type: ignore[arg-type]
-    await service.at(WAIT_S)
-    assert len(service.mailer.sent) == 1
+    await service.scheduler.timers.add(fallback_document(plan_fallback(base, WAIT_S)))  # type: ignore[arg-type]
+    await at(service, clock, WAIT_S)
+    assert len(mailer.sent) == 1
 
 
-async def test_a_title_edit_while_waiting_keeps_the_fallback_and_a_cancel_follows_it() -> None:
-    service = Service()
+@pytest.mark.contract
+async def test_a_title_edit_while_waiting_keeps_the_fallback_and_a_cancel_follows_it(
+        service, mailer, clock) -> None:
     base = video_meeting()
-    await service.consume(base, updated(base, version=1, changed_fields=["title"],
-                                        title="Renamed", location=PENDING))
-    assert service.mailer.sent == []  # nobody has an invitation to update yet
-    await service.at(WAIT_S)
-    assert [s for s, _, _ in service.received("ana@x.example")] == ["Invitation"]
-    assert service.mailer.sent[0][0]["Subject"].startswith("Invitation: Renamed")
+    await consume(service, base, updated(base, version=1, changed_fields=["title"],
+                                         title="Renamed", location=PENDING))
+    assert mailer.sent == []  # nobody has an invitation to update yet
+    await at(service, clock, WAIT_S)
+    assert [s for s, _, _ in received(mailer, "ana@x.example")] == ["Invitation"]
+    assert mailer.sent[0][0]["Subject"].startswith("Invitation: Renamed")
 
-    await service.consume(canceled(base, version=2).model_copy(update={"location": PENDING}))
-    assert [s for s, _, _ in service.received("ana@x.example")] == ["Invitation", "Canceled"]
+    await consume(service, canceled(base, version=2).model_copy(update={"location": PENDING}))
+    assert [s for s, _, _ in received(mailer, "ana@x.example")] == ["Invitation", "Canceled"]
 
 
-async def test_a_meeting_canceled_while_waiting_sends_nothing_ever() -> None:
-    service = Service()
+@pytest.mark.contract
+async def test_a_meeting_canceled_while_waiting_sends_nothing_ever(
+        service, mailer, clock) -> None:
     base = video_meeting()
-    await service.consume(base, canceled(base, version=1).model_copy(
+    await consume(service, base, canceled(base, version=1).model_copy(
         update={"location": PENDING}))
-    assert await service.at(WAIT_S) == 0
-    assert service.mailer.sent == []
+    assert await at(service, clock, WAIT_S) == 0
+    assert mailer.sent == []

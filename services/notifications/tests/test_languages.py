@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from email.headerregistry import Address
-
 import pytest
-from convene_notifications.compose import Composer
-from convene_notifications.domain.planning import plan_invitations
+from convene_notifications.composers import MeetingComposer
+from convene_notifications.domain.planning import PlannedEmail, plan_invitations
 from convene_notifications.rendering import Templates
-from notifications_testing import NOW, canceled, contact, meeting
+from notifications_testing import NOW, SENDER, canceled, contact, meeting
 
-SENDER = Address("Convene", "meetings", "convene.test")
-COMPOSER = Composer(templates=Templates(), sender=SENDER)
+COMPOSER = MeetingComposer(templates=Templates(), sender=SENDER)
+
+
+def compose(planned: PlannedEmail, event):
+    return COMPOSER.compose(planned, event, now=NOW,
+                            message_id=planned.message_id(COMPOSER.message_id_domain))
 
 
 def invitation_to(language: str | None, time_zone: str = "Europe/Rome"):
     event = meeting(attendees=[contact(language=language, time_zone=time_zone)])
     [planned] = plan_invitations(event)
-    return COMPOSER.compose(planned, event, now=NOW)
+    return compose(planned, event)
 
 
 @pytest.mark.parametrize(("language", "subject", "body", "month"), [
@@ -46,6 +48,6 @@ def test_a_finnish_cancellation_is_worded_in_finnish() -> None:
     event = canceled(meeting(attendees=[contact(language="fi")]), version=2)
     from convene_notifications.domain.planning import plan_cancellations
     [planned] = plan_cancellations(event)
-    message = COMPOSER.compose(planned, event, now=NOW)
+    message = compose(planned, event)
     assert message["Subject"].startswith("Peruttu: ")
     assert "perui tämän kokouksen" in message.get_body(("plain",)).get_content()

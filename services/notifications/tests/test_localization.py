@@ -4,19 +4,23 @@ feed it (version-guarded)."""
 
 from __future__ import annotations
 
-from convene_notifications.bootstrap import Notifications, bootstrap
+import pytest
 from convene_notifications.domain.localization import (
     AccountDefaults,
     recipient_language,
     recipient_time_zone,
     with_account_defaults,
 )
-from convene_notifications.settings import NotificationsSettings
-from convene_schemas.envelope import new_event_id, to_kafka_message
+from convene_notifications.timer_store import REMINDER_TIMERS
 from convene_schemas.events.common import ReminderOffset
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from notifications_testing import NOW, FakeMailer, contact, meeting, updated
-from read_model_testing import ReadModelStore, settings_changed, user_upserted
+from notifications_testing import (
+    consume,
+    contact,
+    meeting,
+    settings_changed,
+    updated,
+    user_upserted,
+)
 
 ITALIAN = AccountDefaults(language="it", time_zone="Europe/Helsinki")
 
@@ -49,57 +53,40 @@ def test_account_defaults_fill_only_what_an_attendee_lacks() -> None:
     assert with_account_defaults(base, None) is base
 
 
-def service(mailer: FakeMailer, store: ReadModelStore) -> Notifications:
-    settings = NotificationsSettings(topic_prefix="ut.", consumer_retry_initial_s=0.001,
-                                     consumer_retry_max_s=0.002)
-    return bootstrap(settings, broker=KafkaBroker(), store=store, mailer=mailer,
-                     clock=lambda: NOW)
-
-
-async def publish(broker: KafkaBroker, event) -> None:
-    record = to_kafka_message(event, event_id=new_event_id())
-    await broker.publish(record.value, "ut." + record.topic, key=record.key,
-                         headers={k: v.decode() for k, v in record.headers})
-
-
-async def test_a_contact_without_a_language_gets_the_accounts_language_and_zone() -> None:
-    mailer, store = FakeMailer(), ReadModelStore()
-    notifications = service(mailer, store)
+@pytest.mark.contract
+async def test_a_contact_without_a_language_gets_the_accounts_language_and_zone(
+        service, mailer, store) -> None:
     bare = contact("bare@globex.example", language=None, time_zone=None)
     own = contact("own@globex.example", language="fi", time_zone="Europe/Helsinki")
     event = meeting(attendees=[bare, own], reminders=[ReminderOffset(amount=1, unit="days")])
 
-    async with TestKafkaBroker(notifications.runtime.broker) as broker:
-        await publish(broker, settings_changed(language="it", time_zone="America/Chicago"))
-        await publish(broker, event)
+    await consume(service, settings_changed(language="it", time_zone="America/Chicago"), event)
 
     [to_bare] = mailer.messages_to("bare@globex.example")
     [to_own] = mailer.messages_to("own@globex.example")
     assert to_bare["Subject"].startswith("Invito: Quarterly review @ ")
     assert to_bare["Subject"].endswith("(America/Chicago)")
     assert to_own["Subject"].startswith("Kutsu: ")
-    [timer] = store.collection("reminder_timers").docs.values()
+    [timer] = store.collection(REMINDER_TIMERS).docs.values()
     assert {(r["email"], r["language"], r["time_zone"]) for r in timer["recipients"]} == {
         ("bare@globex.example", "it", "America/Chicago"),
         ("own@globex.example", "fi", "Europe/Helsinki")}
 
 
-async def test_without_the_accounts_settings_english_and_the_meetings_zone() -> None:
-    mailer = FakeMailer()
-    notifications = service(mailer, ReadModelStore())
+@pytest.mark.contract
+async def test_without_the_accounts_settings_english_and_the_meetings_zone(
+        service, mailer) -> None:
     event = meeting(attendees=[contact("bare@globex.example", language=None, time_zone=None)])
 
-    async with TestKafkaBroker(notifications.runtime.broker) as broker:
-        await publish(broker, event)
+    await consume(service, event)
 
     [message] = mailer.messages_to("bare@globex.example")
     assert message["Subject"].startswith("Invitation: ")
     assert message["Subject"].endswith("(Europe/Rome)")
 
 
-async def test_read_models_keep_the_newest_version_only() -> None:
-    notifications = service(FakeMailer(), ReadModelStore())
-    models = notifications.read_models
+async def test_read_models_keep_the_newest_version_only(service) -> None:
+    models = service.deps.read_models
     newer = user_upserted(user_id="usr_olga", version=3, language="fi")
     older = user_upserted(user_id="usr_olga", version=2, language="it")
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import email
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 
-from convene_notifications.compose import Composer
+from convene_notifications.composers import MeetingComposer
 from convene_notifications.domain.planning import plan_invitations
 from convene_notifications.rendering import Templates
 from icalendar import Calendar
-from notifications_testing import NOW, contact, meeting
+from notifications_testing import NOW, SENDER, contact, meeting
 
-SENDER = Address("Convene", "meetings", "convene.test")
 EXPECTED_HEADERS = {"from", "to", "reply-to", "subject", "date", "message-id", "mime-version",
                     "content-type"}
 
 
 def compose(event) -> list[EmailMessage]:
-    composer = Composer(templates=Templates(), sender=SENDER)
-    return [composer.compose(p, event, now=NOW) for p in plan_invitations(event)]
+    composer = MeetingComposer(templates=Templates(), sender=SENDER)
+    return [composer.compose(p, event, now=NOW,
+                             message_id=p.message_id(composer.message_id_domain))
+            for p in plan_invitations(event)]
 
 
 def parsed(message: EmailMessage) -> EmailMessage:

@@ -1,6 +1,6 @@
 """A due reminder is judged by the meeting as it is now, not by the version its timer was
 set from (R43): every ordering of an edit and a fired reminder, through the planner, the
-timers and the sender of one in-memory replica."""
+timers and the reminder emails of one in-memory replica."""
 
 from __future__ import annotations
 
@@ -8,24 +8,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from convene_notifications.compose import Composer
-from convene_notifications.domain.reminders import wanted_recipient
-from convene_notifications.reminder_store import MeetingVersions
-from convene_notifications.reminders import ReminderSender, reminder_events
-from convene_notifications.rendering import Templates
-from convene_notifications.store import MailLog
+from convene_notifications.domain.reminders import REMINDER, wanted_recipient
+from convene_notifications.service_layer.reminders import reminder_events
+from convene_notifications.timer_store import REMINDER_TIMERS
 from convene_schemas.events.notifications import ReminderDue
 from notifications_testing import (
-    NOW,
-    FakeCollection,
+    START,
     FakeMailer,
+    FakeStore,
+    RecordingPublisher,
+    build,
     canceled,
     contact,
+    due_for,
     meeting,
+    offsets,
     rescheduled,
+    sent_now,
     updated,
 )
-from reminder_testing import SENDER, START, due_for, offsets, planner_with
 
 
 def test_a_due_reminder_is_judged_by_the_current_meeting_not_its_version() -> None:
@@ -51,27 +52,28 @@ DUE = START - timedelta(hours=1)
 
 
 class Replica:
-    """Planner, timers and sender of one in-memory notifications replica."""
+    """One notifications replica (built by bootstrap) on fakes: its planner, its timers and
+    its reminder emails; the scheduler's firing is played by :meth:`fire`."""
 
     def __init__(self) -> None:
-        self.mailer = FakeMailer()
-        self.planner, self.timers, versions = planner_with()
-        mail_log = MailLog(FakeCollection("mail_log"))  # type: ignore[arg-type]
-        self.sender = ReminderSender(MeetingVersions(versions), mail_log, self.mailer,  # type: ignore[arg-type]
-                                     Composer(templates=Templates(), sender=SENDER),
-                                     clock=lambda: NOW)
+        self.mailer, store = FakeMailer(), FakeStore()
+        service = build(store=store, mailer=self.mailer, publisher=RecordingPublisher())
+        self.planner = service.deps.reminder_planner
+        self.reminders = service.deps.reminder_emails
+        self.timers = store.collection(REMINDER_TIMERS)
 
     def fire(self, at: datetime) -> list[ReminderDue]:
         """What the scheduler publishes at ``at``: one ReminderDue per recipient of each
         due timer (the timers are gone afterwards)."""
-        due = [doc for doc in self.timers.docs.values() if doc["due_at"] <= at]
+        due = [doc for doc in self.timers.docs.values()
+               if doc["kind"] == REMINDER and doc["due_at"] <= at]
         for doc in due:
             del self.timers.docs[doc["_id"]]
         return [event for doc in due for event in reminder_events(doc, at)]
 
     async def deliver(self, dues: list[ReminderDue]) -> int:
         """Handle each ReminderDue; how many emails went out."""
-        return sum([await self.sender.send(due) for due in dues])
+        return sum([sent_now(await self.reminders.send(due)) for due in dues])
 
     def reminders_to(self, address: str) -> list[str]:
         """The subjects of the reminder emails ``address`` got."""

@@ -5,29 +5,37 @@ attempt, and is given up with EmailDeliveryFailed after the last attempt; a 5xx 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
-from datetime import timedelta
-from email.headerregistry import Address
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from convene_kit.claims import Claims
-from convene_notifications.compose import Composer
-from convene_notifications.delivery import Deliveries
-from convene_notifications.dispatch import Dispatcher
-from convene_notifications.domain.retries import RetryPolicy
-from convene_notifications.mail_events import MailEvents
+from convene_notifications.bootstrap import Notifications
+from convene_notifications.domain.retry_policy import RetryPolicy
 from convene_notifications.mailer import PermanentDeliveryError, TransientDeliveryError
-from convene_notifications.reminder_store import MeetingVersions, ReminderTimers
-from convene_notifications.reminders import ReminderPlanner, ReminderSender, reminder_events
-from convene_notifications.rendering import Templates
-from convene_notifications.retries import RetryWorker
-from convene_notifications.store import MailLog
+from convene_notifications.service_layer.reminders import reminder_events
+from convene_notifications.timer_store import REMINDER_TIMERS
 from convene_schemas.events.common import ReminderOffset
-from notifications_testing import NOW, FakeCollection, FakeMailer, contact, meeting
+from convene_schemas.events.notifications import (
+    EmailDeliveryFailed,
+    InvitationSent,
+    ReminderDue,
+    ReminderSent,
+)
+from notifications_testing import (
+    NOW,
+    FakeMailer,
+    FakeStore,
+    ManualClock,
+    RecordingPublisher,
+    build,
+    contact,
+    meeting,
+    raised,
+    sent_now,
+    settings_for,
+)
 
-SENDER = Address("Convene", "meetings", "convene.test")
 POLICY = RetryPolicy(base_s=10, cap_s=60, max_attempts=3)
 GREYLISTED = TransientDeliveryError("4.7.1 greylisted, try again later", 451)
 
@@ -49,48 +57,40 @@ class ScriptedMailer(FakeMailer):
         await super().send(message, sender=sender, recipients=recipients)
 
 
-class Publisher:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    async def publish_record(self, record: Any) -> None:
-        self.records.append(record)
-
-    def events(self, event_type: str) -> list[dict[str, Any]]:
-        return [json.loads(r.value) for r in self.records
-                if dict(r.headers)["ce_type"] == f"com.convene.notifications.{event_type}".encode()]
-
-
 class World:
-    """One service's mail path on fakes, with a clock the test moves."""
+    """``replicas`` notifications replicas (each built by bootstrap) over one store, one
+    mail server and one Kafka, retrying by :data:`POLICY` without jitter, on a clock the
+    test moves."""
 
     def __init__(self, mailer: FakeMailer, *, replicas: int = 1) -> None:
-        self.now = NOW
+        self.clock = ManualClock()
         self.mailer = mailer
-        self.publisher = Publisher()
-        self.mail_log = MailLog(FakeCollection("mail_log"))  # type: ignore[arg-type]
-        events = MailEvents(FakeCollection("mail_events"), self.publisher)  # type: ignore[arg-type]
-        self.dispatcher = Dispatcher(self.mail_log, mailer, events=events, policy=POLICY,
-                                     clock=self.clock, draw=lambda: 1.0)
-        self.composer = Composer(templates=Templates(), sender=SENDER)
-        self.deliveries = Deliveries(self.mail_log, mailer, self.composer, events=events,
-                                     dispatcher=self.dispatcher, clock=self.clock)
-        leases = FakeCollection("leases")
-        self.workers = [RetryWorker(self.mail_log, self.dispatcher, Claims(leases),  # type: ignore[arg-type]
-                                    lease_s=300, send_margin_s=30, clock=self.clock)
-                        for _ in range(replicas)]
+        self.store = FakeStore()
+        settings = settings_for(mail_retry_base_s=POLICY.base_s, mail_retry_cap_s=POLICY.cap_s,
+                                mail_retry_max_attempts=POLICY.max_attempts,
+                                mail_retry_lease_s=300, smtp_timeout_s=10)  # 30 s send margin
+        self.publisher = RecordingPublisher(settings)
+        self.replicas: list[Notifications] = [
+            build(settings, store=self.store, mailer=mailer, publisher=self.publisher,
+                  clock=self.clock) for _ in range(replicas)]
+        for replica in self.replicas:
+            replica.retries.dispatcher.draw = lambda: 1.0  # the longest wait: no jitter
+        self.service = self.replicas[0]
+        self.meeting_emails = self.service.deps.meeting_emails
 
-    def clock(self):
-        return self.now
+    @property
+    def now(self) -> datetime:
+        return self.clock.now
 
     async def entry(self, event: Any, address: str) -> dict[str, Any]:
-        [entry] = await self.mail_log.for_recipient(event.account_id, event.meeting_id, address)
+        [entry] = await self.service.mail_log.for_recipient(event.account_id, event.meeting_id,
+                                                            address)
         return entry
 
     async def later(self, seconds: float) -> int:
         """Move the clock and let every replica sweep once; how many attempts were made."""
-        self.now += timedelta(seconds=seconds)
-        return sum(await asyncio.gather(*(w.retry_due() for w in self.workers)))
+        self.clock.advance(seconds)
+        return sum(await asyncio.gather(*(r.retries.retry_due() for r in self.replicas)))
 
 
 # --- the policy (pure) ------------------------------------------------------------------
@@ -111,8 +111,8 @@ async def test_a_451_queues_the_email_and_other_mail_still_goes_out() -> None:
     first = meeting(attendees=[contact("grey@x.example")])
     second = meeting(attendees=[contact("fine@y.example")])
 
-    [result] = await world.deliveries.send_invitations(first)  # no exception: nothing waits
-    await world.deliveries.send_invitations(second)
+    [result] = await world.meeting_emails.send_invitations(first)  # no exception: nothing waits
+    await world.meeting_emails.send_invitations(second)
 
     assert result.state == "retrying" and not result.sent_now
     assert [rcpts for _, _, rcpts in mailer.sent] == [["fine@y.example"]]
@@ -121,7 +121,7 @@ async def test_a_451_queues_the_email_and_other_mail_still_goes_out() -> None:
     assert entry["next_attempt_at"] == NOW + timedelta(seconds=10)
     assert entry["retry"]["raw"] == mailer.raw[0]
     assert entry["retry"]["recipient"] == "grey@x.example"
-    await world.deliveries.send_invitations(first)  # a redelivered event sends nothing
+    await world.meeting_emails.send_invitations(first)  # a redelivered event sends nothing
     assert mailer.attempts == 2
 
 
@@ -129,7 +129,7 @@ async def test_the_retry_sends_the_same_bytes_once_when_due_and_raises_invitatio
     mailer = ScriptedMailer({"grey@x.example": [GREYLISTED, GREYLISTED]})
     world = World(mailer)
     event = meeting(attendees=[contact("grey@x.example")])
-    await world.deliveries.send_invitations(event)
+    await world.meeting_emails.send_invitations(event)
 
     assert await world.later(9) == 0  # not due yet
     assert await world.later(1) == 1  # attempt 2: 451 again, backoff doubles
@@ -144,26 +144,26 @@ async def test_the_retry_sends_the_same_bytes_once_when_due_and_raises_invitatio
     assert (entry["state"], entry["attempts"], entry["error"]) == ("sent", 3, None)
     assert "retry" not in entry and "next_attempt_at" not in entry
     assert message["Message-ID"] == entry["message_id"]
-    [sent] = world.publisher.events("InvitationSent")
-    assert (sent["recipient"]["email"], sent["kind"], sent["message_id"]) == (
+    [sent] = raised(world.publisher, InvitationSent)
+    assert (sent.recipient.email, sent.kind, sent.message_id) == (
         "grey@x.example", "invitation", entry["message_id"])
-    assert sent["occurred_at"].startswith(world.now.date().isoformat())
+    assert sent.occurred_at.date() == world.now.date()
 
 
 async def test_after_the_last_attempt_the_email_fails_with_email_delivery_failed() -> None:
     mailer = ScriptedMailer({"down@x.example": [GREYLISTED] * 5})
     world = World(mailer)
     event = meeting(attendees=[contact("down@x.example")])
-    await world.deliveries.send_invitations(event)
+    await world.meeting_emails.send_invitations(event)
     for _ in range(5):
         await world.later(100)
 
     assert mailer.attempts == POLICY.max_attempts and mailer.sent == []
     entry = await world.entry(event, "down@x.example")
     assert entry["state"] == "failed" and entry["error"]["reason"] == "temporary_failure"
-    [failed] = world.publisher.events("EmailDeliveryFailed")
-    assert (failed["recipient_email"], failed["smtp_code"], failed["attempts"],
-            failed["permanent"], failed["enhanced_status"]) == (
+    [failed] = raised(world.publisher, EmailDeliveryFailed)
+    assert (failed.recipient_email, failed.smtp_code, failed.attempts,
+            failed.permanent, failed.enhanced_status) == (
         "down@x.example", 451, 3, True, "4.7.1")
 
 
@@ -172,20 +172,20 @@ async def test_a_550_on_a_retry_is_final() -> None:
                                                 PermanentDeliveryError("5.1.1 no such user", 550)]})
     world = World(mailer)
     event = meeting(attendees=[contact("gone@x.example")])
-    await world.deliveries.send_invitations(event)
+    await world.meeting_emails.send_invitations(event)
     await world.later(10)
     await world.later(3600)
 
     assert mailer.attempts == 2
     assert (await world.entry(event, "gone@x.example"))["error"]["reason"] == "rejected"
-    assert [e["smtp_code"] for e in world.publisher.events("EmailDeliveryFailed")] == [550]
+    assert [e.smtp_code for e in raised(world.publisher, EmailDeliveryFailed)] == [550]
 
 
 async def test_two_replicas_make_each_attempt_once() -> None:
     mailer = ScriptedMailer({"grey@x.example": [GREYLISTED]})
     world = World(mailer, replicas=3)
     event = meeting(attendees=[contact("grey@x.example")])
-    await world.deliveries.send_invitations(event)
+    await world.meeting_emails.send_invitations(event)
 
     assert await world.later(10) == 1
     assert await world.later(10) == 0
@@ -196,7 +196,7 @@ async def test_no_attempt_starts_at_the_end_of_its_lease_window() -> None:
     mailer = ScriptedMailer({"grey@x.example": [GREYLISTED]})
     world = World(mailer)
     event = meeting(attendees=[contact("grey@x.example")])
-    await world.deliveries.send_invitations(event)
+    await world.meeting_emails.send_invitations(event)
     # The attempt's first window starts when it falls due (NOW + 10 s) and lasts 300 s: a
     # sweep 290 s late has 20 s of it left (< the 30 s margin) and leaves it to the next.
     assert await world.later(300) == 0
@@ -206,35 +206,37 @@ async def test_no_attempt_starts_at_the_end_of_its_lease_window() -> None:
 
 # --- reminders use the same path -------------------------------------------------------
 
-async def reminder_world(mailer: FakeMailer, address: str) -> tuple[World, ReminderSender, Any]:
+async def reminder_world(mailer: FakeMailer, address: str) -> tuple[World, ReminderDue]:
+    """A world whose meeting has a reminder for ``address``, and that reminder's due event."""
     world = World(mailer)
-    versions = MeetingVersions(FakeCollection("reminder_meetings"))  # type: ignore[arg-type]
     event = meeting(attendees=[contact(address)],
                     reminders=[ReminderOffset(amount=1, unit="hours")])
-    timers = FakeCollection("reminder_timers")
-    await ReminderPlanner(ReminderTimers(timers), versions).on_meeting(event)  # type: ignore[arg-type]
-    sender = ReminderSender(versions, world.mail_log, mailer, world.composer,
-                            dispatcher=world.dispatcher, clock=world.clock)
-    [due] = reminder_events(next(iter(timers.docs.values())), NOW)
-    return world, sender, due
+    await world.service.deps.reminder_planner.on_meeting(event)
+    [timer] = world.store.collection(REMINDER_TIMERS).docs.values()
+    [due] = reminder_events(timer, NOW)
+    return world, due
 
 
 async def test_a_reminder_451_is_retried_and_a_550_raises_email_delivery_failed() -> None:
     mailer = ScriptedMailer({"late@x.example": [GREYLISTED]})
-    world, sender, due = await reminder_world(mailer, "late@x.example")
-    assert await sender.send(due) is False  # queued, not sent
+    world, due = await reminder_world(mailer, "late@x.example")
+    reminders = world.service.deps.reminder_emails
+    result = await reminders.send(due)
+    assert result is not None and not result.sent_now  # queued, not sent
+    assert result.state == "retrying"
     await world.later(10)
     [message] = mailer.messages_to("late@x.example")
     assert message["Subject"].startswith("Reminder:")
-    assert [e["reminder_id"] for e in world.publisher.events("ReminderSent")] == [due.reminder_id]
+    assert [e.reminder_id for e in raised(world.publisher, ReminderSent)] == [due.reminder_id]
 
     mailer = ScriptedMailer({"gone@x.example": [PermanentDeliveryError("5.1.1 no user", 550)]})
-    world, sender, due = await reminder_world(mailer, "gone@x.example")
-    assert await sender.send(due) is False
-    assert await sender.send(due) is False  # failed for good: not tried again
+    world, due = await reminder_world(mailer, "gone@x.example")
+    reminders = world.service.deps.reminder_emails
+    assert not sent_now(await reminders.send(due))
+    assert not sent_now(await reminders.send(due))  # failed for good: not tried again
     assert mailer.attempts == 1
-    [failed] = world.publisher.events("EmailDeliveryFailed")
-    assert (failed["kind"], failed["smtp_code"], failed["recipient_email"]) == (
+    [failed] = raised(world.publisher, EmailDeliveryFailed)
+    assert (failed.kind, failed.smtp_code, failed.recipient_email) == (
         "reminder", 550, "gone@x.example")
 
 
@@ -251,7 +253,7 @@ async def test_metrics_count_attempts_by_outcome_and_the_queue() -> None:
 
     before, sends_before = (attempts("retrying"), attempts("sent")), sends()
     world = World(ScriptedMailer({"grey@x.example": [GREYLISTED]}))
-    await world.deliveries.send_invitations(meeting(attendees=[contact("grey@x.example")]))
+    await world.meeting_emails.send_invitations(meeting(attendees=[contact("grey@x.example")]))
     await world.later(0)  # a sweep: counts the queue
     assert REGISTRY.get_sample_value("convene_email_retries_pending") == 1
     await world.later(10)

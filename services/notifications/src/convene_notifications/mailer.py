@@ -6,7 +6,7 @@ A mailer either hands the message to the server or raises one of two errors:
   RCPT or DATA). The email is marked failed and never retried.
 * :class:`TransientDeliveryError`: nothing is known to be wrong with the message (no
   connection, timeout, 4xx, or a refusal of our own configuration: authentication, the
-  sender address, STARTTLS). The email goes on the durable retry queue (retries.py); the
+  sender address, STARTTLS). The email goes on the durable retry queue (``service_layer.retry_worker``); the
   error stays registered as an infrastructure error for code that lets it propagate.
 """
 

@@ -1,4 +1,5 @@
-"""notifications' read models of records.events.v1: users and account settings.
+"""notifications' read models: records' users and account settings, and the newest
+version of each meeting.
 
 records publishes full state per aggregate (the topic is compacted), so each event replaces
 what is stored, provided its version is newer (``convene_kit.idempotency.apply_if_newer``):
@@ -7,6 +8,11 @@ documents' ``_id`` is ``"<account_id>:<aggregate id>"`` (ids are only unique wit
 account) and every lookup is by that ``_id``, scoped to the account. Only what emails need
 is kept: a user's address, name, language, time zone and whether they are active; an
 account's default language and time zone. notifications never calls records.
+
+``reminder_meetings`` (:class:`MeetingVersions`): ``_id`` = meeting id, the newest version
+of the meeting seen, whether it is canceled, and its snapshot. Written only by the
+consumer of the meeting's partition (one event at a time), read by the reminder emails and
+the join-link fallback, which judge a due timer by the meeting's current state.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 from convene_kit.idempotency import apply_if_newer
 from convene_kit.store import scoped_filter
+from convene_schemas.events.meetings import MeetingSnapshot
 from convene_schemas.events.records import AccountSettingsChanged, UserUpserted
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -23,6 +30,7 @@ from convene_notifications.domain.localization import AccountDefaults
 
 USERS = "users"
 ACCOUNT_SETTINGS = "account_settings"
+REMINDER_MEETINGS = "reminder_meetings"
 
 
 def read_model_key(account_id: str, aggregate_id: str) -> str:
@@ -89,3 +97,41 @@ class ReadModels:
                    aggregate_id: str, version: int, state: dict[str, Any]) -> bool:
         query = scoped_filter(account_id, {"_id": read_model_key(account_id, aggregate_id)})
         return await apply_if_newer(collection, query, version, {"$set": state})
+
+
+class MeetingVersions:
+    """The newest version of each meeting, for the stale-reminder rule."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+
+    async def get(self, meeting_id: str) -> dict[str, Any] | None:
+        """The kept record of a meeting: ``version``, ``canceled``, ``snapshot``."""
+        return await self.collection.find_one({"_id": meeting_id})
+
+    async def current(self, account_id: str,
+                      meeting_id: str) -> tuple[MeetingSnapshot | None, bool]:
+        """The account's meeting as of the newest version seen (None when unknown) and
+        whether it is canceled."""
+        record = await self.get(meeting_id)
+        if record is None or record.get("account_id") != account_id:
+            return None, False
+        meeting = MeetingSnapshot.parse_data(record["snapshot"])
+        assert isinstance(meeting, MeetingSnapshot)
+        return meeting, bool(record.get("canceled"))
+
+    async def record(self, meeting: MeetingSnapshot, *,
+                     canceled: bool) -> tuple[bool, int | None]:
+        """Keep ``meeting`` unless what is kept is newer. Returns whether it was kept and
+        the version kept before (None for a meeting seen for the first time)."""
+        current = await self.get(meeting.meeting_id)
+        previous = None if current is None else int(current["version"])
+        if previous is not None and previous > meeting.version:
+            return False, previous
+        await self.collection.replace_one(
+            {"_id": meeting.meeting_id},
+            {"_id": meeting.meeting_id, "account_id": meeting.account_id,
+             "version": meeting.version, "canceled": canceled,
+             "event_type": meeting.EVENT_TYPE, "snapshot": meeting.model_dump(mode="json")},
+            upsert=True)
+        return True, previous

@@ -1,23 +1,39 @@
-"""notifications' MongoDB repository (the mail log) and the indexes created at start-up.
+"""notifications' repositories of its emails: the mail log and the outbox of the email
+events, and the indexes created at start-up.
 
 The mail log has one document per email, ``_id`` = the email id (derived from the email's
 idempotency key, see ``domain.planning``). Inserting it is the claim: a unique insert is
 atomic on FerretDB and MongoDB alike. Every later write to one entry comes from whoever
 holds the claim, one at a time, so the (non-atomic on FerretDB) updates never race.
+
+The email events (``InvitationSent``, ``ReminderSent``, ``EmailDeliveryFailed``) live on a
+small collection of their own (``mail_events``), never on the growing mail log, because the
+relay scans outbox collections. Each event is one document with ``_id`` =
+``<email id>:<outcome>``, inserted with the event in its ``outbox`` (the kit's
+``insert_with_events``: an outcome is raised once, whatever is retried), published right
+after the mail log is updated, and then deleted. A crash between the insert and the publish
+leaves the document to the relay sweep, which publishes it (at least once, same event id).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
+from convene_kit.kafka import EventPublisher
+from convene_kit.outbox import insert_with_events, outbox_entries, publish_and_clear
 from convene_kit.store import AccountScopedCollection, IndexSpec, find_all
+from convene_schemas.base import Event
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from convene_notifications.domain.mail_log import FailureReason, MailState
+from convene_notifications.domain.mail_log import FailureReason, MailEntry, MailState
+
+logger = logging.getLogger(__name__)
 
 MAIL_LOG = "mail_log"
+MAIL_EVENTS = "mail_events"
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(collection=MAIL_LOG, keys=[("account_id", 1), ("meeting_id", 1)],
@@ -36,13 +52,13 @@ class MailLog:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.entries = AccountScopedCollection(collection)
 
-    async def claim(self, account_id: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+    async def claim(self, entry: MailEntry, now: datetime) -> dict[str, Any] | None:
         """Insert ``entry`` (state ``sending``). Returns None if this call claimed it, or the
         existing entry with the same ``_id`` if it was claimed before."""
         try:
-            await self.entries.insert_one(account_id, {**entry, "state": MailState.SENDING.value})
+            await self.entries.insert_one(entry.account_id, entry.document(now))
         except DuplicateKeyError:
-            existing = await self.entries.find_one(account_id, {"_id": entry["_id"]})
+            existing = await self.entries.find_one(entry.account_id, {"_id": entry.email_id})
             if existing is None:  # the id exists, but not in this account: never touch it
                 raise
             return existing
@@ -69,7 +85,8 @@ class MailLog:
                              message: str, code: int | None, at: datetime,
                              next_attempt_at: datetime) -> None:
         """A try failed for a reason that will pass: the entry goes (or stays) on the retry
-        queue, state ``retrying``, with the composed message in ``retry`` (see retries.py)."""
+        queue, state ``retrying``, with the composed message in ``retry``
+        (``service_layer.retry_worker``)."""
         await self.entries.update_one(
             account_id, {"_id": email_id},
             {"$set": {"state": MailState.RETRYING.value, "retry": retry,
@@ -106,3 +123,30 @@ class MailLog:
         """The emails of one meeting, oldest first (bounded)."""
         return await self.entries.find(account_id, {"meeting_id": meeting_id},
                                        sort=[("created_at", 1), ("recipient", 1)], limit=MAX_LISTED)
+
+
+class MailEvents:
+    """Raises one event per email outcome and publishes it (outbox on ``mail_events``)."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]],
+                 publisher: EventPublisher) -> None:
+        self.collection = collection
+        self.publisher = publisher
+
+    async def record(self, account_id: str, outcome_id: str, event: Event,
+                     now: datetime) -> dict[str, Any] | None:
+        """Store ``event`` for publishing under ``outcome_id``; None if it was raised before
+        (then it was published already or the relay will)."""
+        return await insert_with_events(
+            self.collection, {"_id": outcome_id, "account_id": account_id, "created_at": now},
+            outbox_entries([event]))
+
+    async def publish(self, document: dict[str, Any] | None) -> None:
+        """Publish a recorded event and drop its document; on failure the relay retries."""
+        if document is None:
+            return
+        try:
+            await publish_and_clear(self.publisher, self.collection, document, delete=True)
+        except Exception:  # the relay publishes what is left (at least once, same event id)
+            logger.warning("publishing %s failed; the outbox relay will retry",
+                           document["_id"], exc_info=True)

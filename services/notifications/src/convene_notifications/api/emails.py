@@ -12,7 +12,7 @@ from convene_kit.auth import CurrentPrincipal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from convene_notifications.emails import list_emails
+from convene_notifications.service_layer.emails import list_emails
 from convene_notifications.store import MailLog
 
 router = APIRouter(tags=["emails"])

@@ -2,10 +2,10 @@
 video meeting waits for the MeetingUpdated that brings its join link, but not forever.
 
 A meeting event whose ``location.join_url_pending`` is true (and that sends invitations)
-plans one **fallback timer**, ``<meeting>:join-link``, due ``join_link_wait_s`` after the
-event happened; it lives in the reminder timers' collection and is fired by the same
-scheduler. When it fires and the newest version of the meeting still waits for the link
-(and is not canceled), the invitation goes out without the link (SEQUENCE = that version);
+plans one **fallback timer** (kind ``join_link_fallback``), ``<meeting>:join-link``, due
+``join_link_wait_s`` after the event happened; the durable timers' scheduler fires it.
+When it fires and the newest version of the meeting still waits for the link (and is not
+canceled), the invitation goes out without the link (SEQUENCE = that version);
 the update that brings the link later goes out as an update (a higher SEQUENCE). An event
 that clears the flag in time deletes the timer; if it fires anyway, it finds nothing to do.
 
@@ -23,7 +23,7 @@ from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
 from convene_notifications.domain.planning import invited_recipients, waits_for_join_link
 
 JOIN_LINK_FALLBACK = "join_link_fallback"
-"""The ``purpose`` of a fallback timer (reminder timers have none)."""
+"""The ``kind`` of a fallback timer."""
 
 
 def fallback_timer_id(meeting_id: str) -> str:

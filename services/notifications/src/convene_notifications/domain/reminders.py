@@ -28,6 +28,9 @@ from convene_schemas.events.notifications import ReminderDue
 
 from convene_notifications.domain.planning import Recipient, invited_recipients
 
+REMINDER = "reminder"
+"""The ``kind`` of a reminder timer."""
+
 
 def timer_id_for(meeting_id: str, offset_minutes: int, version: int) -> str:
     """The id of one timer: one per (meeting, offset) per meeting version."""

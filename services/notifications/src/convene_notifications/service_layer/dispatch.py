@@ -1,21 +1,22 @@
 """One attempt at handing a claimed email to the mail server, and its outcome written down.
 
-Every kind of email (invitations, updates, cancellations, reminders) goes through
-:meth:`Dispatcher.attempt` once it is claimed in the mail log and composed:
+Every kind of email (invitations, updates, cancellations, reminders, the owner's emails)
+goes through :meth:`Dispatcher.attempt` once the email pipeline (``email_jobs``) claimed it
+in the mail log and composed it:
 
-* accepted -> the "sent" event is raised (``mail_events`` outbox), the entry becomes
-  ``sent``, the event is published;
+* accepted -> the "sent" event is raised (the ``mail_events`` outbox, ``store.MailEvents``),
+  the entry becomes ``sent``, the event is published;
 * 5xx -> ``EmailDeliveryFailed`` (permanent) is raised, the entry becomes ``failed`` /
   ``rejected``; never retried;
 * a transient failure (4xx, no connection, timeout) -> the entry becomes ``retrying`` with
   the exact bytes of the message, its envelope and the "sent" event to raise later, and
-  ``next_attempt_at`` from :class:`~convene_notifications.domain.retries.RetryPolicy`; the
+  ``next_attempt_at`` from :class:`~convene_notifications.domain.retry_policy.RetryPolicy`; the
   caller moves on (the consumer commits: other mail never waits). After the last allowed
   attempt -> ``failed`` / ``temporary_failure`` and ``EmailDeliveryFailed`` with the last
   error.
 
-The retry worker (retries.py) calls :meth:`Dispatcher.attempt` again with what the entry
-kept, so the Message-ID, envelope sender and recipient never change between attempts.
+The retry worker (``retry_worker``) calls :meth:`Dispatcher.attempt` again with what the
+entry kept, so the Message-ID, envelope sender and recipient never change between attempts.
 """
 
 from __future__ import annotations
@@ -25,29 +26,23 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from convene_kit.clock import utc_now
-from convene_schemas.base import Event
+from convene_kit.clock import Clock, utc_now
+from convene_schemas.base import Event, event_class
+from convene_schemas.events.notifications import EmailDeliveryFailed
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from convene_notifications.domain.mail_log import FailureReason, MailState
-from convene_notifications.domain.retries import RetryPolicy
-from convene_notifications.mail_events import (
-    EmailRef,
-    MailEvents,
-    failure_event,
-    restored_event,
-    stored_event,
-)
+from convene_notifications.domain.retry_policy import RetryPolicy
 from convene_notifications.mailer import (
     DeliveryError,
     Mailer,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from convene_notifications.store import MailLog
+from convene_notifications.store import MailEvents, MailLog
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +66,56 @@ def build_event(build: Callable[[], Event | None], email_id: str) -> Event | Non
         logger.warning("the event of email %s does not fit its schema; not raised", email_id,
                        exc_info=True)
         return None
+
+
+@dataclass(frozen=True)
+class EmailRef:
+    """What the events about one email name: whose it is, which one, to whom."""
+
+    account_id: str
+    email_id: str
+    kind: str
+    recipient_email: str
+    meeting_id: str | None = None
+
+
+def failure_event(ref: EmailRef, *, reason: str, code: int | None, attempts: int,
+                  at: datetime, enhanced_status: str | None = None
+                  ) -> EmailDeliveryFailed | None:
+    """The event of an email that will never be delivered (5xx, an address that cannot be
+    mailed, or the last retry failed); None when the address is too broken for the event's
+    own schema."""
+    try:
+        return EmailDeliveryFailed(
+            account_id=ref.account_id, version=0, occurred_at=at, email_id=ref.email_id,
+            kind=ref.kind, recipient_email=ref.recipient_email,  # type: ignore[arg-type]
+            meeting_id=ref.meeting_id,
+            smtp_code=code if code is not None and 200 <= code <= 599 else None,
+            enhanced_status=enhanced_status, permanent=True, attempts=max(1, attempts),
+            reason=reason[:1000])
+    except ValidationError:
+        logger.warning("email %s failed, but its address cannot be named in an event",
+                       ref.email_id)
+        return None
+
+
+def stored_event(event: Event | None) -> dict[str, Any] | None:
+    """An event as the retry queue keeps it until the email goes out."""
+    if event is None:
+        return None
+    return {"type": event.EVENT_TYPE, "schema_version": event.SCHEMA_VERSION,
+            "data": event.model_dump(mode="json")}
+
+
+def restored_event(stored: dict[str, Any] | None, at: datetime) -> Event | None:
+    """The event :func:`stored_event` kept, as happening ``at``."""
+    if not stored:
+        return None
+    cls = event_class(stored["type"], stored["schema_version"])
+    if cls is None:
+        logger.warning("a stored %s event is of an unknown type; not raised", stored["type"])
+        return None
+    return cls.parse_data({**stored["data"], "occurred_at": at.isoformat()})
 
 
 @dataclass(frozen=True)
@@ -103,14 +148,13 @@ class Outgoing:
 class Dispatcher:
     """Sends claimed emails and records what became of each attempt."""
 
-    def __init__(self, mail_log: MailLog, mailer: Mailer, *, events: MailEvents | None = None,
-                 policy: RetryPolicy | None = None,
-                 clock: Callable[[], datetime] = utc_now,
+    def __init__(self, mail_log: MailLog, mailer: Mailer, events: MailEvents, *,
+                 policy: RetryPolicy, clock: Clock = utc_now,
                  draw: Callable[[], float] = random.random) -> None:
         self.mail_log = mail_log
         self.mailer = mailer
         self.events = events
-        self.policy = policy or RetryPolicy()
+        self.policy = policy
         self.clock = clock
         self.draw = draw
 
@@ -173,30 +217,10 @@ class Dispatcher:
                      event: Event | None) -> dict[str, Any] | None:
         """Record the outcome's event before the mail log does (a crash in between finds
         it raised already: ``<email id>:<outcome>`` is a unique insert)."""
-        if self.events is None or event is None:
+        if event is None:
             return None
         return await self.events.record(ref.account_id, f"{ref.email_id}:{outcome}", event,
                                         self.clock())
 
     async def _publish(self, raised: dict[str, Any] | None) -> None:
-        if self.events is not None:
-            await self.events.publish(raised)
-
-
-C = TypeVar("C")
-
-
-class Sender(Generic[C]):
-    """What every sender of emails (meeting emails, reminders, owner emails) holds: the mail
-    log, the mailer, its composer, the mail events, the clock and the dispatcher that sends
-    claimed emails through the retry queue."""
-
-    def __init__(self, mail_log: MailLog, mailer: Mailer, composer: C, *,
-                 events: MailEvents | None = None, dispatcher: Dispatcher | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
-        self.mail_log = mail_log
-        self.mailer = mailer
-        self.composer = composer
-        self.events = events
-        self.clock = clock
-        self.dispatcher = dispatcher or Dispatcher(mail_log, mailer, events=events, clock=clock)
+        await self.events.publish(raised)

@@ -1,7 +1,8 @@
-"""Firing the join-link fallback (see ``domain.join_link``): the invitation without the
-video link, once the link has been awaited ``join_link_wait_s``.
+"""The ``join_link_fallback`` timer kind (see ``domain.join_link``): the invitation without
+the video link, once the link has been awaited ``join_link_wait_s``.
 
-The reminder scheduler hands every due fallback timer to :meth:`JoinLinkFallback.fire`.
+The durable timers' scheduler (``service_layer.timers``) hands every due fallback timer to
+:meth:`JoinLinkFallback.fire`.
 It **leases** the timer (``join-link:<timer id>`` in ``leases``, the kit's
 :meth:`~convene_kit.claims.Claims.lease`), so one replica at a time acts on it; reads the
 newest version of the meeting (``reminder_meetings``); if that version still waits for the
@@ -18,18 +19,21 @@ higher SEQUENCE, which calendars keep).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from convene_kit.claims import Claims
-from convene_kit.clock import utc_now
-from convene_schemas.events.meetings import MeetingSnapshot
+from convene_kit.clock import Clock, utc_now
 from prometheus_client import Counter
 
-from convene_notifications.delivery import Deliveries
-from convene_notifications.domain.join_link import fallback_applies
-from convene_notifications.reminder_store import MeetingVersions, ReminderTimers
+from convene_notifications.domain.join_link import (
+    JOIN_LINK_FALLBACK,
+    FallbackTimer,
+    fallback_applies,
+)
+from convene_notifications.read_models import MeetingVersions
+from convene_notifications.service_layer.meeting_emails import MeetingEmails
+from convene_notifications.timer_store import Timers
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +42,21 @@ FALLBACKS = Counter("convene_join_link_fallbacks_total",
                     ["outcome"])
 
 
+def fallback_document(timer: FallbackTimer) -> dict[str, Any]:
+    """The stored form of a meeting's join-link fallback timer."""
+    return {"_id": timer.timer_id, "kind": JOIN_LINK_FALLBACK, "account_id": timer.account_id,
+            "meeting_id": timer.meeting_id, "meeting_version": timer.meeting_version,
+            "due_at": timer.due_at}
+
+
 class JoinLinkFallback:
     """Sends the invitations of a video meeting whose join link did not come in time."""
 
-    def __init__(self, versions: MeetingVersions, deliveries: Deliveries,
-                 timers: ReminderTimers, leases: Claims, *, lease_s: float = 300.0,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, versions: MeetingVersions, meeting_emails: MeetingEmails,
+                 timers: Timers, leases: Claims, *, lease_s: float = 300.0,
+                 clock: Clock = utc_now) -> None:
         self.versions = versions
-        self.deliveries = deliveries
+        self.meeting_emails = meeting_emails
         self.timers = timers
         self.leases = leases
         self.lease = timedelta(seconds=lease_s)
@@ -56,13 +67,9 @@ class JoinLinkFallback:
         if await self.leases.lease(f"join-link:{timer['_id']}", self.lease,
                                    now=self.clock()) is None:
             return False
-        record = await self.versions.get(timer["meeting_id"])
-        meeting = None
-        if record is not None and record.get("account_id") == timer["account_id"]:
-            meeting = MeetingSnapshot.parse_data(record["snapshot"])
-        if fallback_applies(meeting, bool(record and record.get("canceled"))):
-            assert meeting is not None
-            results = await self.deliveries.send_without_link(meeting)
+        meeting, canceled = await self.versions.current(timer["account_id"], timer["meeting_id"])
+        if meeting is not None and fallback_applies(meeting, canceled):
+            results = await self.meeting_emails.send_without_link(meeting)
             FALLBACKS.labels(outcome="sent").inc()
             logger.info("meeting %s: no join link after the wait; %s invitation(s) without it",
                         timer["meeting_id"], len(results))

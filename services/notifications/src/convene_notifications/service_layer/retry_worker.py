@@ -1,7 +1,7 @@
 """The durable retry queue of temporarily failed emails, worked by every replica.
 
 A transient SMTP failure (4xx, no connection, timeout) never holds up the consumer: the
-:class:`~convene_notifications.dispatch.Dispatcher` turns the mail-log entry into
+:class:`~convene_notifications.service_layer.dispatch.Dispatcher` turns the mail-log entry into
 ``retrying`` with the exact bytes of the message, its envelope, ``attempts``, the last
 ``error`` and ``next_attempt_at`` (exponential backoff with jitter, capped), and the
 consumer commits and moves on.
@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from convene_kit.claims import Claims
-from convene_kit.clock import utc_now
+from convene_kit.clock import Clock, utc_now
 from convene_kit.periodic import every
 from convene_kit.store import IndexSpec
 from prometheus_client import Gauge
 
-from convene_notifications.dispatch import Dispatcher, Outgoing
 from convene_notifications.domain.mail_log import MailState
+from convene_notifications.service_layer.dispatch import Dispatcher, Outgoing
 from convene_notifications.store import MailLog
 
 logger = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class RetryWorker:
     def __init__(self, mail_log: MailLog, dispatcher: Dispatcher, leases: Claims, *,
                  interval_s: float = 1.0, batch_size: int = 50, lease_s: float = 300.0,
                  send_margin_s: float = 90.0,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Clock = utc_now) -> None:
         self.mail_log = mail_log
         self.dispatcher = dispatcher
         self.leases = leases
