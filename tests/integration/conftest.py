@@ -1,5 +1,8 @@
 """Integration tests run against the servers `make infra-up` started (see support/)."""
 
+import asyncio
+from pathlib import Path
+
 import pytest
 from support import audit, load_infra_env
 from support.calendars import connect_calendar
@@ -10,21 +13,31 @@ load_infra_env()
 audit.install()  # every HTTP call of the run is observed for internal notes (R11)
 
 
+HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The hook sees every item of the session: mark only this directory's.
     for item in items:
-        item.add_marker(pytest.mark.integration)
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory):
     """The five services as processes, isolated by a topic prefix (started on first use)."""
     stack = Stack(tmp_path_factory.mktemp("stack"))
+    leaked = None
     try:
         stack.start()
         yield stack
+        # Notes written by any module, whichever ran after test_internal_notes.py, are
+        # searched once more over everything the run produced (support/audit.py).
+        leaked = asyncio.run(audit.leaks_of_the_run(stack))
     finally:
         stack.stop_all()
         stack.cleanup()
+    assert leaked is None, f"internal notes left the team during the run: {leaked}"
 
 
 @pytest.fixture(scope="session")

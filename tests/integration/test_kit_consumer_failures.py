@@ -5,7 +5,6 @@ holds the partition and fails readiness."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -135,7 +134,7 @@ async def test_a_bug_holds_its_partition_until_a_fixed_deploy_and_dead_letters_n
         await eventually(lambda: _true(attempts.get("w-bug", 0) >= 3), "the bug to be retried")
         await eventually(lambda: _committed(physical, 2, group, partition=1),
                          "the other partition to go on")
-        await asyncio.sleep(0.5)  # an observation window: still held, nothing drained
+        await _retried_again(attempts, "w-bug")  # still held, nothing drained
         assert attempts.get("w-after") is None
         assert await committed_offset(BOOTSTRAP, group, physical, 0) is None
     assert handled == ["w-1a", "w-1b"]
@@ -181,7 +180,7 @@ async def test_the_brake_holds_the_partition_and_fails_readiness(
                       consumer_dlq_max_consecutive=2)
     store = MongoStore(MONGO_URL, random_name("kit_brake").replace("-", "_"))
     runtime = ServiceRuntime(running.settings, broker=running.broker, store=store,
-                             consumer=running.consumer, outbox_collections=[])
+                             consumer=running.consumer)
     async with running:
         assert await runtime.consumers_ready() is True
         await eventually(lambda: _true(attempts.get("w-bad-2", 0) >= 2),
@@ -189,7 +188,7 @@ async def test_the_brake_holds_the_partition_and_fails_readiness(
         await eventually(lambda: _committed(physical, 2, group), "the two dead letters")
         with pytest.raises(DeadLetterBrakeEngaged, match=r"\[0\]: 3 dead letters in a row"):
             await runtime.consumers_ready()
-        await asyncio.sleep(0.5)  # an observation window: nothing more leaves
+        await _retried_again(attempts, "w-bad-2")  # nothing more leaves
         assert await committed_offset(BOOTSTRAP, group, physical, 0) == 2
         assert "w-bad-3" not in attempts
     assert await topic_size(BOOTSTRAP, physical + ".dlq") == 2
@@ -199,6 +198,14 @@ async def test_the_brake_holds_the_partition_and_fails_readiness(
 
 async def _true(value: Any) -> Any:
     return value
+
+
+async def _retried_again(attempts: dict[str, int], widget_id: str, times: int = 2) -> None:
+    """Barrier before asserting that a held partition did not move: the held record was
+    tried ``times`` more times, each a chance for the consumer to commit it or go past it."""
+    seen = attempts[widget_id]
+    await eventually(lambda: _true(attempts[widget_id] >= seen + times),
+                     f"{times} more attempts at the held {widget_id}")
 
 
 async def _committed(topic: str, offset: int, group: str, partition: int = 0) -> bool:

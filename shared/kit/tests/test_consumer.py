@@ -26,6 +26,8 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from prometheus_client import REGISTRY
 from pymongo.errors import AutoReconnect, OperationFailure
 
+pytestmark = pytest.mark.contract
+
 TOPIC = "kittest.consumer.v1"
 
 

@@ -177,7 +177,7 @@ async def test_the_brake_stops_dead_lettering_holds_the_partition_and_fails_read
                                 [LOGICAL], handlers)
     runtime = ServiceRuntime(consumer.settings, broker=consumer.broker,
                              store=MongoStore("mongodb://127.0.0.1:1/", "unused"),
-                             consumer=consumer, outbox_collections=[])
+                             consumer=consumer)
     kafka = FakeKafka({0: [record(0, 0, valid=False), record(0, 1, valid=False),
                            record(0, 2), record(0, 3), record(0, 4)]})
     engagements = _sample("convene_dlq_brake_engagements_total", partition=None)

@@ -176,6 +176,7 @@ def test_build_broker_uses_an_idempotent_producer_with_acks_all() -> None:
     assert broker.config.broker_config.allow_auto_create_topics is False
 
 
+@pytest.mark.contract  # the rest of this module is unit tests
 async def test_event_publisher_sends_the_cloudevents_record_to_the_prefixed_topic() -> None:
     broker = KafkaBroker()
     seen: list[Any] = []

@@ -74,17 +74,23 @@ async def test_commits_are_batched_and_never_pass_an_unprocessed_record() -> Non
     gate = asyncio.Event()
 
     async def process(r: ConsumerRecord) -> bool:
-        if r.offset == 2:
+        if (r.partition, r.offset) == (0, 2):
             await gate.wait()
         return True
 
     lanes, consumer = Lanes(process, commit_interval_s=0.02), FakeKafkaConsumer()
+    held, other = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
     for offset in range(5):
         await lanes.dispatch(consumer, record(0, offset))
-    await until(lambda: consumer.committed().get(TopicPartition(TOPIC, 0)) == 2)
-    await asyncio.sleep(0.1)  # several commit intervals while offset 2 is in hand
-    assert consumer.committed()[TopicPartition(TOPIC, 0)] == 2
-    assert len(consumer.commits) == 1, "an unchanged position was committed again"
+    await until(lambda: consumer.committed().get(held) == 2)
+    # Barrier: three later commit rounds, each proven by a record of another partition
+    # committed after it, while offset 2 is still in hand.
+    for offset in range(3):
+        await lanes.dispatch(consumer, record(1, offset))
+        await until(lambda offset=offset: consumer.committed().get(other) == offset + 1)
+    assert consumer.committed()[held] == 2
+    assert [c for c in consumer.commits if held in c] == [{held: 2}], \
+        "an unchanged position was committed again"
     gate.set()
     await until(lambda: consumer.committed()[TopicPartition(TOPIC, 0)] == 5)
     await lanes.stop()
@@ -105,9 +111,9 @@ async def test_a_record_to_retry_later_rewinds_its_lane_and_nothing_overtakes_it
     for offset in range(4):  # 2 and 3 were prefetched behind 1
         await lanes.dispatch(consumer, record(0, offset))
     await until(lambda: consumer.seeks == [(TopicPartition(TOPIC, 0), 1)])
-    await asyncio.sleep(0.05)
+    # The rewind empties the lane's queue in the same step as the seek: 2 and 3 are gone.
+    await until(lambda: consumer.committed() == {TopicPartition(TOPIC, 0): 1})
     assert done == [0], "a record behind the rewound one was processed before it"
-    assert consumer.committed() == {TopicPartition(TOPIC, 0): 1}
     for offset in range(1, 4):  # the partition is read again from the rewound offset
         await lanes.dispatch(consumer, record(0, offset))
     await until(lambda: done == [0, 1, 2, 3])
@@ -125,12 +131,15 @@ async def test_a_revoked_partition_finishes_the_record_in_hand_and_commits_it() 
         done.append(r.offset)
         return True
 
-    lanes, consumer = Lanes(process, commit_interval_s=60), FakeKafkaConsumer()
-    for offset in range(3):
-        await lanes.dispatch(consumer, record(0, offset))
-    await started.wait()
+    lanes, consumer = Lanes(process, commit_interval_s=60, depth=1), FakeKafkaConsumer()
+    await lanes.dispatch(consumer, record(0, 0))
+    await started.wait()  # 0 in hand
+    await lanes.dispatch(consumer, record(0, 1))  # 1 fills the lane (depth 1)
+    blocked = asyncio.create_task(lanes.dispatch(consumer, record(0, 2)))
     revoking = asyncio.create_task(lanes.on_partitions_revoked([TopicPartition(TOPIC, 0)]))
-    await asyncio.sleep(0.02)
+    # Barrier: the revocation emptied the lane's queue (the blocked dispatch went through),
+    # the step right before it waits for the record in hand.
+    await asyncio.wait_for(blocked, timeout=2)
     assert not revoking.done(), "the partition was given up with a record in hand"
     release.set()
     await revoking
@@ -140,13 +149,16 @@ async def test_a_revoked_partition_finishes_the_record_in_hand_and_commits_it() 
 
 
 async def test_stopping_takes_no_new_records_and_cancels_one_past_the_grace() -> None:
+    started = asyncio.Event()
+
     async def process(r: ConsumerRecord) -> bool:
+        started.set()
         await asyncio.sleep(3600)
         return True
 
     lanes, consumer = Lanes(process, commit_interval_s=60, grace_s=0.05), FakeKafkaConsumer()
     await lanes.dispatch(consumer, record(0, 7))
-    await asyncio.sleep(0.01)
+    await started.wait()  # 7 in hand
     await asyncio.wait_for(lanes.stop(), 2)
     await lanes.dispatch(consumer, record(0, 8))  # ignored: left for the next owner
     assert consumer.commits == [], "a record that never finished was committed"

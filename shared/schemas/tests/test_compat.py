@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import pytest
 from convene_schemas.compat import check_compatibility
 from convene_schemas.events.common import ValueObject
 from convene_schemas.events.meetings import MeetingScheduled
 from convene_schemas.events.records import ContactUpserted
 from pydantic import BaseModel, Field, create_model
+
+pytestmark = pytest.mark.contract
 
 
 def kinds(old: type[BaseModel], new: type[BaseModel]) -> set[tuple[str, str]]:

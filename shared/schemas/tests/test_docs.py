@@ -13,6 +13,8 @@ from convene_schemas.docs.generate import REGENERATE_COMMAND, generated_files, s
 from convene_schemas.envelope import to_kafka_message
 from convene_schemas.registry import SERVICES, Registry
 
+pytestmark = pytest.mark.contract
+
 
 def test_committed_docs_equal_the_generator_output(repo_root: Path) -> None:
     problems = stale(repo_root / "docs")

@@ -20,6 +20,8 @@ from convene_schemas.events.records import ContactUpserted
 from convene_schemas.registry import load_registry
 from pydantic import ValidationError
 
+pytestmark = pytest.mark.contract
+
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 # A message written by hand from the CloudEvents Kafka protocol binding (binary content

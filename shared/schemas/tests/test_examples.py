@@ -11,6 +11,8 @@ from convene_schemas.catalogue import all_event_classes
 from convene_schemas.registry import SERVICES, Registry, load_registry
 from pydantic import BaseModel, ValidationError
 
+pytestmark = pytest.mark.contract
+
 EXAMPLES = [
     pytest.param(event, example, id=f"{event.name}:{example.name}")
     for _, event in load_registry().events()

@@ -20,6 +20,8 @@ from convene_schemas.events.records import PAID_SEATS, AccountSettingsChanged, C
 from convene_schemas.registry import load_registry
 from pydantic import ValidationError
 
+pytestmark = pytest.mark.contract
+
 
 def example(event_name: str, index: int = 0) -> dict[str, Any]:
     for _, event in load_registry().events():

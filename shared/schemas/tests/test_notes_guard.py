@@ -10,6 +10,8 @@ from convene_schemas.events.meetings import MeetingScheduled
 from convene_schemas.registry import load_registry
 from pydantic import BaseModel, create_model
 
+pytestmark = pytest.mark.contract
+
 PUBLIC_TOPICS = {topic.name for topic in load_registry().topics}
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from convene_schemas.registry import SERVICES, Registry
 
+pytestmark = pytest.mark.contract
+
 
 @dataclass(frozen=True)
 class Subscriptions:

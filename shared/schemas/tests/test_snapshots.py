@@ -20,6 +20,8 @@ from convene_schemas.snapshots import (
     update,
 )
 
+pytestmark = pytest.mark.contract
+
 MODELS = [pytest.param(model, id=model.__name__) for model in all_event_classes()]
 
 

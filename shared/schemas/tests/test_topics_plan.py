@@ -8,6 +8,8 @@ from convene_schemas.topics.__main__ import main
 from convene_schemas.topics.ensure import TopicResult, summary
 from convene_schemas.topics.plan import DesiredTopic, ObservedTopic, desired_topics, plan_topic
 
+pytestmark = pytest.mark.contract
+
 MEETINGS = DesiredTopic(
     "meetings.events.v1", 6, {"cleanup.policy": "delete", "retention.ms": "2592000000"}
 )

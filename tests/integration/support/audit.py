@@ -1,11 +1,13 @@
-"""An audit of internal team notes over a whole test run (R11, issue 7).
+"""An audit of internal team notes over a test run (R11, issue 7).
 
 Every HTTP call a test makes through httpx is observed: each ``internal_note`` a request
 carries is remembered, and every response to a caller whose token lacks the ``team`` role is
-kept. At the end of the run (tests/integration/test_zz_internal_notes.py) every message on
-every public topic, every email the SMTP sink received and every kept response is searched
-for every remembered note. Nothing has to be marked by hand: a new test that writes a note
-is covered automatically.
+kept. The searches below look for every remembered note in every message on every topic of
+the stack (DLQs included), every email the SMTP sink stored since the run began (raw and each
+decoded part) and every kept response. tests/integration/test_internal_notes.py runs them
+over a meeting of its own (and whatever ran before it); the session's ``stack`` fixture runs
+them once more when the run ends, so a note written by any test, in any order, is covered
+without marking anything by hand.
 """
 
 from __future__ import annotations
@@ -14,9 +16,19 @@ import base64
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from convene_kit.testing import topic_partitions
+from convene_schemas.registry import load_registry
+
+from support import endpoint
+
+if TYPE_CHECKING:
+    from support.services import Stack
 
 MIN_NOTE_LENGTH = 8
 """Shorter notes (say "ok") could match by chance; tests use unique, longer notes."""
@@ -115,3 +127,86 @@ def install() -> None:
     send._note_audit = asend._note_audit = True  # type: ignore[attr-defined]
     httpx.Client.send = send  # type: ignore[method-assign]
     httpx.AsyncClient.send = asend  # type: ignore[method-assign]
+
+
+# --- the searches ----------------------------------------------------------------------
+
+
+async def every_message(bootstrap: str, topics: list[str]) -> list[tuple[str, bytes]]:
+    """(topic, value and header bytes) of every record of ``topics``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics
+                      for p in sorted(await topic_partitions(bootstrap, t))]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[tuple[str, bytes]] = []
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=2000)
+            if not batch:
+                raise AssertionError(f"could not read {sorted(map(str, remaining))} to the end")
+            for tp, records in batch.items():
+                for record in records:
+                    headers = b"".join(k.encode() + b"=" + (v or b"") for k, v in record.headers)
+                    found.append((tp.topic, (record.value or b"") + b"\n" + headers))
+                    if record.offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def stack_messages(stack: Stack) -> list[tuple[str, bytes]]:
+    """Every message on every topic (and DLQ) of the registry, as ``stack`` names them."""
+    topics = [stack.topic(name) for spec in load_registry().topics
+              for name in (spec.name, spec.dlq.topic)]
+    return await every_message(endpoint("CONVENE_KAFKA_BOOTSTRAP"), topics)
+
+
+def emails_of_the_run() -> list[Path]:
+    """Every email the SMTP sink stored since the run began."""
+    sink = Path(endpoint("CONVENE_MAIL_SINK_DIR"))
+    return [p for p in sink.glob("*.eml") if p.stat().st_mtime >= AUDIT.started_at - 1]
+
+
+def decoded_mail(path: Path) -> bytes:
+    """The raw message and every decoded part (base64 and quoted-printable undone)."""
+    raw = path.read_bytes()
+    parts = [raw]
+    for part in message_from_bytes(raw, policy=policy.default).walk():
+        if not part.is_multipart():
+            parts.append(part.get_payload(decode=True) or b"")
+    return b"\n".join(parts)
+
+
+def leaks_in_messages(messages: list[tuple[str, bytes]]) -> list[tuple[str, list[str]]]:
+    """(topic, notes) of every message that carries a note."""
+    return [(topic, AUDIT.leaks(data)) for topic, data in messages if AUDIT.leaks(data)]
+
+
+def leaks_in_emails(paths: list[Path]) -> list[tuple[str, list[str]]]:
+    """(file name, notes) of every email that carries a note."""
+    return [(p.name, AUDIT.leaks(decoded_mail(p))) for p in paths if AUDIT.leaks(decoded_mail(p))]
+
+
+def leaks_in_answers() -> list[tuple[str, str, list[str]]]:
+    """(method, url, notes) of every answer to a caller without the team role that carries
+    a note (the caller's own request echoed in a validation error is no leak)."""
+    return [(r.method, r.url, AUDIT.leaks(r.body, echo_of=r.request_body))
+            for r in AUDIT.responses
+            if not r.team and AUDIT.leaks(r.body, echo_of=r.request_body)]
+
+
+async def leaks_of_the_run(stack: Stack) -> str | None:
+    """Every leak of every note written so far, described; None when there is none."""
+    if not AUDIT.notes:
+        return None
+    found = {"on public topics": leaks_in_messages(await stack_messages(stack)),
+             "in emails": leaks_in_emails(emails_of_the_run()),
+             "in answers to callers without the team role": leaks_in_answers()}
+    described = [f"notes {where}: {leaks}" for where, leaks in found.items() if leaks]
+    return "; ".join(described) or None
