@@ -15,7 +15,7 @@ RUN := $(UV) run --frozen --no-sync
 PYTEST := $(RUN) pytest -p no:cacheprovider
 INFRA := $(RUN) python -m infra
 
-.PHONY: help install tools run test test-unit test-integration test-integration-run lint \
+.PHONY: help install tools run test test-unit test-contract test-images test-integration test-integration-run lint \
         infra-up infra-down infra-status clean bench
 
 help: ## list the targets
@@ -51,12 +51,19 @@ infra-status: $(UV) ## show which servers run and where
 run: install ## the whole system locally with demo data; Ctrl-C stops everything
 	@$(RUN) python -m infra.run
 
-lint: $(UV) ## ruff (lint, import order) over the tree and mypy over shared/
+lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/, hadolint over the Dockerfiles
 	@$(RUN) ruff check --quiet .
 	@$(RUN) mypy --no-error-summary shared/kit/src shared/schemas/src
+	@$(RUN) hadolint --failure-threshold warning services/*/Dockerfile
 
-test-unit: $(UV) ## unit and contract tests (no servers)
+test-unit: $(UV) ## unit and contract tests of shared/ and services/ (all but integration; no servers)
 	@$(PYTEST) $(wildcard shared services) -m "not integration"
+
+test-contract: $(UV) ## contract tests only: the event contract and each service's Kafka wiring
+	@$(PYTEST) $(wildcard shared services) -m contract
+
+test-images: $(UV) ## the services' images without Docker: Dockerfile rules; each environment built and started
+	@$(PYTEST) tests/images
 
 test-integration-run: $(UV)
 	@$(PYTEST) tests/integration -m integration
@@ -66,13 +73,14 @@ test-integration: $(UV) ## start the infrastructure, run the integration tests, 
 	 $(MAKE) --no-print-directory test-integration-run; status=$$?; \
 	 $(MAKE) --no-print-directory infra-down; exit $$status
 
-test: install ## install everything, run unit + integration tests, stop the infrastructure
+test: install ## install everything, run lint, unit, image and integration tests, stop the infrastructure
 	@start=$$(date +%s); \
 	 $(MAKE) --no-print-directory lint; lint=$$?; \
 	 $(MAKE) --no-print-directory test-unit; unit=$$?; \
+	 $(MAKE) --no-print-directory test-images; images=$$?; \
 	 $(MAKE) --no-print-directory test-integration; integration=$$?; \
-	 echo "make test: lint exit $$lint, unit exit $$unit, integration exit $$integration, $$(( $$(date +%s) - start ))s"; \
-	 [ $$lint -eq 0 ] && [ $$unit -eq 0 ] && [ $$integration -eq 0 ]
+	 echo "make test: lint exit $$lint, unit exit $$unit, images exit $$images, integration exit $$integration, $$(( $$(date +%s) - start ))s"; \
+	 [ $$lint -eq 0 ] && [ $$unit -eq 0 ] && [ $$images -eq 0 ] && [ $$integration -eq 0 ]
 
 clean: $(UV) ## stop the infrastructure and delete its data and logs (keeps download caches)
 	@$(INFRA) clean
