@@ -6,6 +6,7 @@ from convene_notifications.bootstrap import Notifications
 from convene_notifications.domain.planning import plan_invitations
 from convene_notifications.mailer import PermanentDeliveryError, TransientDeliveryError
 from notifications_testing import NOW, contact, meeting
+from pymongo.errors import NetworkTimeout
 
 
 async def entries(service: Notifications, event) -> list[dict]:
@@ -112,3 +113,26 @@ async def test_nothing_is_sent_when_the_meeting_sends_no_invitations(service, ma
     await service.deps.meeting_emails.send_invitations(event)
     assert mailer.attempts == 0
     assert await entries(service, event) == []
+
+
+async def test_a_store_timeout_after_the_server_accepted_does_not_send_twice(
+        service, mailer, store) -> None:
+    # The store is overloaded right after the server took the email: writing the outcome
+    # times out once. The write is tried again in place; the email is not sent again.
+    event, emails = meeting(), service.deps.meeting_emails
+    collection = store.collection("mail_log")
+    real_update = collection.update_one
+    timeouts = [NetworkTimeout("timed out")]
+
+    async def update_one(query, update, upsert=False):
+        if timeouts and update.get("$set", {}).get("state") == "sent":
+            raise timeouts.pop()
+        return await real_update(query, update, upsert=upsert)
+
+    collection.update_one = update_one  # type: ignore[method-assign]
+    results = await emails.send_invitations(event)
+    again = await emails.send_invitations(event)  # the event redelivered after all
+
+    assert [r.sent_now for r in results] == [True] and [r.sent_now for r in again] == [False]
+    assert len(mailer.sent) == 1 and timeouts == []
+    assert [(e["state"], e["attempts"]) for e in await entries(service, event)] == [("sent", 1)]

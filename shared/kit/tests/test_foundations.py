@@ -25,6 +25,7 @@ from pymongo.errors import (
     AutoReconnect,
     DuplicateKeyError,
     NetworkTimeout,
+    OperationFailure,
     ServerSelectionTimeoutError,
 )
 
@@ -126,6 +127,18 @@ def test_infrastructure_errors(exc: BaseException) -> None:
 )
 def test_message_errors(exc: BaseException) -> None:
     assert not is_infrastructure_error(exc)
+
+
+def test_a_ferretdb_backend_timeout_is_an_outage_not_a_bug() -> None:
+    # As FerretDB answered an update while PostgreSQL was overloaded (seen in make bench).
+    message = ("[msg_update.go:133 handler.(*Handler).updateDocument] [update.go:114 "
+               "common.UpdateDocument] [collection.go:227 postgresql.(*collection).UpdateAll] "
+               "timeout: read tcp 127.0.0.1:43778->127.0.0.1:15433: i/o timeout")
+    assert is_infrastructure_error(OperationFailure(message, 1, {"ok": 0.0, "errmsg": message,
+                                                                 "code": 1,
+                                                                 "codeName": "InternalError"}))
+    assert not is_infrastructure_error(OperationFailure("unknown operator: $foo", 2))
+    assert not is_infrastructure_error(OperationFailure("some other internal error", 1))
 
 
 def test_infrastructure_cause_is_found_through_wrapping() -> None:

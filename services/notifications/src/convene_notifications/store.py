@@ -64,26 +64,29 @@ class MailLog:
             return existing
         return None
 
-    async def mark_sent(self, account_id: str, email_id: str, sent_at: datetime) -> None:
-        """The server accepted the email."""
+    async def mark_sent(self, account_id: str, email_id: str, sent_at: datetime, *,
+                        attempts: int) -> None:
+        """The server accepted the email at its ``attempts``-th attempt (idempotent: the
+        counts are set, not incremented, so a write repeated after a timeout is harmless)."""
         await self.entries.update_one(
             account_id, {"_id": email_id},
-            {"$set": {"state": MailState.SENT.value, "sent_at": sent_at, "error": None},
-             "$inc": {"attempts": 1}, "$unset": _RETRY_DONE})
+            {"$set": {"state": MailState.SENT.value, "sent_at": sent_at, "error": None,
+                      "attempts": attempts}, "$unset": _RETRY_DONE})
 
     async def mark_failed(self, account_id: str, email_id: str, reason: FailureReason, *,
                           message: str, code: int | None = None,
-                          failed_at: datetime, attempted: bool = True) -> None:
-        """The email will never be sent (final)."""
+                          failed_at: datetime, attempts: int) -> None:
+        """The email will never be sent (final), after ``attempts`` attempts (0: nothing was
+        handed to the server)."""
         await self.entries.update_one(
             account_id, {"_id": email_id},
             {"$set": {"state": MailState.FAILED.value, "failed_at": failed_at,
-                      "error": {"reason": reason.value, "code": code, "message": message}},
-             "$inc": {"attempts": 1 if attempted else 0}, "$unset": _RETRY_DONE})
+                      "error": {"reason": reason.value, "code": code, "message": message},
+                      "attempts": attempts}, "$unset": _RETRY_DONE})
 
     async def schedule_retry(self, account_id: str, email_id: str, *, retry: dict[str, Any],
                              message: str, code: int | None, at: datetime,
-                             next_attempt_at: datetime) -> None:
+                             next_attempt_at: datetime, attempts: int) -> None:
         """A try failed for a reason that will pass: the entry goes (or stays) on the retry
         queue, state ``retrying``, with the composed message in ``retry``
         (``service_layer.retry_worker``)."""
@@ -92,8 +95,7 @@ class MailLog:
             {"$set": {"state": MailState.RETRYING.value, "retry": retry,
                       "next_attempt_at": next_attempt_at, "last_attempt_at": at,
                       "error": {"reason": FailureReason.TEMPORARY.value, "code": code,
-                                "message": message}},
-             "$inc": {"attempts": 1}})
+                                "message": message}, "attempts": attempts}})
 
     async def get(self, account_id: str, email_id: str) -> dict[str, Any] | None:
         """One entry by its email id."""

@@ -21,9 +21,10 @@ Three rules keep FerretDB 1.24 from wedging under load (tests/integration/test_s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import errors as kafka_errors
 from pymongo import AsyncMongoClient, ReturnDocument, monitoring
@@ -33,6 +34,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from convene_kit.metrics import STORE_OPERATIONS
 from convene_kit.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class InfrastructureError(Exception):
@@ -60,6 +65,19 @@ def register_infrastructure_error(*classes: type[BaseException]) -> None:
     _extra_infrastructure_errors.extend(classes)
 
 
+_BACKEND_OUTAGE_SIGNS = ("i/o timeout", "context deadline exceeded", "connection refused",
+                         "failed to connect", "conn closed", "connection reset by peer")
+
+
+def _is_backend_outage(exc: BaseException) -> bool:
+    """FerretDB answers a failure of its PostgreSQL backend (a query past the pool's or the
+    socket's deadline, a connection refused or reset) as ``InternalError`` (code 1) with the
+    Go error in the message; on MongoDB these are network errors. Either way the store is
+    not answering, which is an outage, not a bug of ours nor the message's fault."""
+    return (isinstance(exc, mongo_errors.OperationFailure) and exc.code == 1
+            and any(sign in str(exc) for sign in _BACKEND_OUTAGE_SIGNS))
+
+
 def is_infrastructure_error(exc: BaseException) -> bool:
     """True if ``exc`` (or what caused it) is a store/broker/network outage, not a bad input.
 
@@ -80,8 +98,38 @@ def is_infrastructure_error(exc: BaseException) -> bool:
             or current.has_error_label("TransientTransactionError")
         ):
             return True
+        if _is_backend_outage(current):
+            return True
         current = current.__cause__ or current.__context__
     return False
+
+
+async def until_written(
+    write: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    attempts: int = 8,
+    first_delay_s: float = 0.2,
+    max_delay_s: float = 5.0,
+) -> T:
+    """Run ``write``, a store write that must land because something that cannot be undone
+    has happened already (an email the SMTP server accepted): on an infrastructure error
+    (a timeout of an overloaded store, a lost connection) it is tried again in place, with
+    doubling delays, up to ``attempts`` times in all, before the error is raised. Raising
+    would make the caller's whole step run again and repeat what cannot be undone.
+    ``write`` must be idempotent: a write that timed out may have landed."""
+    delay = first_delay_s
+    for attempt in range(1, attempts + 1):
+        try:
+            return await write()
+        except Exception as exc:
+            if attempt == attempts or not is_infrastructure_error(exc):
+                raise
+            logger.warning("writing %s failed (%s, attempt %s of %s); trying again in %.1f s",
+                           what, type(exc).__name__, attempt, attempts, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay_s)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from convene_kit.clock import Clock, utc_now
+from convene_kit.store import until_written
 from convene_schemas.base import Event, event_class
 from convene_schemas.events.notifications import EmailDeliveryFailed
 from prometheus_client import Counter, Histogram
@@ -182,13 +183,20 @@ class Dispatcher:
             next_at = self.policy.next_attempt_at(now, attempts, self.draw())
             await self.mail_log.schedule_retry(
                 ref.account_id, ref.email_id, retry=outgoing.retry_document(),
-                message=exc.reason, code=exc.code, at=now, next_attempt_at=next_at)
+                message=exc.reason, code=exc.code, at=now, next_attempt_at=next_at,
+                attempts=attempts)
             logger.info("email %s (%s) failed temporarily (%s, attempt %s); retrying at %s",
                         ref.email_id, ref.kind, exc.code, attempts, next_at.isoformat())
             return MailState.RETRYING
         EMAIL_ATTEMPTS.labels(kind=ref.kind, outcome="sent").inc()
-        raised = await self._raise(ref, "sent", outgoing.sent_event)
-        await self.mail_log.mark_sent(ref.account_id, ref.email_id, self.clock())
+        # The server has the email: its outcome must be written, or a retry of the whole
+        # step would send it again. A store that does not answer in time is waited for.
+        sent_at = self.clock()
+        raised = await until_written(lambda: self._raise(ref, "sent", outgoing.sent_event),
+                                     what=f"the sent event of email {ref.email_id}")
+        await until_written(lambda: self.mail_log.mark_sent(ref.account_id, ref.email_id,
+                                                            sent_at, attempts=attempts),
+                            what=f"email {ref.email_id} as sent")
         await self._publish(raised)
         EMAILS_SENT.labels(kind=ref.kind).inc()
         logger.info("email %s (%s) sent after %s attempt(s)", ref.email_id, ref.kind, attempts)
@@ -207,7 +215,7 @@ class Dispatcher:
             enhanced_status=enhanced), ref.email_id)
         raised = await self._raise(ref, "failed", event)
         await self.mail_log.mark_failed(ref.account_id, ref.email_id, reason, message=message,
-                                        code=code, failed_at=now, attempted=attempts > 0)
+                                        code=code, failed_at=now, attempts=attempts)
         await self._publish(raised)
         EMAILS_FAILED.labels(kind=ref.kind, reason=reason).inc()
         logger.warning("email %s (%s) failed for good: %s %s", ref.email_id, ref.kind,
