@@ -105,20 +105,25 @@ async def test_italian_and_finnish_contacts_get_their_language(stack: Stack,
     assert subject.startswith("Invitation: ") and "invited you to a meeting" in text
 
 
-async def test_cr_lf_in_names_titles_and_locations_adds_no_header_recipient_or_property(
+async def test_cr_lf_in_multi_line_fields_adds_no_header_recipient_or_property(
     stack: Stack, account: Account
 ) -> None:
+    # Only the multi-line fields (a location's value, the attendee description) may carry
+    # CR/LF on the wire; the contract refuses them in titles and names, and any control
+    # character (NUL included) everywhere else: such events are dead-lettered as invalid
+    # (shared/schemas/tests/test_text_and_time_rules.py, the composers' defence in depth in
+    # services/notifications/tests/test_message.py and test_ics.py).
     contact = new_contact(stack, account, first_name="Eve")
     evil = f"evil-{uuid.uuid4().hex[:8]}@attacker.example"
     marker = uuid.uuid4().hex[:8]
     injected = Attendee(kind="contact", id=contact["id"], email=contact["email"],
-                        name=f"Eve\r\nBcc: {evil}\r\nX-Injected: {marker}", language="en",
+                        name=f"Eve Bcc: {evil} X-Injected: {marker}", language="en",
                         time_zone="Europe/Rome", invite=True)
-    meeting = scheduled(account, f"Inject-{marker}\r\nBcc: {evil}\nATTENDEE:mailto:{evil}",
+    meeting = scheduled(account, f"Inject-{marker} Bcc: {evil} ATTENDEE:mailto:{evil}",
                         [injected])
     meeting = type(meeting).model_validate({
         **meeting.model_dump(),
-        "location": {"kind": "custom", "value": f"Room 1\r\nORGANIZER:mailto:{evil}\x00"},
+        "location": {"kind": "custom", "value": f"Room 1\r\nORGANIZER:mailto:{evil}"},
         "attendee_description": f"<p>Hi</p>\r\nBEGIN:VALARM\r\nX-Injected:{marker}"},
         strict=False)
     await publish_event(stack, meeting)

@@ -8,7 +8,9 @@
   broker (contract tests through ``TestKafkaBroker``). Tests reach the parts through
   ``service.deps``, ``service.scheduler``, ``service.retries`` and ``service.mail_log``;
   two builds over one store are two replicas.
-* :func:`publish` / :func:`consume`: events through FastStream's ``TestKafkaBroker``.
+* :func:`publish` / :func:`consume`: events through FastStream's ``TestKafkaBroker``;
+  :func:`unchecked` builds what the contract refuses (a line break in a title, NUL, a year
+  out of range), as a foreign or older producer might still send it.
 * builders of the events notifications consumes: meetings' (:func:`meeting`,
   :func:`updated`, ...), records' (:func:`user_upserted`, :func:`settings_changed`),
   booking-pages' (:func:`booking_requested`, :func:`attempt_blocked`) and its own
@@ -55,6 +57,7 @@ from convene_schemas.events.meetings import (
 from convene_schemas.events.notifications import ReminderDue
 from convene_schemas.events.records import AccountSettingsChanged, UserUpserted
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from pydantic import BaseModel
 
 NOW = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
 START = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
@@ -66,6 +69,7 @@ SENDER = Address("Convene", "meetings", "convene.test")
 TOPIC_PREFIX = "ut."
 
 E = TypeVar("E", bound=Event)
+M = TypeVar("M", bound=BaseModel)
 
 
 # ---------------------------------------------------------------------------------------
@@ -121,6 +125,12 @@ async def consume(service: Notifications, *events: Event) -> None:
     async with TestKafkaBroker(service.runtime.broker) as broker:
         for event in events:
             await publish(broker, event)
+
+
+def unchecked(model: M, **fields: Any) -> M:
+    """``model`` with ``fields`` replaced and *not* validated: text or times the contract
+    refuses, for the composers' defence-in-depth tests and for bad events on the wire."""
+    return model.model_copy(update=fields)
 
 
 def raised(publisher: RecordingPublisher, cls: type[E]) -> list[E]:

@@ -83,3 +83,19 @@ def test_meeting_id_is_required(service, key) -> None:
     response = get(service, None, token(key))
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_a_nul_in_the_meeting_id_is_a_422_not_a_500(service, key) -> None:
+    # PostgreSQL behind FerretDB refuses U+0000 (SQLSTATE 22P05): refused before the query.
+    response = get(service, "mtg_\x00x", token(key))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "disallowed_character"
+    assert error["details"][0]["loc"] == ["query", "meeting_id"]
+
+
+def test_the_openapi_document_shows_every_error_answer_in_the_error_shape(service) -> None:
+    from convene_kit.openapi import undocumented_errors
+
+    document = TestClient(service.app).get("/openapi.json").json()
+    assert undocumented_errors(document, {"GET /emails": {401, 422, 503}}) == []

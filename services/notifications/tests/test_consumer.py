@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from convene_kit.testing import capture_dead_letters
 from convene_notifications.bootstrap import Notifications
 from convene_notifications.mailer import TransientDeliveryError
 from convene_schemas.envelope import new_event_id
@@ -13,6 +14,7 @@ from convene_schemas.events.meetings import MeetingOutcomeRecorded
 from faststream.kafka import TestKafkaBroker
 from notifications_testing import (
     NOW,
+    TOPIC_PREFIX,
     FakeMailer,
     FakeStore,
     ManualClock,
@@ -23,6 +25,7 @@ from notifications_testing import (
     meeting,
     publish,
     settings_for,
+    unchecked,
     updated,
 )
 
@@ -105,3 +108,24 @@ async def test_a_due_reminder_is_fired_consumed_and_sent_once(service, mailer, c
 
     reminders = [m for m, _, _ in mailer.sent if m["Subject"].startswith("Muistutus:")]
     assert len(reminders) == 1 and len(mailer.sent) == 2  # the invitation and the reminder
+
+
+@pytest.mark.parametrize("bad", [
+    # 23:59 in Rome on the last day of 9999: the invitation's .ics would need year 10000.
+    {"start": datetime(9999, 12, 31, 22, 59, tzinfo=timezone.utc),
+     "end": datetime(9999, 12, 31, 23, 29, tzinfo=timezone.utc)},
+    {"title": "nul\x00title"},  # PostgreSQL behind FerretDB cannot store U+0000
+], ids=["year-9999", "nul-in-title"])
+async def test_a_meeting_the_contract_refuses_is_dead_lettered_and_stalls_nothing(
+        store, mailer, clock, bad: dict) -> None:
+    """Such an event (from an older or foreign producer: meetings refuses both) is invalid,
+    not a bug: dead-lettered at once, and the next meeting of the partition is mailed."""
+    service = build(settings_for(kafka_max_poll_interval_s=0.2), store=store, mailer=mailer,
+                    clock=clock)
+    poison = unchecked(meeting(attendees=[contact("dana@globex.example")]), **bad)
+    dead = capture_dead_letters(service.runtime.broker, TOPIC_PREFIX + "meetings.events.v1.dlq")
+
+    await consume(service, poison, meeting(attendees=[contact("luca@initech.example")]))
+
+    assert [dict(record.headers)["dlq_reason"] for record in dead] == [b"validation_failed"]
+    assert [rcpts for _, _, rcpts in mailer.sent] == [["luca@initech.example"]]

@@ -9,7 +9,7 @@ from convene_notifications.domain.ics import PRODID, meeting_calendar, organizer
 from convene_notifications.domain.planning import invited_recipients
 from convene_schemas.events.common import Location
 from icalendar import Calendar
-from notifications_testing import NOW, contact, meeting
+from notifications_testing import NOW, contact, meeting, unchecked
 
 SENDER = Address("Convene", "meetings", "convene.test")
 
@@ -99,9 +99,11 @@ def test_location_shows_the_place_or_the_join_link() -> None:
 
 
 def test_line_breaks_in_title_or_names_add_no_property() -> None:
-    event = meeting(title="Review\r\nATTENDEE:mailto:evil@example.com",
-                    host_name="Marco\nEND:VEVENT",
-                    attendees=[contact("dana@globex.example", name="Dana\r\nX-EVIL:1")])
+    # The contract refuses line breaks in one-line fields; one that slips through anyway
+    # (built without validation here) still adds no iCalendar property.
+    dana = unchecked(contact("dana@globex.example"), name="Dana\r\nX-EVIL:1")
+    event = unchecked(meeting(), title="Review\r\nATTENDEE:mailto:evil@example.com",
+                      host_name="Marco\nEND:VEVENT", attendees=[dana])
     calendar = ics_of(event)
     vevent = only_event(calendar)
 

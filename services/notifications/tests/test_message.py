@@ -10,7 +10,7 @@ from convene_notifications.composers import MeetingComposer
 from convene_notifications.domain.planning import plan_invitations
 from convene_notifications.rendering import Templates
 from icalendar import Calendar
-from notifications_testing import NOW, SENDER, contact, meeting
+from notifications_testing import NOW, SENDER, contact, meeting, unchecked
 
 EXPECTED_HEADERS = {"from", "to", "reply-to", "subject", "date", "message-id", "mime-version",
                     "content-type"}
@@ -79,10 +79,11 @@ def test_bodies_show_both_time_zones_and_the_description() -> None:
 
 
 def test_line_breaks_in_title_or_names_add_no_header() -> None:
-    event = meeting(
-        title="Review\r\nBcc: victim@example.com",
-        host_name="Marco\nX-Injected: 1",
-        attendees=[contact("dana@globex.example", name="Dana\r\nCc: other@example.com\x00")])
+    # The contract refuses line breaks and NUL in one-line fields; text that slips through
+    # anyway (built without validation here) still adds no header.
+    dana = unchecked(contact("dana@globex.example"), name="Dana\r\nCc: other@example.com\x00")
+    event = unchecked(meeting(), title="Review\r\nBcc: victim@example.com",
+                      host_name="Marco\nX-Injected: 1", attendees=[dana])
     [message] = compose(event)
     received = parsed(message)
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
+from convene_kit.testing import capture_dead_letters
 from convene_notifications.domain.owner_emails import owner_email_for
 from convene_notifications.mailer import PermanentDeliveryError, TransientDeliveryError
 from convene_notifications.service_layer.owner_emails import BOOKING_PATH, OWNER_KNOWN_PATH
@@ -15,11 +16,13 @@ from convene_schemas.events.notifications import EmailDeliveryFailed
 from faststream.kafka import TestKafkaBroker
 from notifications_testing import (
     NOW,
+    TOPIC_PREFIX,
     FakeMailer,
     attempt_blocked,
     booking_requested,
     publish,
     raised,
+    unchecked,
     user_upserted,
 )
 
@@ -110,19 +113,41 @@ async def test_an_unknown_owner_gets_the_email_when_records_tells_us_about_them(
     assert len(mailer.messages_to("olga@acme.example")) == 1
 
 
-@pytest.mark.contract
 async def test_a_visitor_name_with_a_line_break_adds_no_header(service, mailer) -> None:
+    # The contract refuses a line break in a name (next test); one that slips through
+    # anyway (built without validation here) still adds no header.
     owner = user_upserted(email="olga@acme.example")
+    await service.deps.read_models.record_user(owner)
+    request = booking_requested(owner.user_id)
+    request = unchecked(request, visitor=unchecked(request.visitor,
+                                                   name="Eve\r\nBcc: spy@evil.example"))
 
-    async with TestKafkaBroker(service.runtime.broker) as broker:
-        await publish(broker, owner)
-        await publish(broker, booking_requested(owner.user_id,
-                                                visitor_name="Eve\r\nBcc: spy@evil.example"))
+    await service.deps.owner_emails.on_booking_event(request)
 
     message = strictly_parsed(mailer, "olga@acme.example")
     assert message["Bcc"] is None and "spy@evil.example" not in str(message["To"])
     assert message["Subject"].startswith("Booking request: Eve Bcc: spy@evil.example @ ")
     assert [r for _, _, rcpts in mailer.sent for r in rcpts] == ["olga@acme.example"]
+
+
+@pytest.mark.contract
+@pytest.mark.parametrize("name", ["Eve\r\nBcc: spy@evil.example", "nul\x00name"])
+async def test_a_booking_with_text_the_contract_refuses_is_dead_lettered_and_the_next_mailed(
+        service, mailer, name: str) -> None:
+    owner = user_upserted(email="olga@acme.example")
+    bad = booking_requested(owner.user_id)
+    bad = unchecked(bad, visitor=unchecked(bad.visitor, name=name))
+    dead = capture_dead_letters(service.runtime.broker,
+                                TOPIC_PREFIX + "booking-pages.events.v1.dlq")
+
+    async with TestKafkaBroker(service.runtime.broker) as broker:
+        await publish(broker, owner)
+        await publish(broker, bad)
+        await publish(broker, booking_requested(owner.user_id))
+
+    assert [dict(record.headers)["dlq_reason"] for record in dead] == [b"validation_failed"]
+    message = strictly_parsed(mailer, "olga@acme.example")  # the good booking's, only
+    assert message["Subject"].startswith("Booking request: Priya Shah @ ")
 
 
 async def test_a_5xx_fails_for_good_and_raises_email_delivery_failed(

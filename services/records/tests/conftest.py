@@ -74,8 +74,8 @@ def auth(gateway_key: ec.EllipticCurvePrivateKey) -> Callable[..., Headers]:
 
 @pytest.fixture
 def account(client: TestClient, auth: Callable[..., Headers]) -> Headers:
-    """An open account (random id); returns its caller's headers."""
-    headers = auth(f"acc_{uuid.uuid4().hex[:12]}")
+    """An open account (random id); returns its admin's headers (only an admin adds users)."""
+    headers = auth(f"acc_{uuid.uuid4().hex[:12]}", roles=("admin",))
     response = client.post("/account", json={"name": "Acme"}, headers=headers)
     assert response.status_code == 201, response.text
     return headers

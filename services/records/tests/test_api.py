@@ -47,7 +47,7 @@ def test_an_account_is_opened_once(client: TestClient, account) -> None:
 
 
 def test_no_account_yet(client: TestClient, auth) -> None:
-    headers = auth("acc_nobody")
+    headers = auth("acc_nobody", roles=("admin",))
     assert error_code(client.get("/account", headers=headers)) == "account_not_found"
     for path, body in [("/users", ALICE), ("/contacts", ZOE)]:
         response = client.post(path, json=body, headers=headers)
@@ -74,7 +74,7 @@ def test_one_user_per_email_in_an_account(client: TestClient, account, auth) -> 
     taken = client.post("/users", json=shouting, headers=account)
     assert taken.status_code == 409 and error_code(taken) == "user_email_taken"
 
-    other = auth(f"acc_{uuid.uuid4().hex[:8]}")
+    other = auth(f"acc_{uuid.uuid4().hex[:8]}", roles=("admin",))
     assert client.post("/account", json={"name": "Other"}, headers=other).status_code == 201
     assert client.post("/users", json=ALICE, headers=other).status_code == 201
 

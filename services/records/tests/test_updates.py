@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from convene_schemas.events.records import ContactUpserted, UserUpserted
 from fastapi.testclient import TestClient
 
@@ -36,6 +37,23 @@ def test_an_admin_deactivates_a_user_and_changes_the_seat(client: TestClient, au
                           headers=auth("acc_people"))
     assert member.status_code == 403
     assert client.get(f"/users/{bob['id']}", headers=admin).json()["active"] is True
+
+
+@pytest.mark.parametrize("roles", [(), ("team",)], ids=["no-role", "team"])
+def test_only_an_admin_adds_users_as_only_an_admin_changes_them(
+        client: TestClient, auth, publisher, roles: tuple[str, ...]) -> None:
+    admin = auth("acc_staff", roles=("admin",))
+    assert client.post("/account", json={"name": "Acme"}, headers=admin).status_code == 201
+    caller = auth("acc_staff", user_id="usr_member", roles=roles)
+    published = len(publisher.records)
+
+    added = client.post("/users", json=ALICE, headers=caller)
+    assert added.status_code == 403 and code(added) == "forbidden"
+    assert len(publisher.records) == published  # nothing was created, nothing published
+    user = client.post("/users", json=ALICE, headers=admin)
+    assert user.status_code == 201, user.text
+    changed = client.patch(f"/users/{user.json()['id']}", json={"name": "Al"}, headers=caller)
+    assert changed.status_code == 403 and code(changed) == "forbidden"
 
 
 def test_a_contact_email_change_is_flagged_not_refused(client: TestClient, account,

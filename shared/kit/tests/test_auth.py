@@ -171,3 +171,12 @@ def test_keygen_and_mint_cli(tmp_path: Path, capsys) -> None:
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 120
     assert jwt.get_unverified_header(token)["alg"] == "ES256"
+
+
+@pytest.mark.parametrize("claims", [{"account_id": "acc\u0000"}, {"user_id": "u\n1"},
+                                    {"roles": ["team\u0000"]}])
+def test_claims_no_store_can_hold_are_an_invalid_token(ec_key, claims: dict) -> None:
+    # Every query is scoped by the account and user: a NUL there was a 500 from the store.
+    values = {"account_id": "acc-1", "user_id": "u-1", "roles": ["host"], **claims}
+    token = devtokens.mint_token(pem_private(ec_key), **values)
+    assert_401(call(app_for(pem_public(ec_key)), token), "invalid_token")

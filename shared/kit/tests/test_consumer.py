@@ -4,6 +4,7 @@ lanes and the DLQ brake: test_consumer_failures.py."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -151,6 +152,25 @@ async def test_unknown_major_version_is_dead_lettered() -> None:
     async with TestKafkaBroker(broker) as br:
         await publish_record(br, "pfx." + TOPIC, record.key, record.value, headers)
     assert [dict(r.headers)["dlq_reason"] for r in captured] == [b"unknown_version"]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("thing_id", "t-\u0000"),  # PostgreSQL behind FerretDB could never store it
+    ("occurred_at", "9999-12-31T23:59:00Z"),  # past what consumers can represent
+])
+async def test_text_or_a_time_the_contract_refuses_is_dead_lettered_before_any_handler(
+        field: str, value: str) -> None:
+    broker = KafkaBroker()
+    subscribe_events(broker, settings(), [TOPIC], {ThingHappened: _never_called})
+    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    record = to_kafka_message(thing(), event_id=new_event_id())
+    body = {**json.loads(record.value), field: value}
+    async with TestKafkaBroker(broker) as br:
+        await publish_record(br, "pfx." + TOPIC, record.key, json.dumps(body).encode(),
+                             record.headers)
+    [dead] = captured
+    headers = dict(dead.headers)
+    assert (headers["dlq_reason"], headers["dlq_attempts"]) == (b"validation_failed", b"0")
 
 
 async def _never_called(envelope: Envelope) -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from convene_kit.boundary import RequestModel
 from convene_kit.http import ApiError, create_app
 from convene_kit.metrics import generate_latest
 from convene_kit.settings import ServiceSettings
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pymongo.errors import WaitQueueTimeoutError
 
 router = APIRouter()
 
 
-class MeetingCreate(BaseModel):
+class MeetingCreate(RequestModel):
     title: str = Field(min_length=1)
     duration_minutes: int = Field(gt=0)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
+from convene_schemas.text import first_disallowed
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import Depends, Request
@@ -113,6 +114,9 @@ class JwtVerifier:
             raise AuthError("invalid_token", "The token has no subject.")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise AuthError("invalid_token", "The token's roles are not a list of strings.")
+        if first_disallowed([account_id, user_id, *roles]) is not None:
+            # Every query is scoped by these: the store must be able to hold them.
+            raise AuthError("invalid_token", "The token's claims hold control characters.")
         return Principal(account_id=account_id, user_id=user_id, roles=tuple(roles))
 
 

@@ -30,8 +30,9 @@ record's outcome is final, and no exception ever escapes the handler.
 Per record:
 
 1. decode with ``from_kafka_message``; an ``InvalidEvent`` (undecodable, unknown type or
-   version, fails validation) goes to ``<topic>.dlq`` with its original bytes (see
-   :mod:`convene_kit.dlq`), then commit;
+   version, fails validation: text the store cannot hold, such as U+0000, or a time out of
+   the supported range included, see ``convene_schemas.text`` and ``convene_schemas.base``)
+   goes to ``<topic>.dlq`` with its original bytes (see :mod:`convene_kit.dlq`), then commit;
 2. a valid event of a type this service has no handler for: commit and skip;
 3. optionally drop ids the group already processed (:class:`ProcessedEvents`);
 4. call the handler. What it raises decides what happens:
@@ -44,8 +45,8 @@ Per record:
    * the message's own fault: :class:`MessageRejected` raised by the handler, an
      exception of a class its registration declares (``on(..., rejects=(X,))``), or the
      store refusing the data itself (:func:`is_unstorable`: a document over the size limit,
-     or FerretDB's PostgreSQL data exceptions such as a NUL character in a string, which
-     the contract allows and jsonb cannot hold), is dead-lettered at once, without retry
+     or FerretDB's PostgreSQL data exceptions, SQLSTATE class 22, which the contract's text
+     and time rules should already have kept out), is dead-lettered at once, without retry
      (``dlq_reason`` ``rejected``, the original exception's class and message), and
      committed;
    * anything else is a bug, not the message's fault: logged at ERROR, counted
@@ -69,9 +70,9 @@ events are complete snapshots already validated by the contract, and notificatio
 an address that cannot be mailed into ``EmailDeliveryFailed`` itself. A lost race for a
 meeting version (``VersionConflict``) is neither: it is retried as a bug-kind failure and
 succeeds on a later try. For every service, data the store refuses is the message's fault
-(:func:`is_unstorable`): a meeting whose location holds a NUL character (the contract
-allows it; test_notifications_delivery sends one) can never be kept by notifications on
-FerretDB, and held as a bug it would stop the partition for good.
+(:func:`is_unstorable`): held as a bug it would stop the partition for good. The contract
+refuses what the store is known to refuse (a NUL character, a time past what PostgreSQL and
+Python represent) at decoding, so this is the net under it.
 
 The brake (getsentry/arroyo's ``DlqLimit``). A DLQ is for the odd bad message; a stream of
 them means something systemic (a producer's bad deploy, a schema mismatch, a handler

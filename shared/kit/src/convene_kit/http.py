@@ -1,9 +1,14 @@
 """The HTTP side of a service: FastAPI app with health, readiness, metrics and one error shape.
 
-Every 4xx/5xx body is ``{"error": {"code", "message", "details"}}``: service errors
-(:class:`ApiError`), unknown routes (404 ``not_found``), wrong methods, FastAPI's request
-validation (422 ``validation_error`` with per-field details) and unexpected exceptions
-(500 ``internal_error``, nothing of the exception leaks).
+Every 4xx/5xx body is ``{"error": {"code", "message", "details"}}`` (:mod:`convene_kit.errors`):
+service errors (:class:`ApiError`), unknown routes (404 ``not_found``), wrong methods (405
+``method_not_allowed`` with every allowed method in ``Allow``; OPTIONS answers 204 with the
+same header), a body that is not JSON (415 ``unsupported_media_type``), FastAPI's request
+validation (422 ``validation_error`` with per-field details, or the boundary rule's own code,
+``disallowed_character`` / ``date_out_of_range``, when only that rule was broken; see
+:mod:`convene_kit.boundary`) and unexpected exceptions (500 ``internal_error``, nothing of
+the exception leaks). The OpenAPI document lists each of these per operation
+(:mod:`convene_kit.openapi`).
 
 A pure ASGI middleware reads ``X-Correlation-Id`` (or makes one) and ``traceparent``, sets
 them as log context, echoes ``X-Correlation-Id`` on the response and records latency by
@@ -20,81 +25,53 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from convene_kit.boundary import (
+    BOUNDARY_CODES,
+    DISALLOWED_CHARACTER,
+    PathAndQueryTextMiddleware,
+    allowed_methods,
+    require_json_body,
+    unchecked_bodies,
+)
+from convene_kit.errors import STATUS_CODES, ApiError, error_response
 from convene_kit.logging import log_context
 from convene_kit.metrics import CONTENT_TYPE_LATEST, HTTP_LATENCY, generate_latest
+from convene_kit.openapi import OPERATIONS_TAG, document_errors
 from convene_kit.settings import ServiceSettings
 from convene_kit.store import is_infrastructure_error
+
+__all__ = ["ApiError", "Lifespan", "ReadinessCheck", "RequestContextMiddleware", "create_app",
+           "error_response", "run_readiness"]
 
 logger = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[bool | None]]
 Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
 
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "unavailable",
-}
-
-
-class ApiError(Exception):
-    """An error a service function raises; rendered as the standard JSON error body."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: Any = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = dict(headers or {})
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    details: Any = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """The standard error body as a response."""
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
-
-
 async def _api_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    code = _CODES.get(exc.status_code, f"http_{exc.status_code}")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route at the path only; OPTIONS, which
+        # no route declares, lands here too and is answered with the full list.
+        headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope))
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=headers)
+    code = STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     details = None if isinstance(exc.detail, str) else exc.detail
-    return error_response(exc.status_code, code, message, details, exc.headers)
+    return error_response(exc.status_code, code, message, details, headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
@@ -104,6 +81,15 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
         {"loc": list(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
         for err in exc.errors()
     ]
+    for detail in details:
+        if detail["type"] == "string_unicode":  # pydantic's own refusal of a lone surrogate
+            detail["type"] = DISALLOWED_CHARACTER
+            detail["message"] = "an unpaired surrogate (U+D800-U+DFFF) is not a character"
+    kinds = {detail["type"] for detail in details}
+    if len(kinds) == 1 and (rule := kinds.pop()) in BOUNDARY_CODES:
+        first = details[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return error_response(422, rule, f"{where}: {first['message']}.", details)
     return error_response(422, "validation_error", "The request is not valid.", details)
 
 
@@ -208,8 +194,13 @@ def create_app(
         for hook in on_shutdown:
             await hook()
 
+    routers = list(routers)
+    unchecked = unchecked_bodies(routers)
+    if unchecked:
+        raise TypeError(f"request bodies must derive from convene_kit.boundary.RequestModel "
+                        f"(the text rule): {', '.join(unchecked)}")
     app = FastAPI(title=title or f"convene {settings.service_name}", version=version,
-                  lifespan=app_lifespan)
+                  lifespan=app_lifespan, dependencies=[Depends(require_json_body)])
     app.state.settings = settings
     if verifier is None and settings.jwt_public_key_file is not None:
         from convene_kit.auth import JwtVerifier
@@ -221,13 +212,15 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(PathAndQueryTextMiddleware)
+    app.add_middleware(RequestContextMiddleware)  # outermost: ids and latency for every answer
 
-    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    @app.get("/healthz", tags=[OPERATIONS_TAG], summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Kafka, store and consumers are ready")
+    @app.get("/readyz", tags=[OPERATIONS_TAG], summary="Kafka, store and consumers are ready",
+             responses={503: {"description": "not_ready: details.checks names why."}})
     async def readyz() -> Response:
         results = await run_readiness(checks, settings.readiness_timeout_s)
         failed = sorted(name for name, result in results.items() if result != "ok")
@@ -236,10 +229,20 @@ def create_app(
                                   {"checks": results})
         return JSONResponse({"status": "ready", "checks": results})
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=[OPERATIONS_TAG], summary="Prometheus metrics",
+             response_class=PlainTextResponse,
+             response_description="The Prometheus text exposition format "
+                                  f"({CONTENT_TYPE_LATEST}).")
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -523,3 +523,19 @@ class CrashingPublisher(EventPublisher):
                             dict(record.headers).get("ce_id", b"?").decode(), record.topic)
             os.kill(os.getpid(), signal.SIGKILL)
         await super().publish_record(record)
+
+
+def capture_dead_letters(broker: KafkaBroker, dlq_topic: str) -> list[ConsumerRecord]:
+    """Subscribe ``broker`` (before ``TestKafkaBroker`` starts it) to ``dlq_topic``; the
+    returned list fills with the raw dead letters published there (value, key, headers)."""
+    captured: list[ConsumerRecord] = []
+
+    async def keep_raw(record: ConsumerRecord, original: Any) -> Any:
+        captured.append(record)
+        return await original(record)
+
+    @broker.subscriber(dlq_topic, parser=keep_raw)
+    async def dead_letters(body: Any) -> None:  # noqa: ARG001
+        return None
+
+    return captured

@@ -16,7 +16,51 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from convene_schemas.text import StorableText
+
+SUPPORTED_FROM = datetime(1900, 1, 1, tzinfo=timezone.utc)
+"""The earliest instant any event or API input may name (inclusive)."""
+
+SUPPORTED_UNTIL = datetime(9000, 1, 1, tzinfo=timezone.utc)
+"""The end of the supported range (exclusive). Far from ``datetime.max`` (9999-12-31) on
+purpose: whatever a service derives from a supported time (an end seven days later, a
+reminder 1000 weeks earlier, the wall time in any zone, the next year of an iCalendar
+VTIMEZONE) stays representable by Python, BSON and PostgreSQL."""
+
+DATE_OUT_OF_RANGE = "date_out_of_range"
+"""The error code (pydantic error type, API error code) of a time outside the range."""
+
+
+def is_supported_time(value: datetime) -> bool:
+    """True when ``value`` lies in ``[SUPPORTED_FROM, SUPPORTED_UNTIL)``: an aware value as
+    the instant it names, a naive one as a wall time (any zone's offset keeps it in range
+    of Python's datetime). Never raises, not even for ``datetime.max`` with an offset."""
+    offset = value.utcoffset()
+    if offset is None:
+        wall = value.replace(tzinfo=None)
+    else:
+        try:
+            wall = value.replace(tzinfo=None) - offset
+        except OverflowError:
+            return False
+    return SUPPORTED_FROM.replace(tzinfo=None) <= wall < SUPPORTED_UNTIL.replace(tzinfo=None)
+
+
+def out_of_range_reason(value: datetime) -> str:
+    """A human sentence saying why ``value`` was refused."""
+    return (f"{value.isoformat()} is outside the supported range: from "
+            f"{SUPPORTED_FROM:%Y-%m-%dT%H:%M:%SZ} up to (not including) "
+            f"{SUPPORTED_UNTIL:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def _supported(value: datetime) -> datetime:
+    if not is_supported_time(value):
+        raise PydanticCustomError(DATE_OUT_OF_RANGE, "{reason}",
+                                  {"reason": out_of_range_reason(value)})
+    return value
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -31,8 +75,14 @@ def _known_time_zone(value: str) -> str:
     return value
 
 
-UtcInstant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timezone-aware instant, normalised to UTC. Naive datetimes are refused."""
+UtcInstant = Annotated[AwareDatetime, AfterValidator(_supported), AfterValidator(_to_utc)]
+"""A timezone-aware instant in the supported range, normalised to UTC. Naive datetimes are
+refused, and so is an instant outside ``[SUPPORTED_FROM, SUPPORTED_UNTIL)``
+(``date_out_of_range``)."""
+
+SupportedDatetime = Annotated[datetime, AfterValidator(_supported)]
+"""An API input time in the supported range: aware (an instant) or naive (a wall time, read
+in a zone later). Out of range: ``date_out_of_range``."""
 
 TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 """An IANA time zone name (``Europe/Rome``), checked against the pinned tzdata."""
@@ -41,9 +91,11 @@ EntityId = Annotated[str, Field(min_length=1, max_length=200)]
 """Every id is an opaque, non-empty string."""
 
 
-class Event(BaseModel):
+class Event(StorableText):
     """Base class of every event body.
 
+    Every string must be storable text (:mod:`convene_schemas.text`: no control characters,
+    line breaks only in ``MultilineText`` fields) and every time in the supported range.
     Subclasses set the class variables below; :data:`EVENT_CLASSES` finds them by
     ``(EVENT_TYPE, SCHEMA_VERSION)``.
     """

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from convene_schemas.base import TimeZoneName
+from convene_kit.boundary import RequestModel
+from convene_schemas.base import SupportedDatetime, TimeZoneName
 from convene_schemas.events.common import RecordRef, ReminderOffset
-from pydantic import BaseModel, Field
+from convene_schemas.text import MultilineText
+from pydantic import Field
 
 from convene_meetings.api.models import (
     MAX_DURATION_MINUTES,
@@ -20,14 +20,14 @@ from convene_meetings.domain.editing import MeetingEdit
 from convene_meetings.domain.scheduling import LocationChoice, PartyRef
 
 
-class MeetingPatch(BaseModel):
+class MeetingPatch(RequestModel):
     """PATCH /meetings/{id}: the fields to change; absent or null ones stay as they are."""
 
     title: Title | None = None
     attendees: list[AttendeeRef] | None = Field(default=None, max_length=200)
     associations: list[AssociationRef] | None = Field(default=None, max_length=200)
-    attendee_description: str | None = Field(default=None, max_length=100_000)
-    internal_note: str | None = Field(default=None, max_length=20_000)
+    attendee_description: MultilineText | None = Field(default=None, max_length=100_000)
+    internal_note: MultilineText | None = Field(default=None, max_length=20_000)
     location: LocationIn | None = None
     reminders: list[ReminderIn] | None = Field(default=None, max_length=50)
     reminders_include_description: bool | None = None
@@ -57,15 +57,17 @@ class MeetingPatch(BaseModel):
         )
 
 
-class RescheduleIn(BaseModel):
+class RescheduleIn(RequestModel):
     """POST /meetings/{id}/reschedule: the new start (as in POST /meetings) and duration."""
 
-    start: datetime
+    start: SupportedDatetime = Field(
+        description="As in POST /meetings: a wall time in time_zone or an instant; start "
+        "and end in 1900-01-01T00:00:00Z .. 9000-01-01T00:00:00Z (exclusive).")
     time_zone: TimeZoneName
     duration_minutes: int = Field(gt=0, le=MAX_DURATION_MINUTES)
 
 
-class OutcomeIn(BaseModel):
+class OutcomeIn(RequestModel):
     """POST /meetings/{id}/outcome: one of the account's outcomes (R19)."""
 
     outcome: str = Field(min_length=1, max_length=100)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from convene_kit.auth import CurrentPrincipal
+from convene_kit.openapi import error_responses
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -25,15 +26,19 @@ from convene_meetings.domain.meeting import Meeting, sees_internal_notes
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
 
-_RESPONSES = {
-    401: {"description": "No valid gateway token."},
-    403: {"description": "confirm_not_allowed: only the host or the team confirm."},
-    404: {"description": "meeting_not_found"},
-    409: {"description": "version_conflict: concurrent changes kept winning; reload and retry."},
-    422: {"description": "A rule refused it (meeting_canceled, start_in_past, "
-                         "reminder_in_past, unknown_attendee, unknown_outcome, "
-                         "not_awaiting_calendar, no_connected_calendar, ...)."},
+_CHANGE = {
+    404: "meeting_not_found (also another account's)",
+    409: "version_conflict: concurrent changes kept winning; reload and retry.",
 }
+_RESPONSES = error_responses({
+    **_CHANGE,
+    422: "A rule refused it (meeting_canceled, start_in_past, date_out_of_range, "
+         "reminder_in_past, unknown_attendee, unknown_outcome, no_connected_calendar, ...), "
+         "or validation_error, disallowed_character."})
+_CONFIRM = error_responses({
+    403: "confirm_not_allowed: only the host or the team confirm.", **_CHANGE,
+    422: "not_awaiting_calendar, meeting_canceled, no_connected_calendar, ... or "
+         "disallowed_character (the path)."})
 
 
 def _answer(meeting: Meeting, roles: Iterable[str]) -> JSONResponse:
@@ -61,7 +66,8 @@ async def reschedule_meeting(meeting_id: str, body: RescheduleIn, principal: Cur
     return _answer(meeting, principal.roles)
 
 
-@router.post("/{meeting_id}/cancel", response_model=MeetingRead, responses=_RESPONSES,
+@router.post("/{meeting_id}/cancel", response_model=MeetingRead,
+             responses=error_responses(_CHANGE),
              summary="Cancel a meeting")
 async def cancel_meeting(meeting_id: str, principal: CurrentPrincipal,
                          deps: MeetingsDeps) -> JSONResponse:
@@ -80,7 +86,7 @@ async def record_outcome(meeting_id: str, body: OutcomeIn, principal: CurrentPri
     return _answer(meeting, principal.roles)
 
 
-@router.post("/{meeting_id}/confirm", response_model=MeetingRead, responses=_RESPONSES,
+@router.post("/{meeting_id}/confirm", response_model=MeetingRead, responses=_CONFIRM,
              summary="Confirm a request from an offline scheduling page (R35)")
 async def confirm_request(meeting_id: str, principal: CurrentPrincipal,
                           deps: MeetingsDeps) -> JSONResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from convene_kit.auth import CurrentPrincipal
+from convene_kit.openapi import error_responses
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -24,7 +25,6 @@ from convene_meetings.domain.meeting import sees_internal_notes
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
 
-_ERRORS = {401: {"description": "No valid gateway token."}}
 
 
 def _deps(request: Request) -> Deps:
@@ -39,9 +39,10 @@ MeetingsDeps = Annotated[Deps, Depends(_deps)]
     status_code=201,
     response_model=ScheduleResponse,
     summary="Schedule a meeting from a CRM record",
-    responses={**_ERRORS, 422: {"description": "A rule refused it: start_in_past, "
-                                "nonexistent_local_time, unknown_attendee, unknown_host, "
-                                "too_many_reminders, ... or validation_error."}},
+    responses=error_responses({
+        422: "A rule refused it: start_in_past, nonexistent_local_time, date_out_of_range, "
+             "unknown_attendee, unknown_host, too_many_reminders, no_connected_calendar, ... "
+             "or validation_error, disallowed_character."}),
 )
 async def create_meeting(
     body: MeetingCreate, principal: CurrentPrincipal, deps: MeetingsDeps
@@ -58,7 +59,7 @@ async def create_meeting(
     "/{meeting_id}",
     response_model=MeetingRead,
     summary="Read a meeting",
-    responses={**_ERRORS, 404: {"description": "meeting_not_found"}},
+    responses=error_responses({404: "meeting_not_found (also another account's)"}),
 )
 async def read_meeting(
     meeting_id: str, principal: CurrentPrincipal, deps: MeetingsDeps
@@ -73,7 +74,8 @@ async def read_meeting(
     "",
     response_model=MeetingPage,
     summary="List the account's meetings (e.g. a host's requests awaiting a calendar)",
-    responses={**_ERRORS, 422: {"description": "invalid_cursor or validation_error"}},
+    responses=error_responses({
+        422: "invalid_cursor, validation_error or disallowed_character"}),
 )
 async def list_meetings(
     principal: CurrentPrincipal,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from convene_schemas.base import EntityId, TimeZoneName
+from convene_kit.boundary import RequestModel
+from convene_schemas.base import EntityId, SupportedDatetime, TimeZoneName
 from convene_schemas.events.common import (
     Location,
     RecordRef,
@@ -14,6 +15,7 @@ from convene_schemas.events.common import (
     VideoProvider,
 )
 from convene_schemas.events.meetings import Attendee
+from convene_schemas.text import MultilineText
 from pydantic import BaseModel, Field, StringConstraints
 
 from convene_meetings.domain.invitations import NotInvited
@@ -25,54 +27,59 @@ MAX_DURATION_MINUTES = 7 * 24 * 60
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class AttendeeRef(BaseModel):
+class AttendeeRef(RequestModel):
     """An attendee to invite: a contact or a user of the account."""
 
     kind: Literal["contact", "user"]
     id: EntityId
 
 
-class AssociationRef(BaseModel):
+class AssociationRef(RequestModel):
     """A record whose timeline shows the meeting (R5)."""
 
     kind: Literal["contact", "company", "deal", "ticket"]
     id: EntityId
 
 
-class ReminderIn(BaseModel):
+class ReminderIn(RequestModel):
     """One reminder: ``amount`` ``unit`` before the start (R10)."""
 
     amount: int = Field(ge=1, le=1000)
     unit: ReminderUnit
 
 
-class LocationIn(BaseModel):
+class LocationIn(RequestModel):
     """Where it takes place (R9): a phone number, an address, a video provider or free text."""
 
     kind: Literal["phone", "in_person", "video", "custom"]
-    value: str | None = Field(default=None, max_length=2000)
+    value: MultilineText | None = Field(
+        default=None, max_length=2000, description="The number, the address or the text; "
+        "it may span lines.")
     video_provider: VideoProvider | None = None
 
 
-class MeetingCreate(BaseModel):
+class MeetingCreate(RequestModel):
     """POST /meetings: the scheduling form (R8)."""
 
     title: Title
-    start: datetime = Field(
+    start: SupportedDatetime = Field(
         description="ISO 8601. Without an offset: a wall time in time_zone (a time skipped "
         "by a DST change is refused; a repeated one means its first occurrence). With an "
-        "offset: that instant."
+        "offset: that instant. Start and end must lie in 1900-01-01T00:00:00Z .. "
+        "9000-01-01T00:00:00Z (exclusive), else 422 date_out_of_range."
     )
     time_zone: TimeZoneName = Field(description="IANA time zone the meeting is planned in.")
     duration_minutes: int = Field(gt=0, le=MAX_DURATION_MINUTES)
     host_user_id: EntityId | None = Field(default=None, description="Default: the caller.")
     attendees: list[AttendeeRef] = Field(max_length=200)
     associations: list[AssociationRef] = Field(default_factory=list, max_length=200)
-    attendee_description: str | None = Field(
-        default=None, max_length=100_000, description="HTML attendees see; sanitised."
+    attendee_description: MultilineText | None = Field(
+        default=None, max_length=100_000, description="HTML attendees see; sanitised. "
+        "Multi-line; no other control character."
     )
-    internal_note: str | None = Field(
-        default=None, max_length=20_000, description="Team-only notes; never sent anywhere."
+    internal_note: MultilineText | None = Field(
+        default=None, max_length=20_000, description="Team-only notes; never sent anywhere. "
+        "Multi-line; no other control character."
     )
     location: LocationIn | None = None
     reminders: list[ReminderIn] | None = Field(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from convene_kit.paging import InvalidCursor, decode_cursor, encode_cursor
+from convene_kit.paging import InvalidCursor, cursor_time, decode_cursor, encode_cursor
 
 from convene_meetings.domain.errors import RuleViolation
 
@@ -38,8 +38,8 @@ def position_of(cursor: str) -> Position:
     """The position a cursor names, or 422 ``invalid_cursor``."""
     try:
         data = decode_cursor(cursor, ["s", "i"])
-        start = datetime.fromisoformat(data["s"])
-        if start.tzinfo is None or not isinstance(data["i"], str):
+        start = cursor_time(data["s"])
+        if not isinstance(data["i"], str):
             raise InvalidCursor("not a position")
         return Position(start=start, meeting_id=data["i"])
     except (InvalidCursor, ValueError, TypeError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from convene_kit.auth import CurrentPrincipal
 from convene_kit.http import ApiError
+from convene_kit.openapi import error_responses
 from fastapi import APIRouter
 
 from convene_records.api.deps import Deps
@@ -18,7 +19,11 @@ from convene_records.service_layer import accounts
 router = APIRouter(prefix="/account", tags=["accounts"])
 
 
-@router.post("", status_code=201, response_model=AccountRead)
+_NOT_OPEN = {404: "account_not_found: the account is not open yet."}
+
+
+@router.post("", status_code=201, response_model=AccountRead,
+             responses=error_responses({409: "account_exists: it is open already."}))
 async def create_account(body: AccountCreate, principal: CurrentPrincipal,
                          deps: Deps) -> AccountRead:
     """Open the caller's account; 409 ``account_exists`` if it is open already."""
@@ -28,19 +33,24 @@ async def create_account(body: AccountCreate, principal: CurrentPrincipal,
     return AccountRead.of(account)
 
 
-@router.get("", response_model=AccountRead)
+@router.get("", response_model=AccountRead, responses=error_responses(_NOT_OPEN))
 async def get_account(principal: CurrentPrincipal, deps: Deps) -> AccountRead:
     """The caller's account; 404 ``account_not_found`` before it is created."""
     return AccountRead.of(await accounts.get_account(deps, principal.account_id))
 
 
-@router.get("/settings", response_model=AccountSettingsRead)
+@router.get("/settings", response_model=AccountSettingsRead,
+            responses=error_responses(_NOT_OPEN))
 async def get_settings(principal: CurrentPrincipal, deps: Deps) -> AccountSettingsRead:
     """The caller's account with every meeting setting."""
     return AccountSettingsRead.of(await accounts.get_account(deps, principal.account_id))
 
 
-@router.patch("/settings", response_model=AccountSettingsRead)
+@router.patch("/settings", response_model=AccountSettingsRead, responses=error_responses({
+    403: "forbidden: the token has no admin role.", **_NOT_OPEN,
+    409: "concurrent_change: changed by others right now; try again.",
+    422: "invalid_settings (duplicate or blank names, null), validation_error, "
+         "disallowed_character."}))
 async def change_settings(body: AccountSettingsUpdate, principal: CurrentPrincipal,
                           deps: Deps) -> AccountSettingsRead:
     """Change settings (role ``admin`` only: 403 ``forbidden``); publishes

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from convene_kit.auth import CurrentPrincipal
+from convene_kit.openapi import error_responses
+from convene_schemas.base import SupportedDatetime
 from fastapi import APIRouter, Query, Response
 
 from convene_records.api.crm_models import (
@@ -21,7 +22,11 @@ from convene_records.service_layer import associations, reports
 router = APIRouter(tags=["associations", "reports"])
 
 
-@router.post("/associations", status_code=201, response_model=AssociationRead)
+@router.post("/associations", status_code=201, response_model=AssociationRead,
+             responses=error_responses({
+                 404: "record_not_found: an end is missing, deleted or another account's.",
+                 409: "association_exists (either direction), or concurrent_change",
+                 422: "self_association, validation_error, disallowed_character."}))
 async def create_association(body: AssociationCreate, principal: CurrentPrincipal,
                              deps: Deps) -> AssociationRead:
     """Associate two records; publishes ``AssociationChanged``. 404 ``record_not_found``,
@@ -31,7 +36,8 @@ async def create_association(body: AssociationCreate, principal: CurrentPrincipa
     return AssociationRead.of(association)
 
 
-@router.get("/associations/{association_id}", response_model=AssociationRead)
+@router.get("/associations/{association_id}", response_model=AssociationRead,
+            responses=error_responses({404: "association_not_found (also once removed)"}))
 async def get_association(association_id: str, principal: CurrentPrincipal,
                           deps: Deps) -> AssociationRead:
     """A current association; 404 ``association_not_found`` otherwise."""
@@ -39,7 +45,8 @@ async def get_association(association_id: str, principal: CurrentPrincipal,
         await associations.get_association(deps, principal.account_id, association_id))
 
 
-@router.delete("/associations/{association_id}", status_code=204)
+@router.delete("/associations/{association_id}", status_code=204, responses=error_responses({
+    404: "association_not_found", 409: "concurrent_change: changed by others right now."}))
 async def delete_association(association_id: str, principal: CurrentPrincipal,
                              deps: Deps) -> Response:
     """Remove an association; publishes ``AssociationChanged`` with ``associated`` false."""
@@ -47,12 +54,15 @@ async def delete_association(association_id: str, principal: CurrentPrincipal,
     return Response(status_code=204)
 
 
-@router.get("/reports/meetings", response_model=MeetingsReportRead, response_model_by_alias=True)
+@router.get("/reports/meetings", response_model=MeetingsReportRead, response_model_by_alias=True,
+            responses=error_responses({
+                422: "invalid_range (to not after from, no offset), date_out_of_range, "
+                     "validation_error."}))
 async def meetings_report(
     principal: CurrentPrincipal,
     deps: Deps,
-    start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
+    start: Annotated[SupportedDatetime, Query(alias="from")],
+    end: Annotated[SupportedDatetime, Query(alias="to")],
     group_by: GroupBy,
 ) -> MeetingsReportRead:
     """Meetings of the caller's account starting in [from, to) (ISO 8601 with offset),

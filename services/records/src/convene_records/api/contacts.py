@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from convene_kit.auth import CurrentPrincipal
+from convene_kit.openapi import error_responses
 from convene_schemas.events.common import RecordRef
 from fastapi import APIRouter, Query, Response
 
@@ -22,8 +23,13 @@ from convene_records.service_layer import associations, people, search, timeline
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
+_NOT_FOUND = {404: "contact_not_found (also another account's, or deleted)"}
+_RACE = {409: "concurrent_change: changed by others right now; try again."}
+_CURSOR = {400: "invalid_cursor: not a cursor this API gave."}
 
-@router.post("", status_code=201, response_model=ContactRead)
+
+@router.post("", status_code=201, response_model=ContactRead,
+             responses=error_responses({404: "account_not_found: the account is not open yet."}))
 async def create_contact(body: ContactCreate, principal: CurrentPrincipal,
                          deps: Deps) -> ContactRead:
     """Add a contact; a missing or malformed email is kept and flagged (R3, R13)."""
@@ -33,7 +39,9 @@ async def create_contact(body: ContactCreate, principal: CurrentPrincipal,
     return ContactRead.of(contact)
 
 
-@router.get("", response_model=ContactPageRead)
+@router.get("", response_model=ContactPageRead, responses=error_responses({
+    **_CURSOR, 422: "invalid_search (email and name, or blank), validation_error, "
+                    "disallowed_character."}))
 async def search_contacts(
     principal: CurrentPrincipal,
     deps: Deps,
@@ -51,13 +59,14 @@ async def search_contacts(
                            next_cursor=page.next_cursor)
 
 
-@router.get("/{contact_id}", response_model=ContactRead)
+@router.get("/{contact_id}", response_model=ContactRead, responses=error_responses(_NOT_FOUND))
 async def get_contact(contact_id: str, principal: CurrentPrincipal, deps: Deps) -> ContactRead:
     """A contact of the caller's account; 404 ``contact_not_found`` otherwise."""
     return ContactRead.of(await people.get_contact(deps, principal.account_id, contact_id))
 
 
-@router.patch("/{contact_id}", response_model=ContactRead)
+@router.patch("/{contact_id}", response_model=ContactRead, responses=error_responses({
+    **_NOT_FOUND, **_RACE, 422: "unknown_owner, validation_error, disallowed_character."}))
 async def update_contact(contact_id: str, body: ContactUpdate, principal: CurrentPrincipal,
                          deps: Deps) -> ContactRead:
     """Change a contact; a new email is flagged, never refused (R3, R13)."""
@@ -69,14 +78,16 @@ async def update_contact(contact_id: str, body: ContactUpdate, principal: Curren
                                                       changes))
 
 
-@router.delete("/{contact_id}", status_code=204)
+@router.delete("/{contact_id}", status_code=204,
+               responses=error_responses({**_NOT_FOUND, **_RACE}))
 async def delete_contact(contact_id: str, principal: CurrentPrincipal, deps: Deps) -> Response:
     """Soft delete a contact; publishes ``RecordDeleted``. Reads answer 404 afterwards."""
     await people.remove_contact(deps, principal.account_id, contact_id)
     return Response(status_code=204)
 
 
-@router.post("/{contact_id}/restore", response_model=ContactRead)
+@router.post("/{contact_id}/restore", response_model=ContactRead, responses=error_responses({
+    **_NOT_FOUND, 409: "not_deleted (it is live), or concurrent_change"}))
 async def restore_contact(contact_id: str, principal: CurrentPrincipal,
                           deps: Deps) -> ContactRead:
     """Bring a soft-deleted contact back (``ContactUpserted``, version + 1); 409
@@ -84,7 +95,8 @@ async def restore_contact(contact_id: str, principal: CurrentPrincipal,
     return ContactRead.of(await people.restore_contact(deps, principal.account_id, contact_id))
 
 
-@router.get("/{contact_id}/timeline", response_model=TimelinePageRead)
+@router.get("/{contact_id}/timeline", response_model=TimelinePageRead,
+            responses=error_responses({**_NOT_FOUND, **_CURSOR}))
 async def get_contact_timeline(
     contact_id: str,
     principal: CurrentPrincipal,
@@ -99,7 +111,8 @@ async def get_contact_timeline(
                             next_cursor=page.next_cursor)
 
 
-@router.get("/{contact_id}/associations", response_model=AssociationList)
+@router.get("/{contact_id}/associations", response_model=AssociationList,
+            responses=error_responses({404: "record_not_found"}))
 async def get_contact_associations(
     contact_id: str,
     principal: CurrentPrincipal,

@@ -8,6 +8,7 @@ The three kinds share one shape, so one router factory builds them (no
 from typing import Annotated, Literal
 
 from convene_kit.auth import CurrentPrincipal
+from convene_kit.openapi import error_responses
 from convene_schemas.events.common import RecordRef
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -41,6 +42,12 @@ Name = Annotated[str | None, Query(min_length=1, max_length=500)]
 TaskStatus = Literal["not_started", "in_progress", "waiting", "completed", "deferred"]
 Cursor = Annotated[str | None, Query(max_length=1000)]
 
+_RACE = "concurrent_change: changed by others right now; try again."
+_CURSOR = {400: "invalid_cursor: not a cursor this API gave."}
+_PROPERTIES = ("unknown_owner, invalid_properties (a rule of the kind, a time out of range), "
+               "unknown_record and self_association (a task's associations), "
+               "validation_error, disallowed_character, date_out_of_range.")
+
 
 def record_router(kind: CrmKind, prefix: str, create_model: type[BaseModel],
                   update_model: type[BaseModel], read_model: type[RecordRead], *,
@@ -48,9 +55,12 @@ def record_router(kind: CrmKind, prefix: str, create_model: type[BaseModel],
     """The endpoints of one record kind (tasks have no timeline: meetings are not
     associated with tasks)."""
     router = APIRouter(prefix=prefix, tags=[prefix.strip("/")])
+    missing = {404: f"{kind}_not_found (also another account's, or deleted)"}
 
-    @router.post("", status_code=201, response_model=read_model,
-                 name=f"create_{kind}")
+    @router.post("", status_code=201, response_model=read_model, name=f"create_{kind}",
+                 responses=error_responses({
+                     404: "account_not_found: the account is not open yet.",
+                     422: _PROPERTIES}))
     async def create(body: create_model, principal: CurrentPrincipal,  # type: ignore[valid-type]
                      deps: Deps) -> RecordRead:
         """Add a record; 422 ``unknown_owner`` / ``invalid_properties``."""
@@ -86,15 +96,21 @@ def record_router(kind: CrmKind, prefix: str, create_model: type[BaseModel],
         return page_model(items=[read_model.of(r) for r in page.items],
                           next_cursor=page.next_cursor)
 
-    router.get("", response_model=page_model, name=f"search_{kind}")(
+    searching = "invalid_search (blank, or name with other filters), validation_error, " + (
+        "invalid_due_bound, date_out_of_range, " if kind == "task" else "") + (
+        "disallowed_character.")
+    router.get("", response_model=page_model, name=f"search_{kind}",
+               responses=error_responses({**_CURSOR, 422: searching}))(
         find_tasks if kind == "task" else find)
 
-    @router.get("/{record_id}", response_model=read_model, name=f"get_{kind}")
+    @router.get("/{record_id}", response_model=read_model, name=f"get_{kind}",
+                responses=error_responses(missing))
     async def read(record_id: str, principal: CurrentPrincipal, deps: Deps) -> RecordRead:
         """A live record of the caller's account; 404 otherwise."""
         return read_model.of(await crm.get_record(deps, principal.account_id, kind, record_id))
 
-    @router.patch("/{record_id}", response_model=read_model, name=f"update_{kind}")
+    @router.patch("/{record_id}", response_model=read_model, name=f"update_{kind}",
+                  responses=error_responses({**missing, 409: _RACE, 422: _PROPERTIES}))
     async def update(record_id: str, body: update_model,  # type: ignore[valid-type]
                      principal: CurrentPrincipal, deps: Deps) -> RecordRead:
         """Change the fields sent (null clears an optional one); publishes the new state."""
@@ -102,13 +118,16 @@ def record_router(kind: CrmKind, prefix: str, create_model: type[BaseModel],
         record = await crm.update_record(deps, principal.account_id, kind, record_id, changes)
         return read_model.of(record)
 
-    @router.delete("/{record_id}", status_code=204, name=f"delete_{kind}")
+    @router.delete("/{record_id}", status_code=204, name=f"delete_{kind}",
+                   responses=error_responses({**missing, 409: _RACE}))
     async def delete(record_id: str, principal: CurrentPrincipal, deps: Deps) -> Response:
         """Soft delete; publishes ``RecordDeleted``. Reads answer 404 afterwards."""
         await crm.delete_record(deps, principal.account_id, kind, record_id)
         return Response(status_code=204)
 
-    @router.post("/{record_id}/restore", response_model=read_model, name=f"restore_{kind}")
+    @router.post("/{record_id}/restore", response_model=read_model, name=f"restore_{kind}",
+                 responses=error_responses({
+                     **missing, 409: "not_deleted (it is live), or concurrent_change"}))
     async def undelete(record_id: str, principal: CurrentPrincipal, deps: Deps) -> RecordRead:
         """Bring a soft-deleted record back (``...Upserted``, version + 1); 409
         ``not_deleted`` if it is live."""
@@ -126,10 +145,12 @@ def record_router(kind: CrmKind, prefix: str, create_model: type[BaseModel],
 
     if with_timeline:
         router.get("/{record_id}/timeline", response_model=TimelinePageRead,
-                   name=f"{kind}_timeline")(timeline)
+                   name=f"{kind}_timeline",
+                   responses=error_responses({**missing, **_CURSOR}))(timeline)
 
     @router.get("/{record_id}/associations", response_model=AssociationList,
-                name=f"{kind}_associations")
+                name=f"{kind}_associations",
+                responses=error_responses({404: "record_not_found"}))
     async def linked(record_id: str, principal: CurrentPrincipal, deps: Deps,
                      limit: Limit = 100) -> AssociationList:
         """The record's current associations (R4)."""

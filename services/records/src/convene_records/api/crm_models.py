@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from convene_schemas.base import SupportedDatetime
 from convene_schemas.events.common import RecordRef
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -34,7 +35,7 @@ class DealCreate(CreateModel):
     stage: Short
     amount: Decimal | None = None
     currency: Annotated[str | None, Field(default=None, pattern=r"^[A-Z]{3}$")] = None
-    close_at: datetime | None = None
+    close_at: SupportedDatetime | None = None
     owner_user_id: OwnerId = None
 
 
@@ -52,7 +53,7 @@ class TaskCreate(CreateModel):
 
     title: Text
     owner_user_id: Annotated[str, Field(min_length=1, max_length=200)]
-    due_at: datetime | None = None
+    due_at: SupportedDatetime | None = None
     status: Literal["not_started", "in_progress", "waiting", "completed",
                     "deferred"] = "not_started"
     associations: list[RecordRef] = Field(default_factory=list, max_length=100)
@@ -73,7 +74,7 @@ class DealUpdate(CreateModel):
     stage: Short | None = None
     amount: Decimal | None = None
     currency: Annotated[str | None, Field(default=None, pattern=r"^[A-Z]{3}$")] = None
-    close_at: datetime | None = None
+    close_at: SupportedDatetime | None = None
     owner_user_id: OwnerId = None
 
 
@@ -91,7 +92,7 @@ class TaskUpdate(CreateModel):
 
     title: Text | None = None
     owner_user_id: OwnerId = None
-    due_at: datetime | None = None
+    due_at: SupportedDatetime | None = None
     status: Literal["not_started", "in_progress", "waiting", "completed",
                     "deferred"] | None = None
     associations: list[RecordRef] | None = Field(default=None, max_length=100)

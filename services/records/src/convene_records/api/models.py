@@ -1,6 +1,7 @@
 """The request and response bodies of records' HTTP API (Create / Read models).
 
-Create models refuse unknown fields, so a misspelt field is a 422, not a silent default.
+Create models refuse unknown fields, so a misspelt field is a 422, not a silent default, and
+take only storable text (the kit's ``RequestModel``: one line, no control characters).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+from convene_kit.boundary import RequestModel
 from convene_schemas.base import TimeZoneName
 from convene_schemas.events.common import LanguageTag, ReminderOffset
 from convene_schemas.events.records import Seat, SettingName
@@ -22,8 +24,9 @@ NamePart = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 EmailInput = Annotated[str, Field(max_length=320)]
 
 
-class CreateModel(BaseModel):
-    """Base of request bodies: unknown fields are refused."""
+class CreateModel(RequestModel):
+    """Base of request bodies: unknown fields are refused; every string is one line of
+    storable text."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from convene_kit import paging
+from convene_schemas.base import is_supported_time, out_of_range_reason
 
 from convene_records.domain.crm import CrmRecord
 from convene_records.domain.timeline import InvalidCursor
@@ -21,6 +22,10 @@ NO_DUE = datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 class InvalidDueBound(ValueError):
     """A due bound that is not an ISO 8601 time with an offset, or an empty range."""
+
+
+class DueBoundOutOfRange(InvalidDueBound):
+    """A due bound outside the supported range (``date_out_of_range``)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ def task_due_at(record: CrmRecord) -> datetime | None:
 
 def parse_due_bound(name: str, value: str | None) -> datetime | None:
     """A due bound as given in a query (``2031-01-15T09:00:00Z``); :class:`InvalidDueBound`
-    for anything but an ISO 8601 time with an offset."""
+    for anything but an ISO 8601 time with an offset, :class:`DueBoundOutOfRange` for one
+    outside the supported range."""
     if value is None:
         return None
     try:
@@ -61,6 +67,8 @@ def parse_due_bound(name: str, value: str | None) -> datetime | None:
         raise InvalidDueBound(f"{name} is not an ISO 8601 date-time: {value!r}") from exc
     if parsed.tzinfo is None:
         raise InvalidDueBound(f"{name} needs an offset (e.g. Z or +02:00): {value!r}")
+    if not is_supported_time(parsed):  # before any arithmetic, which overflows near 9999
+        raise DueBoundOutOfRange(f"{name}: {out_of_range_reason(parsed)}.")
     return parsed.astimezone(timezone.utc)
 
 
@@ -85,10 +93,7 @@ def encode_due_cursor(position: DuePosition) -> str:
 def decode_due_cursor(cursor: str) -> DuePosition:
     """The position a cursor stands for; :class:`InvalidCursor` for anything else."""
     data = paging.decode_cursor(cursor, ["d", "i"])
-    try:
-        due, task_id = datetime.fromisoformat(data["d"]), data["i"]
-    except (ValueError, TypeError) as exc:
-        raise InvalidCursor("The cursor is not valid.") from exc
-    if due.tzinfo is None or not isinstance(task_id, str) or not task_id:
+    due, task_id = paging.cursor_time(data["d"]), data["i"]
+    if not isinstance(task_id, str) or not task_id:
         raise InvalidCursor("The cursor is not valid.")
     return DuePosition(due=due, id=task_id)

@@ -116,11 +116,8 @@ def decode_cursor(cursor: str) -> TimelinePosition:
     """The position a cursor from :func:`encode_cursor` stands for; :class:`InvalidCursor`
     for anything else."""
     data = paging.decode_cursor(cursor, ["s", "m"])
-    try:
-        start = datetime.fromisoformat(data["s"])
-    except (ValueError, TypeError) as exc:
-        raise InvalidCursor("The cursor is not valid.") from exc
+    start = paging.cursor_time(data["s"])
     meeting_id = data["m"]
-    if start.tzinfo is None or not isinstance(meeting_id, str) or not meeting_id:
+    if not isinstance(meeting_id, str) or not meeting_id:
         raise InvalidCursor("The cursor is not valid.")
     return TimelinePosition(start=start, meeting_id=meeting_id)

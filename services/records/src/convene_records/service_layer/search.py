@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from convene_kit.http import ApiError
+from convene_schemas.base import DATE_OUT_OF_RANGE
 
 from convene_records.domain.crm import CrmKind, CrmRecord
 from convene_records.domain.emails import email_key
@@ -24,6 +25,7 @@ from convene_records.domain.search import (
     prefix_upper_bound,
 )
 from convene_records.domain.tasks import (
+    DueBoundOutOfRange,
     DuePosition,
     InvalidDueBound,
     decode_due_cursor,
@@ -105,9 +107,12 @@ async def tasks_due(deps: RecordsDeps, account_id: str, *, owner_user_id: str | 
                     limit: int, cursor: str | None) -> RecordPage:
     """Live tasks of an owner, due in ``[due_after, due_before)``, of a status (any
     combination), ordered by due time then id; a due bound leaves tasks without a due time
-    out, otherwise they come last. 422 ``invalid_due_bound``; 400 ``invalid_cursor``."""
+    out, otherwise they come last. 422 ``invalid_due_bound`` / ``date_out_of_range``; 400
+    ``invalid_cursor``."""
     try:
         query = due_query(owner_user_id, due_after, due_before, status)
+    except DueBoundOutOfRange as exc:
+        raise ApiError(422, DATE_OUT_OF_RANGE, str(exc)) from exc
     except InvalidDueBound as exc:
         raise ApiError(422, "invalid_due_bound", str(exc)) from exc
     try:

@@ -18,6 +18,7 @@ from convene_schemas.events.common import (
     PersonName,
     ValueObject,
 )
+from convene_schemas.text import MultilineText
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,199}$")]
 """A page's URL slug (lower-case letters, digits, dashes), unique across domains (R37)."""
@@ -44,7 +45,7 @@ class FormAnswer(ValueObject):
 
     field: str = Field(min_length=1, max_length=100, description="The form field's key.")
     label: str = Field(max_length=500, description="The question as the visitor saw it.")
-    value: str = Field(max_length=5000, description="The answer.")
+    value: MultilineText = Field(max_length=5000, description="The answer (may span lines).")
 
 
 class BookingRequested(BookingPagesEvent):

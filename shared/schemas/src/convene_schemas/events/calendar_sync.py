@@ -21,6 +21,7 @@ from convene_schemas.events.common import (
     ValueObject,
     VideoProvider,
 )
+from convene_schemas.text import MultilineText
 
 ProviderId = Annotated[str, Field(min_length=1, max_length=1024)]
 """An id the provider assigns (calendar id, event id): an opaque, non-empty string."""
@@ -192,7 +193,7 @@ class CalendarEventChanged(CalendarSyncEvent):
     attendee_emails: list[RawEmail] = Field(
         default_factory=list, description="Attendee addresses, matched to contacts (R26)."
     )
-    description: str | None = Field(
+    description: MultilineText | None = Field(
         default=None, max_length=20000, description="The event's description (R21)."
     )
     join_url: HttpsUrl | None = Field(default=None, description="Conference link, if any.")

@@ -11,9 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
 from convene_schemas.base import EntityId
+from convene_schemas.text import MultilineText, StorableText
 
 LanguageTag = Annotated[
     str,
@@ -63,8 +64,9 @@ MAX_REMINDERS = 3
 """R10: up to three reminders per meeting (and as account defaults)."""
 
 
-class ValueObject(BaseModel):
-    """Base of the nested objects in event bodies (same configuration as ``Event``)."""
+class ValueObject(StorableText):
+    """Base of the nested objects in event bodies (same configuration and text rule as
+    ``Event``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -101,10 +103,11 @@ class Location(ValueObject):
         description="phone: a number to call; in_person: an address; video: a video "
         "conference; custom: free text."
     )
-    value: str | None = Field(
+    value: MultilineText | None = Field(
         default=None,
         max_length=2000,
-        description="Phone number, address or custom text; null for a video conference.",
+        description="Phone number, address or custom text (may span lines); null for a "
+        "video conference.",
     )
     video_provider: VideoProvider | None = Field(
         default=None, description="The video conference provider; set only when kind is video."

@@ -26,6 +26,7 @@ from convene_schemas.events.common import (
     ReminderOffset,
     ValueObject,
 )
+from convene_schemas.text import MultilineText
 
 ICAL_UID_DOMAIN = "meetings.convene"
 """The right-hand side of the iCalendar UID of meetings created in Convene."""
@@ -166,7 +167,7 @@ class MeetingSnapshot(MeetingsEvent):
     reminders_include_description: bool = Field(
         default=False, description="Reminders include attendee_description (R10)."
     )
-    attendee_description: str = Field(
+    attendee_description: MultilineText = Field(
         default="",
         max_length=20000,
         description="What attendees see in the invitation (R11): sanitised HTML (p, br, "

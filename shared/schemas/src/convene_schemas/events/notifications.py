@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from convene_schemas.base import EntityId, Event, TimeZoneName, UtcInstant
 from convene_schemas.events.common import EmailAddress, LanguageTag, ReminderOffset, ValueObject
+from convene_schemas.text import MultilineText
 
 EmailKind = Literal[
     "invitation",
@@ -148,4 +149,6 @@ class EmailDeliveryFailed(NotificationsEvent):
     )
     permanent: bool = Field(description="True when it will not be retried (5xx, bad address).")
     attempts: int = Field(ge=1, description="Delivery attempts so far.")
-    reason: str = Field(max_length=1000, description="The server's reply or the local error.")
+    reason: MultilineText = Field(
+        max_length=1000, description="The server's reply (may span lines) or the local error."
+    )
