@@ -1,7 +1,8 @@
 # Convene: the two commands are `make run` and `make test`; everything else supports them.
 # Every tool is installed from the project's own files: uv (PyPI), the Kafka jars (Maven
 # Central through mvn), FerretDB (Go module proxy), PostgreSQL (Debian's package, as root),
-# the AsyncAPI parser (npm registry).
+# the AsyncAPI parser (npm registry), helm and kubeconform (Go module proxy, `go install` at
+# pinned versions), checkov (PyPI, its own environment from tests/chart/checkov-requirements.txt).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -15,7 +16,17 @@ RUN := $(UV) run --frozen --no-sync
 PYTEST := $(RUN) pytest -p no:cacheprovider
 INFRA := $(RUN) python -m infra
 
-.PHONY: help install tools run test test-unit test-contract test-images test-integration test-integration-run lint \
+# The chart's checkers (make test-chart), each installed once into the cache at its version.
+HELM_VERSION := v4.3.2
+KUBECONFORM_VERSION := v0.8.0
+CHECKOV_VERSION := 3.3.30
+HELM := $(CONVENE_CACHE_DIR)/helm-$(HELM_VERSION)/helm
+KUBECONFORM := $(CONVENE_CACHE_DIR)/kubeconform-$(KUBECONFORM_VERSION)/kubeconform
+CHECKOV_HOME := $(CONVENE_CACHE_DIR)/checkov-$(CHECKOV_VERSION)
+CHECKOV := $(CHECKOV_HOME)/bin/checkov
+CHECKOV_STAMP := $(CHECKOV_HOME)/installed
+
+.PHONY: help install tools run test test-unit test-contract test-images test-chart test-integration test-integration-run lint \
         infra-up infra-down infra-status clean bench
 
 help: ## list the targets
@@ -56,14 +67,43 @@ lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/, hadol
 	@$(RUN) mypy --no-error-summary shared/kit/src shared/schemas/src
 	@$(RUN) hadolint --failure-threshold warning services/*/Dockerfile
 
-test-unit: $(UV) ## unit and contract tests of shared/ and services/ (all but integration; no servers)
-	@$(PYTEST) $(wildcard shared services) -m "not integration"
+test-unit: $(UV) ## unit and contract tests of shared/, services/ and the emulators (all but integration; no servers)
+	@$(PYTEST) $(wildcard shared services) tests/emulators -m "not integration"
 
 test-contract: $(UV) ## contract tests only: the event contract and each service's Kafka wiring
 	@$(PYTEST) $(wildcard shared services) -m contract
 
 test-images: $(UV) ## the services' images without Docker: Dockerfile rules; each environment built and started
 	@$(PYTEST) tests/images
+
+$(HELM):
+	@command -v go >/dev/null || { echo "missing prerequisite: go (Go 1.26 or newer builds helm)"; exit 1; }
+	@echo "install: helm $(HELM_VERSION) with go install into $(@D) (a few minutes, once)"
+	@set -o pipefail; GOBIN=$(@D) CGO_ENABLED=0 go install -trimpath \
+	  -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" \
+	  helm.sh/helm/v4/cmd/helm@$(HELM_VERSION) 2>&1 | { grep -v '^go: downloading' || true; }
+
+$(KUBECONFORM):
+	@command -v go >/dev/null || { echo "missing prerequisite: go (Go 1.26 or newer builds kubeconform)"; exit 1; }
+	@echo "install: kubeconform $(KUBECONFORM_VERSION) with go install into $(@D)"
+	@set -o pipefail; GOBIN=$(@D) CGO_ENABLED=0 go install -trimpath \
+	  -ldflags "-s -w -X main.version=$(KUBECONFORM_VERSION)" \
+	  github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION) 2>&1 | { grep -v '^go: downloading' || true; }
+
+# checkov's dependency tree conflicts with the workspace lock: its own environment, every
+# package pinned with hashes; once there it runs offline (the tests pass --skip-download).
+$(CHECKOV_STAMP): $(UV)
+	@grep -qx 'checkov==$(CHECKOV_VERSION) \\' tests/chart/checkov-requirements.txt || \
+	  { echo "tests/chart/checkov-requirements.txt does not pin checkov==$(CHECKOV_VERSION)"; exit 1; }
+	@echo "install: checkov $(CHECKOV_VERSION) into $(CHECKOV_HOME)"
+	@rm -rf $(CHECKOV_HOME)
+	@UV_PYTHON_DOWNLOADS=never $(UV) venv --quiet --python $(PYTHON_FOR_UV) $(CHECKOV_HOME)
+	@$(UV) pip install --quiet --python $(CHECKOV_HOME)/bin/python --require-hashes --no-deps \
+	  -r tests/chart/checkov-requirements.txt
+	@touch $@
+
+test-chart: $(UV) $(HELM) $(KUBECONFORM) $(CHECKOV_STAMP) ## the Helm chart: helm lint, each ci/ scenario through kubeconform and checkov, its rules (tests/chart)
+	@CONVENE_HELM=$(HELM) CONVENE_KUBECONFORM=$(KUBECONFORM) CONVENE_CHECKOV=$(CHECKOV) $(PYTEST) tests/chart
 
 test-integration-run: $(UV)
 	@$(PYTEST) tests/integration -m integration
@@ -73,14 +113,15 @@ test-integration: $(UV) ## start the infrastructure, run the integration tests, 
 	 $(MAKE) --no-print-directory test-integration-run; status=$$?; \
 	 $(MAKE) --no-print-directory infra-down; exit $$status
 
-test: install ## install everything, run lint, unit, image and integration tests, stop the infrastructure
+test: install ## install everything, run lint, unit, image, chart and integration tests, stop the infrastructure
 	@start=$$(date +%s); \
 	 $(MAKE) --no-print-directory lint; lint=$$?; \
 	 $(MAKE) --no-print-directory test-unit; unit=$$?; \
 	 $(MAKE) --no-print-directory test-images; images=$$?; \
+	 $(MAKE) --no-print-directory test-chart; chart=$$?; \
 	 $(MAKE) --no-print-directory test-integration; integration=$$?; \
-	 echo "make test: lint exit $$lint, unit exit $$unit, images exit $$images, integration exit $$integration, $$(( $$(date +%s) - start ))s"; \
-	 [ $$lint -eq 0 ] && [ $$unit -eq 0 ] && [ $$images -eq 0 ] && [ $$integration -eq 0 ]
+	 echo "make test: lint exit $$lint, unit exit $$unit, images exit $$images, chart exit $$chart, integration exit $$integration, $$(( $$(date +%s) - start ))s"; \
+	 [ $$lint -eq 0 ] && [ $$unit -eq 0 ] && [ $$images -eq 0 ] && [ $$chart -eq 0 ] && [ $$integration -eq 0 ]
 
 clean: $(UV) ## stop the infrastructure and delete its data and logs (keeps download caches)
 	@$(INFRA) clean
