@@ -150,6 +150,18 @@ async def test_the_kits_store_keeps_ferretdb_answering_through_abandoned_bursts(
     await store.close()
 
 
+async def _stopped(pid: int, timeout_s: float = 5.0) -> None:
+    """Wait until the process ``pid`` is stopped (state T in /proc/<pid>/stat)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+        if state in ("T", "t"):
+            return
+        assert time.monotonic() < deadline, f"process {pid} did not stop (state {state})"
+        await asyncio.sleep(0.01)
+
+
 async def test_a_store_that_stops_answering_fails_calls_in_time_and_recovers(
         ferretdb) -> None:
     """FerretDB frozen (SIGSTOP): the kit's calls fail within their timeout as
@@ -161,6 +173,7 @@ async def test_a_store_that_stops_answering_fails_calls_in_time_and_recovers(
     await _seed(collection, 10)
     os.killpg(process.pid, signal.SIGSTOP)
     try:
+        await _stopped(process.pid)  # kill() only queues the signal: wait until it took
         started = time.monotonic()
         with pytest.raises(Exception) as failure:
             await collection.find_one({"_id": 1})
