@@ -62,13 +62,13 @@ infra-status: $(UV) ## show which servers run and where
 run: install ## the whole system locally with demo data; Ctrl-C stops everything
 	@$(RUN) python -m infra.run
 
-lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/, hadolint over the Dockerfiles
+lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/ and examples/, hadolint over the Dockerfiles
 	@$(RUN) ruff check --quiet .
-	@$(RUN) mypy --no-error-summary shared/kit/src shared/schemas/src
+	@$(RUN) mypy --no-error-summary shared/kit/src shared/schemas/src examples/meeting-watcher/src
 	@$(RUN) hadolint --failure-threshold warning services/*/Dockerfile
 
-test-unit: $(UV) ## unit and contract tests of shared/, services/ and the emulators (all but integration; no servers)
-	@$(PYTEST) $(wildcard shared services) tests/emulators -m "not integration"
+test-unit: $(UV) ## unit and contract tests of shared/, services/, examples/ and the emulators (all but integration; no servers)
+	@$(PYTEST) $(wildcard shared services examples) tests/emulators -m "not integration"
 
 test-contract: $(UV) ## contract tests only: the event contract and each service's Kafka wiring
 	@$(PYTEST) $(wildcard shared services) -m contract

@@ -4,7 +4,7 @@
 - ``contract``: the event contract and the services' Kafka wiring (FastStream's
   ``TestKafkaBroker``, the registry, the AsyncAPI document, the JSON Schemas), marked in
   their module (``pytestmark = pytest.mark.contract``) or on the test;
-- ``unit``: every other test under ``shared/`` and ``services/``, marked here.
+- ``unit``: every other test under ``shared/``, ``services/`` and ``examples/``, marked here.
 
 So ``-m unit``, ``-m contract`` and ``-m integration`` each select one kind.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent
-UNIT_TREES = (ROOT / "shared", ROOT / "services")
+UNIT_TREES = (ROOT / "shared", ROOT / "services", ROOT / "examples")
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
