@@ -459,6 +459,9 @@ class FakeConsumer:
     def seek(self, partition: Any, offset: int) -> None:
         self.seeks.append(((partition.topic, partition.partition), offset))
 
+    def highwater(self, partition: Any) -> int | None:
+        return None  # nothing fetched yet: no lag shown
+
 
 class FakeMessage:
     def __init__(self, record: ConsumerRecord) -> None:

@@ -88,6 +88,9 @@ class FakeKafka:
         self.positions[tp.partition] = offset
         self.seeks.append((tp.partition, offset))
 
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return len(self.partitions.get(tp.partition, [])) or None
+
     async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
         self.commits.update({tp.partition: meta.offset for tp, meta in offsets.items()})
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 from convene_kit.lanes import Lanes
+from convene_kit.metrics import CONSUMER_LAG
 
 TOPIC = "t.events.v1"
 
@@ -18,6 +19,10 @@ class FakeKafkaConsumer:
     def __init__(self) -> None:
         self.commits: list[dict[TopicPartition, int]] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
+        self.highwaters: dict[TopicPartition, int] = {}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.highwaters.get(tp)
 
     async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
         self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
@@ -162,3 +167,32 @@ async def test_stopping_takes_no_new_records_and_cancels_one_past_the_grace() ->
     await asyncio.wait_for(lanes.stop(), 2)
     await lanes.dispatch(consumer, record(0, 8))  # ignored: left for the next owner
     assert consumer.commits == [], "a record that never finished was committed"
+
+
+async def test_each_lane_shows_its_lag_and_a_revoked_one_stops_showing_it() -> None:
+    async def process(r: ConsumerRecord) -> bool:
+        return True
+
+    lanes, consumer = Lanes(process, commit_interval_s=60), FakeKafkaConsumer()
+    tp = TopicPartition(TOPIC, 7)
+    consumer.highwaters[tp] = 10  # the broker holds offsets 0..9
+    for offset in range(4):
+        await lanes.dispatch(consumer, record(7, offset))
+    await until(lambda: all(lane.committable == 4 for lane in lanes._lanes.values()))
+    await lanes.commit()
+
+    def lag() -> float | None:
+        return registry_value("convene_consumer_lag", {"topic": TOPIC, "partition": "7"})
+
+    assert lag() == 6  # 0..3 processed, 4..9 still to come
+    await lanes.on_partitions_revoked([tp])
+    assert lag() is None
+    await lanes.stop()
+
+
+def registry_value(name: str, labels: dict[str, str]) -> float | None:
+    for family in CONSUMER_LAG.collect():
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None

@@ -33,6 +33,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from convene_kit.metrics import CONSUMER_LAG
+
 logger = logging.getLogger(__name__)
 
 Process = Callable[[ConsumerRecord], Awaitable[bool]]
@@ -133,7 +135,9 @@ class Lanes(ConsumerRebalanceListener):
             await self.commit()
 
     async def commit(self, lanes: Iterable[Lane] | None = None) -> None:
-        """Commit every lane's processed position that moved since its last commit."""
+        """Commit every lane's processed position that moved since its last commit, and
+        show every lane's lag (``convene_consumer_lag``)."""
+        self.show_lag()
         async with self._commit_lock:
             by_consumer: dict[int, tuple[AIOKafkaConsumer, dict[TopicPartition, Any]]] = {}
             moved = [lane for lane in (self._lanes.values() if lanes is None else lanes)
@@ -153,6 +157,17 @@ class Lanes(ConsumerRebalanceListener):
                     if lane.consumer is consumer and lane.tp in offsets:
                         lane.committed = offsets[lane.tp].offset
 
+    def show_lag(self) -> None:
+        """Set ``convene_consumer_lag`` of every lane: the partition's high-water mark as last
+        fetched (a local value, no request) minus the next offset to process."""
+        for lane in self._lanes.values():
+            highwater = lane.consumer.highwater(lane.tp)
+            position = lane.committable if lane.committable is not None else lane.committed
+            if highwater is None or position is None:
+                continue
+            CONSUMER_LAG.labels(topic=lane.tp.topic, partition=str(lane.tp.partition)).set(
+                max(0, highwater - position))
+
     async def close(self, tps: Iterable[TopicPartition] | None = None) -> None:
         """Close the lanes of ``tps`` (all when None), then commit what they processed."""
         wanted = None if tps is None else set(tps)
@@ -161,7 +176,9 @@ class Lanes(ConsumerRebalanceListener):
         await asyncio.gather(*(lane.close(self.grace_s) for lane in closing))
         await self.commit(closing)
         for key in [k for k, lane in self._lanes.items() if lane in closing]:
-            del self._lanes[key]
+            lane = self._lanes.pop(key)
+            with contextlib.suppress(KeyError):  # another replica shows its lag from now on
+                CONSUMER_LAG.remove(lane.tp.topic, str(lane.tp.partition))
 
     async def stop(self) -> None:
         """The service stops: no new records; in-flight ones finish; final commit."""

@@ -56,6 +56,12 @@ EVENTS_PUBLISHED = Counter(
     "Events published to Kafka (acknowledged by the broker).",
     ["topic"],
 )
+CONSUMER_LAG = Gauge(
+    "convene_consumer_lag",
+    "Records of a partition this replica holds not yet processed: the partition's high-water "
+    "mark (as last fetched) minus the next offset to process; updated with every commit round.",
+    ["topic", "partition"],
+)
 OUTBOX_BACKLOG = Gauge(
     "convene_outbox_backlog",
     "Outbox entries waiting to be published, per collection (measured by the relay).",
