@@ -130,11 +130,15 @@ async def test_the_kits_store_keeps_ferretdb_answering_through_abandoned_bursts(
     kinds = [update, read, insert]
     tasks = {i: asyncio.create_task(kinds[i % 3](i)) for i in range(400)}
     abandoned = set(rng.sample(sorted(tasks), 80))
-    await asyncio.sleep(0.05)
+    # Abandon once the store is busy: the first call has come back, so the pool's
+    # connections are taken and the rest are in flight or queued for one.
+    await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
     for i in abandoned:  # the client gives up mid-flight
         tasks[i].cancel()
     results = dict(zip(tasks, await asyncio.gather(*tasks.values(), return_exceptions=True),
                        strict=True))
+    assert any(isinstance(results[i], asyncio.CancelledError) for i in abandoned), \
+        "no call was abandoned mid-flight: the burst checked nothing"
 
     errors = {i: r for i, r in results.items()
               if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)}

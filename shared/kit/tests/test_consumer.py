@@ -20,6 +20,7 @@ from convene_kit.consumer import (
 )
 from convene_kit.dlq import strip_dlq_headers
 from convene_kit.settings import ServiceSettings
+from convene_kit.testing import capture_dead_letters
 from convene_schemas.base import Event
 from convene_schemas.envelope import Envelope, new_event_id, to_kafka_message
 from faststream import AckPolicy
@@ -74,20 +75,6 @@ async def publish_record(broker: KafkaBroker, topic: str, key: bytes, value: byt
     await broker.publish(value, topic, key=key, headers={k: v.decode() for k, v in headers})
 
 
-def dlq_capture(broker: KafkaBroker, topic: str) -> list[ConsumerRecord]:
-    captured: list[ConsumerRecord] = []
-
-    async def keep_raw(record: ConsumerRecord, original: Any) -> Any:
-        captured.append(record)
-        return await original(record)
-
-    @broker.subscriber(topic, parser=keep_raw)
-    async def dead_letters(body: Any) -> None:  # noqa: ARG001
-        return None
-
-    return captured
-
-
 async def test_handler_receives_the_envelope() -> None:
     broker = KafkaBroker()
     received: list[Envelope] = []
@@ -118,7 +105,7 @@ async def test_invalid_message_goes_to_the_dlq_with_provenance_headers() -> None
         calls.append(envelope)
 
     subscribe_events(broker, settings(), [TOPIC], {ThingHappened: on_thing})
-    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    captured = capture_dead_letters(broker, "pfx." + TOPIC + ".dlq")
     good = to_kafka_message(thing(), event_id=new_event_id())
     bad_headers = [(k, v) for k, v in good.headers if k != "ce_specversion"]
     async with TestKafkaBroker(broker) as br:
@@ -146,7 +133,7 @@ async def test_invalid_message_goes_to_the_dlq_with_provenance_headers() -> None
 async def test_unknown_major_version_is_dead_lettered() -> None:
     broker = KafkaBroker()
     subscribe_events(broker, settings(), [TOPIC], {ThingHappened: _never_called})
-    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    captured = capture_dead_letters(broker, "pfx." + TOPIC + ".dlq")
     record = to_kafka_message(thing(), event_id=new_event_id())
     headers = [(k, b"7" if k == "ce_dataversion" else v) for k, v in record.headers]
     async with TestKafkaBroker(broker) as br:
@@ -162,7 +149,7 @@ async def test_text_or_a_time_the_contract_refuses_is_dead_lettered_before_any_h
         field: str, value: str) -> None:
     broker = KafkaBroker()
     subscribe_events(broker, settings(), [TOPIC], {ThingHappened: _never_called})
-    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    captured = capture_dead_letters(broker, "pfx." + TOPIC + ".dlq")
     record = to_kafka_message(thing(), event_id=new_event_id())
     body = {**json.loads(record.value), field: value}
     async with TestKafkaBroker(broker) as br:
@@ -185,7 +172,7 @@ async def test_catalogued_type_without_handler_is_skipped_not_dead_lettered() ->
         handled.append(envelope.subject)
 
     consumer = subscribe_events(broker, settings(), [TOPIC], {ThingHappened: on_thing})
-    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    captured = capture_dead_letters(broker, "pfx." + TOPIC + ".dlq")
     other = to_kafka_message(thing("o-1", OtherThingHappened), event_id=new_event_id())
     assert await consumer.process(_record(other)) is Outcome.SKIPPED
     async with TestKafkaBroker(broker) as br:
@@ -271,7 +258,7 @@ async def test_a_declared_rejection_is_dead_lettered_once_without_retry() -> Non
         raise KeyError("host h-1 is not in the read model")
 
     consumer = subscribe_events(broker, settings(), [TOPIC], handlers)
-    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    captured = capture_dead_letters(broker, "pfx." + TOPIC + ".dlq")
     first = to_kafka_message(thing("t-1"), event_id=new_event_id())
     second = to_kafka_message(thing("o-1", OtherThingHappened), event_id=new_event_id())
     message = FakeMessage(_record(first))
@@ -310,7 +297,7 @@ async def test_a_handler_bug_is_retried_and_neither_dead_lettered_nor_committed(
 
     consumer = subscribe_events(broker, settings(kafka_max_poll_interval_s=0.2), [TOPIC],
                                 handlers)
-    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    captured = capture_dead_letters(broker, "pfx." + TOPIC + ".dlq")
     record = to_kafka_message(thing(), event_id=new_event_id())
     bugs_before = _failed("bug")
     message = FakeMessage(_record(record))
@@ -359,7 +346,7 @@ async def test_data_the_store_refuses_is_the_messages_fault() -> None:
 
     consumer = subscribe_events(broker, settings(kafka_max_poll_interval_s=0.05), [TOPIC],
                                 handlers)
-    captured = dlq_capture(broker, "pfx." + TOPIC + ".dlq")
+    captured = capture_dead_letters(broker, "pfx." + TOPIC + ".dlq")
     async with TestKafkaBroker(broker):
         nul = _record(to_kafka_message(thing("t-nul"), event_id=new_event_id()))
         assert await consumer.process(nul) is Outcome.DEAD_LETTERED
