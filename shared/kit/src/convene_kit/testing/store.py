@@ -1,183 +1,24 @@
-"""Helpers for integration tests against a real Kafka (services' tests use them too).
-
-The local broker does not auto-create topics, so tests create their own (and the ``.dlq``
-ones). Every wait is a bounded poll that fails with a clear message, never a bare sleep.
-
-Unit tests run the real repositories on :class:`FakeStore`, the one in-memory MongoDB of
-the kit's, records' and meetings' tests, and publish through :class:`RecordingPublisher`.
-:class:`CrashingPublisher` is the crash between a write and its publish, for a service
-process an integration test starts with it (no fault injection lives in product code).
+"""An in-memory store for unit tests: :class:`FakeStore`, the one in-memory MongoDB of the
+kit's and the services' tests (the slice of the API the kit and the services call, unique
+indexes, a BSON round trip on every write and read), run under the real repositories.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 import operator
-import os
-import signal
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import bson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bson import ObjectId
 from bson.codec_options import CodecOptions
-from convene_schemas.envelope import Envelope, KafkaRecord, from_kafka_message
-from faststream.kafka import KafkaBroker
 from pymongo.errors import DuplicateKeyError
 from pymongo.results import DeleteResult, InsertOneResult, UpdateResult
 
-from convene_kit.dlq import topic_partitions
-from convene_kit.kafka import EventPublisher
-from convene_kit.settings import ServiceSettings
 from convene_kit.store import IndexSpec
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-def random_name(prefix: str) -> str:
-    """A name no other test run uses (topics, databases, groups)."""
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]],
-    what: str,
-    timeout_s: float = 20.0,
-    interval_s: float = 0.1,
-) -> T:
-    """Poll ``probe`` until it returns something truthy; AssertionError naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        await asyncio.sleep(interval_s)
-
-
-async def create_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
-    """Create topics (replication factor 1) and wait until their leaders are known."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
-        )
-    finally:
-        await admin.close()
-
-    async def all_known() -> bool:
-        for name in names:
-            try:
-                if not await topic_partitions(bootstrap, name):
-                    return False
-            except ValueError:
-                return False
-        return True
-
-    await eventually(all_known, f"metadata of topics {names}", timeout_s=15)
-
-
-async def topic_size(bootstrap: str, topic: str) -> int:
-    """How many records the topic holds (all partitions)."""
-    tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(tps)
-        begins = await consumer.beginning_offsets(tps)
-        return sum(ends[tp] - begins[tp] for tp in tps)
-    finally:
-        await consumer.stop()
-
-
-async def read_records(
-    bootstrap: str, topic: str, *, expected: int, timeout_s: float = 20.0
-) -> list[ConsumerRecord]:
-    """Every record of ``topic`` from the beginning once at least ``expected`` are there."""
-
-    async def enough() -> int | None:
-        size = await topic_size(bootstrap, topic)
-        return size if size >= expected else None
-
-    size = await eventually(enough, f"{expected} records on {topic}", timeout_s=timeout_s)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    tps = [TopicPartition(topic, p) for p in sorted(await topic_partitions(bootstrap, topic))]
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records: list[ConsumerRecord] = []
-        deadline = time.monotonic() + timeout_s
-        while len(records) < size:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"read {len(records)} of {size} records from {topic}")
-            batch = await consumer.getmany(timeout_ms=500)
-            for part in batch.values():
-                records.extend(part)
-        return sorted(records, key=lambda r: (r.partition, r.offset))
-    finally:
-        await consumer.stop()
-
-
-async def committed_offset(
-    bootstrap: str, group: str, topic: str, partition: int = 0
-) -> int | None:
-    """The offset ``group`` committed for one partition, or None."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        return await consumer.committed(TopicPartition(topic, partition))
-    finally:
-        await consumer.stop()
-
-
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """Per partition of ``topic``, the offset its next record will get: what it holds now."""
-    tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(tps)
-        return {tp.partition: offset for tp, offset in ends.items()}
-    finally:
-        await consumer.stop()
-
-
-async def committed_through(
-    bootstrap: str, group: str, topic: str, ends: Mapping[int, int]
-) -> bool:
-    """True once ``group`` has committed up to ``ends`` (from :func:`end_offsets`) on every
-    partition, i.e. processed every record the topic held when ``ends`` was read. The
-    barrier before asserting that those records did NOT cause something."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        for partition, end in ends.items():
-            if end == 0:
-                continue
-            committed = await consumer.committed(TopicPartition(topic, partition))
-            if committed is None or committed < end:
-                return False
-        return True
-    finally:
-        await consumer.stop()
 
 
 class FakeCursor:
@@ -467,75 +308,3 @@ class FakeStore:
 
     async def close(self) -> None:
         return None
-
-
-# ---------------------------------------------------------------------------------------
-# Publishers for tests: one that records, one that crashes its process
-
-
-def _envelope(record: KafkaRecord) -> Envelope:
-    return from_kafka_message(record.value, record.headers, record.key)
-
-
-class RecordingPublisher(EventPublisher):
-    """An :class:`~convene_kit.kafka.EventPublisher` for unit tests, with no broker: keeps
-    every record it is given, in order, in ``records`` (logical topics, as the outbox
-    stores them). ``fail = True`` makes Kafka unreachable (every publish raises
-    ``ConnectionError``, nothing is kept); ``fail_on(envelope)`` does so for the records it
-    accepts (one event id, one version). Each publish yields to the event loop once, as a
-    send to Kafka would, so concurrent requests interleave there."""
-
-    def __init__(self, settings: ServiceSettings | None = None, *,
-                 fail_on: Callable[[Envelope], bool] | None = None) -> None:
-        # No super().__init__: there is no broker; publish_record below never sends.
-        self.settings = settings or ServiceSettings(service_name="tests")
-        self.records: list[KafkaRecord] = []
-        self.fail = False
-        self.fail_on = fail_on
-
-    async def publish_record(self, record: KafkaRecord) -> None:
-        await asyncio.sleep(0)
-        if self.fail or (self.fail_on is not None and self.fail_on(_envelope(record))):
-            raise ConnectionError("kafka unreachable")
-        self.records.append(record)
-
-    def events(self) -> list[Envelope]:
-        """The kept records decoded (CloudEvents envelopes with their typed events)."""
-        return [_envelope(record) for record in self.records]
-
-
-class CrashingPublisher(EventPublisher):
-    """An :class:`~convene_kit.kafka.EventPublisher` that SIGKILLs its own process instead
-    of sending the first record ``crash_on(envelope)`` accepts: nothing of it reaches Kafka,
-    no shutdown hook runs, what was written before stays written. Every other record is
-    published normally. For a service process that an integration test starts with
-    ``bootstrap(publisher=CrashingPublisher(...))`` to prove that the outbox relay publishes
-    after a restart what the crash left behind; never wired by a service itself."""
-
-    def __init__(self, broker: KafkaBroker, settings: ServiceSettings, *,
-                 crash_on: Callable[[Envelope], bool]) -> None:
-        super().__init__(broker, settings)
-        self.crash_on = crash_on
-
-    async def publish_record(self, record: KafkaRecord) -> None:
-        if self.crash_on(_envelope(record)):
-            logger.critical("crashing before publishing %s to %s (CrashingPublisher)",
-                            dict(record.headers).get("ce_id", b"?").decode(), record.topic)
-            os.kill(os.getpid(), signal.SIGKILL)
-        await super().publish_record(record)
-
-
-def capture_dead_letters(broker: KafkaBroker, dlq_topic: str) -> list[ConsumerRecord]:
-    """Subscribe ``broker`` (before ``TestKafkaBroker`` starts it) to ``dlq_topic``; the
-    returned list fills with the raw dead letters published there (value, key, headers)."""
-    captured: list[ConsumerRecord] = []
-
-    async def keep_raw(record: ConsumerRecord, original: Any) -> Any:
-        captured.append(record)
-        return await original(record)
-
-    @broker.subscriber(dlq_topic, parser=keep_raw)
-    async def dead_letters(body: Any) -> None:  # noqa: ARG001
-        return None
-
-    return captured
