@@ -47,7 +47,7 @@ tools: ## install the npm tools (the official AsyncAPI parser) from their lockfi
 	  command -v npm >/dev/null || { echo "missing prerequisite: npm (apt-get install nodejs npm)"; exit 1; }; \
 	  npm ci --prefix tools/asyncapi --no-audit --no-fund --loglevel=error >/dev/null; fi
 
-infra-up: $(UV) ## start Kafka, PostgreSQL + FerretDB, Radicale, the SMTP sink (reuses running ones)
+infra-up: $(UV) ## start Kafka, PostgreSQL + FerretDB, Radicale, the SMTP sink, the Google emulator (reuses running ones)
 	@$(INFRA) up
 	@if $(RUN) python -c "import convene_schemas.topics" 2>/dev/null; then \
 	  set -a; . $${CONVENE_HOME:-.convene}/infra.env; set +a; \

@@ -5,7 +5,6 @@ account, prints every URL, and on Ctrl-C stops exactly what it started.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import os
@@ -16,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from infra import config
@@ -92,38 +90,59 @@ def _call(method: str, url: str, token: str, body: dict | None = None) -> tuple[
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def connect_demo_calendar(bootstrap: str, user_id: str) -> None:
-    """Stand in for calendar-sync, which does not exist yet: publish, exactly as it will, that
-    the demo host connected a Google calendar with sync on, so meetings accepts them as a host
-    (R16). Version 1 of a fixed connection id: a repeat changes nothing."""
-    from aiokafka import AIOKafkaProducer
-    from convene_schemas.envelope import new_event_id, to_kafka_message
-    from convene_schemas.events.calendar_sync import Calendar, CalendarConnected
+DEMO_GOOGLE_CLIENT = ("convene-dev.apps.googleusercontent.example", "convene-dev-secret")
+CALENDAR_SYNC_URL = "http://127.0.0.1:8103"
 
-    event = CalendarConnected(
-        account_id=DEMO_ACCOUNT, version=1, occurred_at=datetime.now(timezone.utc),
-        connection_id="conn_demo", user_id=user_id, provider="google",
-        account_email="host@demo.example",
-        calendars=[Calendar(calendar_id="primary", name="Work", primary=True, access="owner",
-                            active=True)],
-        primary_calendar_id="primary", sync_enabled=True, purpose="all")
-    record = to_kafka_message(event, event_id=new_event_id())
 
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                    acks="all")
-        await producer.start()
-        try:
-            await producer.send_and_wait(record.topic, value=record.value, key=record.key,
-                                         headers=record.headers)
-        finally:
-            await producer.stop()
+def calendar_sync_env(cfg: config.InfraConfig, endpoints: dict[str, str]) -> dict[str, str]:
+    """What calendar-sync needs locally: a keyring for credentials at rest (made once, 0600),
+    egress to 127.0.0.1 allowed (Radicale and the emulator are local), and the Google
+    emulator as Google, with a development OAuth client registered there."""
+    keyring = cfg.home / "secret-keys"
+    if not keyring.exists():
+        from convene_kit.secret_box import generate_key
 
-    asyncio.run(send())
+        fd = os.open(keyring, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"dev1:{generate_key()}\n")
+    client_id, client_secret = DEMO_GOOGLE_CLIENT
+    redirect = f"{CALENDAR_SYNC_URL}/connections/google/callback"
+    if "CONVENE_GOOGLE_URL" in endpoints:
+        from infra.emulators.google_calendar.client import EmulatorAdmin
+
+        EmulatorAdmin(endpoints["CONVENE_GOOGLE_URL"]).add_client(client_id, client_secret,
+                                                                  [redirect])
+    return {"CONVENE_SECRET_KEYS": keyring.read_text().strip(),
+            "CONVENE_ALLOW_PRIVATE_URLS": "true",
+            "CONVENE_GOOGLE_CLIENT_ID": client_id, "CONVENE_GOOGLE_CLIENT_SECRET": client_secret,
+            "CONVENE_GOOGLE_REDIRECT_URI": redirect}
+
+
+def connect_demo_calendar(endpoints: dict[str, str], token: str) -> dict:
+    """Connect the demo host's calendar for real: a CalDAV calendar on Radicale (user
+    ``demo``), created once, connected through calendar-sync's API. calendar-sync learns
+    the host from records' events, so the connect is retried until it knows them."""
+    import caldav
+
+    credentials = json.loads(Path(endpoints["CONVENE_CALDAV_CREDENTIALS_FILE"]).read_text())
+    url = endpoints["CONVENE_CALDAV_URL"]
+    with caldav.DAVClient(url=url, username="demo", password=credentials["demo"]) as client:
+        principal = client.principal()
+        if not any(c.url.path.rstrip("/").endswith("/demo/work") for c in principal.calendars()):
+            principal.make_calendar(name="Work", cal_id="work")
+    body = {"url": url, "username": "demo", "password": credentials["demo"]}
+    deadline = time.monotonic() + 60
+    while True:
+        status, answer = _call("POST", f"{CALENDAR_SYNC_URL}/connections/caldav", token, body)
+        if status in (201, 409):
+            return answer
+        if time.monotonic() > deadline:
+            raise InfraError(f"connecting the demo calendar failed with HTTP {status}: {answer}")
+        time.sleep(0.5)  # records' UserUpserted has not reached calendar-sync yet
 
 
 def seed_demo(cfg: config.InfraConfig, keys: Path, records_url: str,
-              bootstrap: str) -> dict[str, str]:
+              endpoints: dict[str, str]) -> dict[str, str]:
     """The demo account with a host user and a contact, created through records' API once
     (their ids are kept in data/demo.json, which `make clean` removes with the data)."""
     state = cfg.data / "demo.json"
@@ -146,7 +165,7 @@ def seed_demo(cfg: config.InfraConfig, keys: Path, records_url: str,
         if status != 201:
             raise InfraError(f"seeding {kind} failed with HTTP {status}: {created}")
         seeded[kind] = created["id"]
-    connect_demo_calendar(bootstrap, seeded["users"])
+    connect_demo_calendar(endpoints, mint(keys, seeded["users"]))
     state.write_text(json.dumps(seeded))
     return seeded
 
@@ -191,18 +210,18 @@ def main() -> int:
         specs = existing_services()
         keys = dev_keys(cfg)
         env = {**os.environ, **endpoints, "CONVENE_JWT_PUBLIC_KEY_FILE": str(keys / "public.pem")}
+        own_env = {"calendar-sync": calendar_sync_env(cfg, endpoints)}
         for spec in specs:
             log = open(cfg.log_file(spec.name), "ab")  # noqa: SIM115 - handed to the child
             services.append(subprocess.Popen(
                 [sys.executable, "-m", spec.package],
-                env={**env, "CONVENE_HTTP_PORT": str(spec.port)},
+                env={**env, **own_env.get(spec.name, {}), "CONVENE_HTTP_PORT": str(spec.port)},
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         for spec in specs:
             if not wait_healthy(f"http://127.0.0.1:{spec.port}/healthz"):
                 raise InfraError(f"{spec.name} did not become healthy; see {cfg.log_file(spec.name)}")
 
-        seeded = seed_demo(cfg, keys, "http://127.0.0.1:8101",
-                           endpoints["CONVENE_KAFKA_BOOTSTRAP"]) if any(
+        seeded = seed_demo(cfg, keys, "http://127.0.0.1:8101", endpoints) if any(
             s.name == "records" for s in specs) else {}
 
         print("\nConvene is running. Press Ctrl-C to stop everything started here.\n")
@@ -216,6 +235,9 @@ def main() -> int:
         print(f"  MongoDB wire     {endpoints['CONVENE_MONGO_URL']}")
         print(f"  CalDAV           {endpoints['CONVENE_CALDAV_URL']} "
               f"(users in {endpoints['CONVENE_CALDAV_CREDENTIALS_FILE']})")
+        if "CONVENE_GOOGLE_URL" in endpoints:
+            print(f"  Google emulator  {endpoints['CONVENE_GOOGLE_URL']}/ "
+                  f"(Calendar v3 and OAuth; admin API under /_admin/)")
         print(f"  SMTP sink        {endpoints['CONVENE_SMTP_HOST']}:{endpoints['CONVENE_SMTP_PORT']}"
               f", every email is written to {endpoints['CONVENE_MAIL_SINK_DIR']}/*.eml")
         print(f"  logs             {cfg.logs}/")
@@ -226,6 +248,9 @@ def main() -> int:
                   f"contact {seeded['contacts']}")
             print(f"  development token of the host (role team), also in {cfg.home / 'demo-token'}:")
             print(f"    {token}")
+            print(f"  the host's calendar (CalDAV, user demo on Radicale): "
+                  f"{endpoints['CONVENE_CALDAV_URL']}demo/work/ ; connections: "
+                  f"GET {CALENDAR_SYNC_URL}/connections with the token")
             print("  schedule the demo meeting: see README.md, 'Try it'")
         print("", flush=True)
         while not stop_requested:

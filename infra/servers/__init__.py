@@ -75,6 +75,7 @@ class Server(ABC):
 def all_servers(cfg: InfraConfig) -> list[Server]:
     """Every server of the chosen mode, in start order."""
     from infra.servers.ferretdb import FerretDB
+    from infra.servers.google import GoogleCalendarEmulator
     from infra.servers.kafka import Kafka
     from infra.servers.postgres import Postgres
     from infra.servers.radicale import Radicale
@@ -83,5 +84,7 @@ def all_servers(cfg: InfraConfig) -> list[Server]:
     if cfg.mode == "testcontainers":
         from infra.containers import KafkaContainerServer, MongoContainerServer
 
-        return [KafkaContainerServer(cfg), MongoContainerServer(cfg), Radicale(cfg), SmtpSink(cfg)]
-    return [Postgres(cfg), FerretDB(cfg), Kafka(cfg), Radicale(cfg), SmtpSink(cfg)]
+        return [KafkaContainerServer(cfg), MongoContainerServer(cfg), Radicale(cfg), SmtpSink(cfg),
+                GoogleCalendarEmulator(cfg)]
+    return [Postgres(cfg), FerretDB(cfg), Kafka(cfg), Radicale(cfg), SmtpSink(cfg),
+            GoogleCalendarEmulator(cfg)]

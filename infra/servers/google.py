@@ -2,7 +2,7 @@
 local infrastructure: 127.0.0.1 only, port CONVENE_GOOGLE_PORT (default 18090), output in
 <home>/logs/google.log, PID in <home>/run/google.pid, stopped by that PID.
 
-Not in `all_servers()` yet, so `make infra-up` does not start it; until it is added there:
+Started with the rest by `make infra-up` and `make run` (``all_servers()``); alone:
 
     python -m infra.servers.google up | down | status
 
@@ -59,6 +59,7 @@ class GoogleCalendarEmulator(Server):
             "CONVENE_GOOGLE_AUTH_URI": f"{self.url}/o/oauth2/v2/auth",
             "CONVENE_GOOGLE_TOKEN_URI": f"{self.url}/token",
             "CONVENE_GOOGLE_REVOKE_URI": f"{self.url}/revoke",
+            "CONVENE_GOOGLE_USERINFO_URI": f"{self.url}/oauth2/v3/userinfo",
         }
 
 

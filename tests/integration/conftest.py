@@ -37,7 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     finally:
         stack.stop_all()
         stack.cleanup()
-    assert leaked is None, f"internal notes left the team during the run: {leaked}"
+    assert leaked is None, f"internal notes or credentials leaked during the run: {leaked}"
 
 
 @pytest.fixture(scope="session")

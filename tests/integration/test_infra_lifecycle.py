@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from support import REPO_ROOT
 
-SERVERS = ("postgres", "ferretdb", "kafka", "radicale", "smtp")
+SERVERS = ("postgres", "ferretdb", "kafka", "radicale", "smtp", "google")
 PORT_VARIABLES = ("CONVENE_KAFKA_PORT", "CONVENE_KAFKA_CONTROLLER_PORT", "CONVENE_PG_PORT",
-                  "CONVENE_MONGO_PORT", "CONVENE_CALDAV_PORT", "CONVENE_SMTP_PORT")
+                  "CONVENE_MONGO_PORT", "CONVENE_CALDAV_PORT", "CONVENE_SMTP_PORT",
+                  "CONVENE_GOOGLE_PORT")
 
 
 def free_ports(count: int) -> list[int]:

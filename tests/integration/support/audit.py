@@ -1,4 +1,8 @@
-"""An audit of internal team notes over a test run (R11, issue 7).
+"""An audit of internal team notes (R11, issue 7) and of credentials over a test run.
+
+Credentials: every ``password`` a request sends (a CalDAV connection) and every secret a
+test registers (:meth:`NoteAudit.remember_secret`, e.g. a Google refresh token the emulator
+issued) must never appear in any message, email, answer (to anyone) or service log line.
 
 Every HTTP call a test makes through httpx is observed: each ``internal_note`` a request
 carries is remembered, and every response to a caller whose token lacks the ``team`` role is
@@ -52,6 +56,7 @@ class NoteAudit:
 
     started_at: float = field(default_factory=time.time)
     notes: set[str] = field(default_factory=set)
+    secrets: set[str] = field(default_factory=set)
     responses: list[Response] = field(default_factory=list)
 
     def observe_request(self, request: httpx.Request) -> None:
@@ -65,6 +70,14 @@ class NoteAudit:
         note = body.get("internal_note") if isinstance(body, dict) else None
         if isinstance(note, str) and len(note) >= MIN_NOTE_LENGTH:
             self.notes.add(note)
+        password = body.get("password") if isinstance(body, dict) else None
+        if isinstance(password, str):
+            self.remember_secret(password)
+
+    def remember_secret(self, secret: str) -> None:
+        """A credential that must never show up anywhere the run produced."""
+        if len(secret) >= MIN_NOTE_LENGTH:
+            self.secrets.add(secret)
 
     def observe_response(self, request: httpx.Request, response: httpx.Response) -> None:
         roles = caller_roles(request)
@@ -86,6 +99,12 @@ class NoteAudit:
         repeated in a validation error is no leak)."""
         return [note for note in self.notes
                 if note.encode() in data and note.encode() not in echo_of]
+
+
+    def secret_leaks(self, data: bytes) -> int:
+        """How many remembered credentials occur in ``data`` (never which: not even a
+        failing test's message may print one)."""
+        return sum(1 for secret in self.secrets if secret.encode() in data)
 
 
 def caller_roles(request: httpx.Request) -> list[str] | None:
@@ -201,12 +220,29 @@ def leaks_in_answers() -> list[tuple[str, str, list[str]]]:
             if not r.team and AUDIT.leaks(r.body, echo_of=r.request_body)]
 
 
+def secret_leaks_of_the_run(stack: Stack, messages: list[tuple[str, bytes]]) -> list[str]:
+    """Where credentials appear (places only, never the credential)."""
+    places = [f"topic {topic}" for topic, data in messages if AUDIT.secret_leaks(data)]
+    places += [f"email {p.name}" for p in emails_of_the_run()
+               if AUDIT.secret_leaks(decoded_mail(p))]
+    places += [f"answer to {r.method} {r.url}" for r in AUDIT.responses
+               if AUDIT.secret_leaks(r.body)]
+    places += [f"log {log.name}" for log in sorted(stack.workdir.glob("*.log"))
+               if AUDIT.secret_leaks(log.read_bytes())]
+    return places
+
+
 async def leaks_of_the_run(stack: Stack) -> str | None:
-    """Every leak of every note written so far, described; None when there is none."""
+    """Every leak of every note and credential so far, described; None when there is none."""
+    described: list[str] = []
+    if AUDIT.secrets:
+        places = secret_leaks_of_the_run(stack, await stack_messages(stack))
+        if places:
+            described.append(f"credentials in: {sorted(set(places))}")
     if not AUDIT.notes:
-        return None
+        return "; ".join(described) or None
     found = {"on public topics": leaks_in_messages(await stack_messages(stack)),
              "in emails": leaks_in_emails(emails_of_the_run()),
              "in answers to callers without the team role": leaks_in_answers()}
-    described = [f"notes {where}: {leaks}" for where, leaks in found.items() if leaks]
+    described += [f"notes {where}: {leaks}" for where, leaks in found.items() if leaks]
     return "; ".join(described) or None

@@ -108,6 +108,11 @@ class ServiceProcess:
             return "(no log)"
 
 
+GOOGLE_CLIENT_ID = "convene-it.apps.googleusercontent.example"
+GOOGLE_CLIENT_SECRET = "convene-it-secret"
+GOOGLE_REDIRECT_URI = "http://127.0.0.1/connections/google/callback"
+
+
 @dataclass
 class Stack:
     """An isolated set of service processes sharing the running infrastructure."""
@@ -118,6 +123,9 @@ class Stack:
 
     def __post_init__(self) -> None:
         load_infra_env()
+        from convene_kit.secret_box import generate_key
+
+        self.secret_keys = f"it1:{generate_key()}"
         self.keys = self.workdir / "keys"
         subprocess.run([sys.executable, "-m", "convene_kit.devtokens", "keygen",
                         "--dir", str(self.keys)], check=True, capture_output=True)
@@ -153,7 +161,26 @@ class Stack:
             "CONVENE_MONGO_TIMEOUT_S": "2",
             "CONVENE_LOG_LEVEL": "INFO",
         })
+        if service == "calendar-sync":
+            env.update(self.calendar_sync_env())
         env.update(extra or {})
+        return env
+
+    def calendar_sync_env(self) -> dict[str, str]:
+        """calendar-sync on the local servers: a keyring of the stack, egress to 127.0.0.1
+        allowed (Radicale and the Google emulator are local), Google = the emulator with the
+        stack's OAuth client, fast polls."""
+        env = {"CONVENE_SECRET_KEYS": self.secret_keys,
+               "CONVENE_ALLOW_PRIVATE_URLS": "true",
+               "CONVENE_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
+               "CONVENE_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
+               "CONVENE_GOOGLE_REDIRECT_URI": GOOGLE_REDIRECT_URI,
+               "CONVENE_SYNC_INTERVAL_S": "1", "CONVENE_SYNC_RETRY_S": "1",
+               "CONVENE_TIMER_INTERVAL_S": "0.2", "CONVENE_SYNC_LEASE_S": "5"}
+        for name in ("CONVENE_GOOGLE_API_ENDPOINT", "CONVENE_GOOGLE_AUTH_URI",
+                     "CONVENE_GOOGLE_TOKEN_URI", "CONVENE_GOOGLE_REVOKE_URI",
+                     "CONVENE_GOOGLE_USERINFO_URI"):
+            env[name] = endpoint(name)
         return env
 
     def start(self, *names: str, extra: dict[str, dict[str, str]] | None = None,

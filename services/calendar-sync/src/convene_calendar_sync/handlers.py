@@ -1,13 +1,59 @@
 """Every Kafka subscriber of calendar-sync, in one place.
 
-Nothing is consumed yet: writing meetings to the host's calendar arrives with calendar sync.
+* meetings.events.v1: MeetingScheduled / Updated / Rescheduled / Canceled -> the host's
+  primary calendar (``outbound``); idempotent by construction (ids derived from the meeting,
+  the newest version written kept per meeting).
+* records.events.v1: users (who may connect, R22) and contacts (whose events are published,
+  R26) as read models, version-guarded.
+
+Dead letters: none declared. Meeting events are complete snapshots the contract validated; a
+provider refusing a write is not the message's fault (access lost is recorded, a provider
+that is down is retried by a timer), so anything raised is an outage or a bug: retried,
+never dead-lettered.
 """
 
-from convene_kit.consumer import Handlers
+from __future__ import annotations
 
-TOPICS: list[str] = []
+from convene_kit.consumer import EventMeta, Handlers
+from convene_schemas.events.meetings import (
+    MeetingCanceled,
+    MeetingRescheduled,
+    MeetingScheduled,
+    MeetingsEvent,
+    MeetingUpdated,
+)
+from convene_schemas.events.records import (
+    ContactUpserted,
+    RecordDeleted,
+    RecordsEvent,
+    UserUpserted,
+)
+
+from convene_calendar_sync import outbound, read_models
+from convene_calendar_sync.deps import Deps
+
+TOPICS: list[str] = [MeetingsEvent.TOPIC, RecordsEvent.TOPIC]
 
 
-def build_handlers() -> Handlers:
+def build_handlers(deps: Deps) -> Handlers:
     """The event handlers, by the event classes they consume (``Handlers.on``)."""
-    return Handlers()
+    handlers = Handlers()
+
+    @handlers.on(MeetingScheduled, MeetingUpdated, MeetingRescheduled, MeetingCanceled)
+    async def on_meeting(meeting: MeetingScheduled | MeetingUpdated | MeetingRescheduled
+                         | MeetingCanceled, meta: EventMeta) -> None:
+        await outbound.write_meeting(deps, meeting)
+
+    @handlers.on(UserUpserted)
+    async def on_user(user: UserUpserted, meta: EventMeta) -> None:
+        await read_models.record_user(deps.users, user)
+
+    @handlers.on(ContactUpserted)
+    async def on_contact(contact: ContactUpserted, meta: EventMeta) -> None:
+        await read_models.record_contact(deps.contacts, contact)
+
+    @handlers.on(RecordDeleted)
+    async def on_deleted(deleted: RecordDeleted, meta: EventMeta) -> None:
+        await read_models.record_deletion(deps.contacts, deleted)
+
+    return handlers

@@ -1,6 +1,7 @@
 """Settings of the calendar-sync service: CONVENE_* environment variables (see convene_kit)."""
 
 from convene_kit.settings import ServiceSettings
+from pydantic import Field, SecretStr
 
 
 class CalendarSyncSettings(ServiceSettings):
@@ -8,3 +9,42 @@ class CalendarSyncSettings(ServiceSettings):
 
     service_name: str = "calendar-sync"
     http_port: int = 8103
+
+    # Credentials at rest (AES-256-GCM, convene_kit.secret_box): "id:key,id:key", the first
+    # is current; older ones still decrypt. Empty: a key made for this process only, so
+    # stored credentials do not survive a restart (make run and tests set one).
+    secret_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Keyring for credentials at rest: 'kid:base64url-32-bytes,...', the "
+        "first encrypts; `convene-calendar-sync keys generate` makes one.")
+
+    # Egress to user-supplied URLs (CalDAV): private, loopback, link-local, metadata
+    # addresses are refused unless this is on (local development and tests only).
+    allow_private_urls: bool = False
+    provider_timeout_s: float = 15.0
+
+    # Google Calendar (an OAuth client of the operator's Google Cloud project).
+    google_client_id: str = ""
+    google_client_secret: SecretStr = SecretStr("")
+    google_redirect_uri: str = "http://127.0.0.1:8103/connections/google/callback"
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    google_revoke_uri: str = "https://oauth2.googleapis.com/revoke"
+    google_userinfo_uri: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    google_api_endpoint: str = "https://www.googleapis.com/calendar/v3/"
+    # Where Google POSTs push notifications (events.watch); empty: no push channels, the
+    # poll alone keeps calendars in sync.
+    google_push_address: str = ""
+    google_channel_ttl_s: int = 7 * 24 * 3600
+    google_channel_renew_before_s: int = 24 * 3600
+
+    oauth_state_ttl_s: int = 600
+    sync_interval_s: float = Field(
+        default=300.0, description="How often each calendar is polled (the safety net "
+        "beside push channels; CalDAV has only this).")
+    sync_retry_s: float = 60.0
+    sync_lease_s: float = 120.0
+    sync_window_past_days: int = 7
+    sync_window_future_days: int = 185
+    timer_interval_s: float = 1.0
+    availability_max_days: int = 92

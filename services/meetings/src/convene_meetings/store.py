@@ -8,7 +8,7 @@ Collections (all in meetings' own database):
   version after the first, with the new state and the change's events.
 - ``users``, ``contacts``, ``account_settings``: read models of records' events, ``_id`` =
   ``"<account_id>:<aggregate id>"``, each written only by a newer version of its aggregate
-  (:func:`convene_kit.idempotency.apply_if_newer`). A deleted contact stays as a tombstone
+  (:class:`convene_kit.read_models.VersionedReadModel`). A deleted contact stays as a tombstone
   with its version, so an older ContactUpserted arriving late cannot bring it back.
 
 Every method takes the account id and scopes by it; lookups are by ``_id``.
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from convene_kit.aggregates import VersionedRepository
-from convene_kit.idempotency import apply_if_newer
+from convene_kit.read_models import VersionedReadModel
 from convene_kit.store import IndexSpec, find_all, scoped_filter
 from convene_schemas.events.common import ReminderOffset
 from pymongo.asynchronous.collection import AsyncCollection
@@ -56,11 +56,6 @@ INDEXES: list[IndexSpec] = [
     IndexSpec(collection=CALENDAR_CONNECTIONS, keys=[("account_id", 1), ("user_id", 1)],
               name="account_user"),
 ]
-
-
-def read_model_key(account_id: str, aggregate_id: str) -> str:
-    """The ``_id`` of a read-model document: ``"<account_id>:<aggregate_id>"``."""
-    return f"{account_id}:{aggregate_id}"
 
 
 class MeetingRepository(VersionedRepository[Meeting]):
@@ -115,43 +110,44 @@ class ReadModelRepository:
         self.users = users
         self.contacts = contacts
         self.account_settings = account_settings
+        self._users = VersionedReadModel(users)
+        self._contacts = VersionedReadModel(contacts)
+        self._account_settings = VersionedReadModel(account_settings)
 
     async def put_user(
         self, account_id: str, user_id: str, version: int, state: Mapping[str, Any]
     ) -> bool:
         """Store a user's state if ``version`` is newer; True if it was written."""
-        return await self._put(self.users, account_id, user_id, version,
-                               {**state, "user_id": user_id})
+        return await self._users.put(account_id, user_id, version, {**state, "user_id": user_id})
 
     async def put_contact(
         self, account_id: str, contact_id: str, version: int, state: Mapping[str, Any]
     ) -> bool:
         """Store a contact's state if ``version`` is newer (a newer upsert undeletes it)."""
-        return await self._put(self.contacts, account_id, contact_id, version,
-                               {**state, "contact_id": contact_id, "deleted": False})
+        return await self._contacts.put(account_id, contact_id, version,
+                                        {**state, "contact_id": contact_id, "deleted": False})
 
     async def delete_contact(
         self, account_id: str, contact_id: str, version: int, *, permanent: bool
     ) -> bool:
         """Mark a contact deleted if ``version`` is newer; keeps a tombstone with the version."""
-        return await self._put(self.contacts, account_id, contact_id, version,
-                               {"contact_id": contact_id, "deleted": True, "permanent": permanent})
+        return await self._contacts.put(
+            account_id, contact_id, version,
+            {"contact_id": contact_id, "deleted": True, "permanent": permanent})
 
     async def put_account_settings(
         self, account_id: str, version: int, state: Mapping[str, Any]
     ) -> bool:
         """Store the account's settings if ``version`` is newer."""
-        return await self._put(self.account_settings, account_id, account_id, version, state)
+        return await self._account_settings.put(account_id, account_id, version, state)
 
     async def directory(
         self, account_id: str, user_ids: Iterable[str], contact_ids: Iterable[str]
     ) -> Directory:
         """The users and contacts named (the known, not deleted ones) and the account defaults."""
-        users = await self._by_ids(self.users, account_id, user_ids)
-        contacts = await self._by_ids(self.contacts, account_id, contact_ids)
-        settings = await self.account_settings.find_one(
-            scoped_filter(account_id, {"_id": read_model_key(account_id, account_id)})
-        )
+        users = await self._users.get_many(account_id, user_ids)
+        contacts = await self._contacts.get_many(account_id, contact_ids)
+        settings = await self._account_settings.get(account_id, account_id)
         return Directory(
             users={d["user_id"]: user_profile(d) for d in users},
             contacts={d["contact_id"]: contact_profile(d) for d in contacts if not d["deleted"]},
@@ -169,29 +165,6 @@ class ReadModelRepository:
             self.contacts, scoped_filter(account_id, {"email": {"$in": wanted}}))
             if not d.get("deleted")]
         return sorted((contact_profile(d) for d in found), key=lambda c: c.contact_id)
-
-    async def _put(
-        self,
-        collection: AsyncCollection[dict[str, Any]],
-        account_id: str,
-        aggregate_id: str,
-        version: int,
-        state: Mapping[str, Any],
-    ) -> bool:
-        query = scoped_filter(account_id, {"_id": read_model_key(account_id, aggregate_id)})
-        return await apply_if_newer(collection, query, version, {"$set": dict(state)})
-
-    async def _by_ids(
-        self, collection: AsyncCollection[dict[str, Any]], account_id: str, ids: Iterable[str]
-    ) -> list[dict[str, Any]]:
-        keys = sorted({read_model_key(account_id, i) for i in ids})
-        if not keys:
-            return []
-        if len(keys) == 1:  # the usual case; an equality FerretDB's indexes serve ($in scans)
-            found = await collection.find_one(scoped_filter(account_id, {"_id": keys[0]}))
-            return [] if found is None else [found]
-        return await find_all(collection, scoped_filter(account_id, {"_id": {"$in": keys}}),
-                              limit=len(keys))
 
 
 def user_profile(document: Mapping[str, Any]) -> UserProfile:
@@ -237,19 +210,18 @@ class CalendarConnectionRepository:
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
+        self._connections = VersionedReadModel(collection)
 
     async def get(self, account_id: str, connection_id: str) -> dict[str, Any] | None:
         """The stored document of one connection, or None."""
-        return await self.collection.find_one(
-            scoped_filter(account_id, {"_id": read_model_key(account_id, connection_id)}))
+        return await self._connections.get(account_id, connection_id)
 
     async def put(
         self, account_id: str, connection_id: str, version: int, state: Mapping[str, Any]
     ) -> bool:
         """Set these fields of a connection if ``version`` is newer; True if written."""
-        query = scoped_filter(account_id, {"_id": read_model_key(account_id, connection_id)})
-        return await apply_if_newer(self.collection, query, version,
-                                    {"$set": {**state, "connection_id": connection_id}})
+        return await self._connections.put(account_id, connection_id, version,
+                                           {**state, "connection_id": connection_id})
 
     async def of_user(self, account_id: str, user_id: str) -> list[CalendarConnection]:
         """Every connection the user has (connected or not)."""

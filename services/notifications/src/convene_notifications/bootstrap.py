@@ -16,6 +16,7 @@ from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.relay import OutboxRelay
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.store import MongoStore
+from convene_kit.timers import TimerScheduler
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
@@ -51,7 +52,6 @@ from convene_notifications.service_layer.reminders import (
     ReminderPlanner,
 )
 from convene_notifications.service_layer.retry_worker import LEASE_INDEXES, LEASES, RetryWorker
-from convene_notifications.service_layer.timers import TimerScheduler
 from convene_notifications.settings import NotificationsSettings
 from convene_notifications.store import INDEXES, MAIL_EVENTS, MAIL_LOG, MailEvents, MailLog
 from convene_notifications.timer_store import (
@@ -59,7 +59,7 @@ from convene_notifications.timer_store import (
     REMINDER_TIMERS,
     TIMER_INDEXES,
     FireClaims,
-    Timers,
+    MeetingTimers,
 )
 
 
@@ -114,7 +114,7 @@ def bootstrap(
     templates = Templates()
     read_models = ReadModels(store.collection(USERS), store.collection(ACCOUNT_SETTINGS))
     versions = MeetingVersions(store.collection(REMINDER_MEETINGS))
-    timers = Timers(store.collection(REMINDER_TIMERS))
+    timers = MeetingTimers(store.collection(REMINDER_TIMERS))
     meeting_emails = MeetingEmails(mail_log, pipeline,
                                    MeetingComposer(templates=templates, sender=settings.sender),
                                    clock=clock)
@@ -140,7 +140,7 @@ def bootstrap(
          JOIN_LINK_FALLBACK: JoinLinkFallback(versions, meeting_emails, timers, leases,
                                               lease_s=settings.mail_retry_lease_s, clock=clock)},
         interval_s=settings.reminder_poll_interval_s, batch_size=settings.reminder_batch_size,
-        housekeeping=[firing.prune], clock=clock)
+        housekeeping=[firing.prune], on_first_sweep=timers.adopt_unkinded, clock=clock)
 
     # No processed-event records: every handler is idempotent by its own keys (an email's
     # mail-log claim, a timer's id per meeting version, read models by version), which

@@ -2,7 +2,7 @@
 version of each meeting.
 
 records publishes full state per aggregate (the topic is compacted), so each event replaces
-what is stored, provided its version is newer (``convene_kit.idempotency.apply_if_newer``):
+what is stored, provided its version is newer (``convene_kit.read_models``):
 a redelivered event or an older one arriving after a newer one changes nothing. The
 documents' ``_id`` is ``"<account_id>:<aggregate id>"`` (ids are only unique within an
 account) and every lookup is by that ``_id``, scoped to the account. Only what emails need
@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from convene_kit.idempotency import apply_if_newer
-from convene_kit.store import scoped_filter
+from convene_kit.read_models import VersionedReadModel
 from convene_schemas.events.meetings import MeetingSnapshot
 from convene_schemas.events.records import AccountSettingsChanged, UserUpserted
 from pymongo.asynchronous.collection import AsyncCollection
@@ -31,11 +30,6 @@ from convene_notifications.domain.localization import AccountDefaults
 USERS = "users"
 ACCOUNT_SETTINGS = "account_settings"
 REMINDER_MEETINGS = "reminder_meetings"
-
-
-def read_model_key(account_id: str, aggregate_id: str) -> str:
-    """The ``_id`` of a read-model document: ``"<account_id>:<aggregate_id>"``."""
-    return f"{account_id}:{aggregate_id}"
 
 
 @dataclass(frozen=True)
@@ -57,26 +51,25 @@ class ReadModels:
                  account_settings: AsyncCollection[dict[str, Any]]) -> None:
         self.users = users
         self.account_settings = account_settings
+        self._users = VersionedReadModel(users)
+        self._account_settings = VersionedReadModel(account_settings)
 
     async def record_user(self, event: UserUpserted) -> bool:
         """Store a user's state (UserUpserted); True if it was newer than what was stored."""
-        return await self._put(self.users, event.account_id, event.user_id, event.version, {
+        return await self._users.put(event.account_id, event.user_id, event.version, {
             "user_id": event.user_id, "email": event.email, "name": event.name,
             "language": event.language, "time_zone": event.time_zone, "active": event.active,
             "updated_at": event.occurred_at})
 
     async def record_account_settings(self, event: AccountSettingsChanged) -> bool:
         """Store the account's default language and time zone (AccountSettingsChanged)."""
-        return await self._put(self.account_settings, event.account_id, event.account_id,
-                               event.version, {
-                                   "default_language": event.default_language,
-                                   "default_time_zone": event.default_time_zone,
-                                   "updated_at": event.occurred_at})
+        return await self._account_settings.put(event.account_id, event.account_id, event.version, {
+            "default_language": event.default_language,
+            "default_time_zone": event.default_time_zone, "updated_at": event.occurred_at})
 
     async def user(self, account_id: str, user_id: str) -> User | None:
         """The account's user ``user_id``, or None when records has not told us (yet)."""
-        found = await self.users.find_one(
-            scoped_filter(account_id, {"_id": read_model_key(account_id, user_id)}))
+        found = await self._users.get(account_id, user_id)
         if found is None:
             return None
         return User(user_id=found["user_id"], email=found["email"], name=found["name"],
@@ -85,18 +78,11 @@ class ReadModels:
 
     async def account_defaults(self, account_id: str) -> AccountDefaults | None:
         """The account's default language and time zone, or None when not known (yet)."""
-        found = await self.account_settings.find_one(
-            scoped_filter(account_id, {"_id": read_model_key(account_id, account_id)}))
+        found = await self._account_settings.get(account_id, account_id)
         if found is None:
             return None
         return AccountDefaults(language=found.get("default_language"),
                                time_zone=found.get("default_time_zone"))
-
-    @staticmethod
-    async def _put(collection: AsyncCollection[dict[str, Any]], account_id: str,
-                   aggregate_id: str, version: int, state: dict[str, Any]) -> bool:
-        query = scoped_filter(account_id, {"_id": read_model_key(account_id, aggregate_id)})
-        return await apply_if_newer(collection, query, version, {"$set": state})
 
 
 class MeetingVersions:

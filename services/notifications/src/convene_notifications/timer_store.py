@@ -1,15 +1,19 @@
-"""The durable timers and the claims that fire them exactly once.
+"""The durable timers of meetings and the claims that fire them exactly once.
 
-* ``reminder_timers``: one document per timer, whatever its ``kind`` (the scheduler hands
-  each kind to its own handler, ``service_layer.timers``): ``_id``, ``kind``,
-  ``account_id``, ``meeting_id``, ``meeting_version``, ``due_at`` (indexed) and what the
-  kind needs. Two kinds today: ``reminder`` (one per (meeting, offset, meeting version),
-  ``_id`` = :func:`~convene_notifications.domain.reminders.timer_id_for`) and
-  ``join_link_fallback`` (one per meeting waiting for its video link, ``_id`` =
-  ``<meeting>:join-link``, see ``domain.join_link``), which a new version does not
-  replace. Only the consumer holding the meeting's partition writes a meeting's timers
-  (one event at a time); the scheduler only deletes a timer by ``_id`` after firing it.
-  Fired timers are deleted, so the collection holds only what is still to come.
+* ``reminder_timers``: one document per timer, whatever its ``kind``, kept by the kit's
+  :class:`convene_kit.timers.Timers` and fired by its ``TimerScheduler`` (wired in
+  ``bootstrap``), which hands each kind to its own handler: ``_id``, ``kind``,
+  ``account_id``, ``meeting_id`` (indexed), ``meeting_version``, ``due_at`` (indexed) and
+  what the kind needs. Two kinds today: ``reminder`` (one per (meeting, offset, meeting
+  version), ``_id`` = :func:`~convene_notifications.domain.reminders.timer_id_for`, fired
+  by ``service_layer.reminders.ReminderFiring``) and ``join_link_fallback`` (one per
+  meeting waiting for its video link, ``_id`` = ``<meeting>:join-link``, see
+  ``domain.join_link``; fired by ``service_layer.join_link.JoinLinkFallback``), which a new
+  version does not replace. Only the consumer holding the meeting's partition writes a
+  meeting's timers (one event at a time); the scheduler only deletes a timer by ``_id``
+  after firing it. Fired timers are deleted, so the collection holds only what is still
+  to come. On its first sweep a replica gives a kind to timers stored before timers had
+  kinds (:meth:`MeetingTimers.adopt_unkinded`, the scheduler's ``on_first_sweep``).
 * ``reminder_fires``: the claim of a fired reminder timer, ``_id`` = ``fired:<timer id>``,
   inserted WITH the ``ReminderDue`` events in its outbox (the kit's
   ``insert_with_events``: exactly one replica wins, and nothing is lost if the process
@@ -19,14 +23,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from convene_kit.outbox import PENDING_SINCE_FIELD, insert_with_events
-from convene_kit.store import IndexSpec, find_all
+from convene_kit.store import IndexSpec
+from convene_kit.timers import Timers, timer_indexes
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from convene_notifications.domain.join_link import JOIN_LINK_FALLBACK
 from convene_notifications.domain.reminders import REMINDER
@@ -35,65 +38,39 @@ REMINDER_TIMERS = "reminder_timers"
 REMINDER_FIRES = "reminder_fires"
 
 TIMER_INDEXES: list[IndexSpec] = [
-    IndexSpec(collection=REMINDER_TIMERS, keys=[("due_at", 1)], name="due_at"),
+    *timer_indexes(REMINDER_TIMERS),
     IndexSpec(collection=REMINDER_TIMERS, keys=[("meeting_id", 1)], name="meeting"),
     IndexSpec(collection=REMINDER_FIRES, keys=[("claimed_at", 1)], name="claimed_at"),
 ]
 
 
-class Timers:
-    """The durable timers of every kind."""
-
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
-        self.collection = collection
-
-    async def add(self, timer: dict[str, Any]) -> None:
-        """Plan ``timer`` (a document with ``_id``, ``kind`` and ``due_at``); one planned
-        already under its ``_id`` is kept (a redelivered event plans the same ids)."""
-        try:
-            await self.collection.insert_one(timer)
-        except DuplicateKeyError:
-            pass
+class MeetingTimers(Timers):
+    """The durable timers of meetings: the kit's timers, and what belongs to a meeting."""
 
     async def replace(self, meeting_id: str, kind: str, version: int,
                       timers: list[dict[str, Any]], *, first: bool = False) -> None:
         """Drop the meeting's timers of ``kind`` planned for other versions (none when it is
         the ``first`` version seen), then plan ``timers``."""
         if not first:
-            await self.collection.delete_many({"meeting_id": meeting_id, "kind": kind,
-                                               "meeting_version": {"$ne": version}})
+            await self.delete_where({"meeting_id": meeting_id, "kind": kind,
+                                     "meeting_version": {"$ne": version}})
         for timer in timers:
             await self.add(timer)
 
     async def drop(self, meeting_id: str) -> None:
         """Drop every timer of a meeting, of every kind (canceled)."""
-        await self.collection.delete_many({"meeting_id": meeting_id})
-
-    async def due(self, now: datetime, limit: int, kinds: Iterable[str]) -> list[dict[str, Any]]:
-        """Timers of ``kinds`` due at ``now``, earliest first (bounded). Only the kinds the
-        caller fires: timers of a kind it does not know (planned by a newer replica during
-        a rolling deploy) never fill its batch."""
-        return await find_all(self.collection,
-                              {"due_at": {"$lte": now}, "kind": {"$in": sorted(kinds)}},
-                              sort=[("due_at", 1)], limit=limit)
+        await self.delete_where({"meeting_id": meeting_id})
 
     async def adopt_unkinded(self) -> int:
         """Give a ``kind`` to timers planned before timers had kinds (the join-link
-        fallbacks had ``purpose``, reminders nothing); idempotent, run at start-up.
-        Returns how many were adopted."""
+        fallbacks had ``purpose``, reminders nothing); idempotent, run by the scheduler
+        before its first sweep. Returns how many were adopted."""
         fallbacks = await self.collection.update_many(
             {"kind": {"$exists": False}, "purpose": JOIN_LINK_FALLBACK},
             {"$set": {"kind": JOIN_LINK_FALLBACK}, "$unset": {"purpose": ""}})
         reminders = await self.collection.update_many(
             {"kind": {"$exists": False}}, {"$set": {"kind": REMINDER}})
         return fallbacks.modified_count + reminders.modified_count
-
-    async def delete(self, timer_id: str) -> None:
-        await self.collection.delete_one({"_id": timer_id})
-
-    async def pending(self) -> int:
-        """How many timers wait to fire (all accounts, every kind)."""
-        return await self.collection.count_documents({})
 
 
 class FireClaims:

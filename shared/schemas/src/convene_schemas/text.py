@@ -65,6 +65,12 @@ def disallowed_character(value: str, *, multiline: bool = False) -> str | None:
     return found.group() if found else None
 
 
+def storable(value: str, *, multiline: bool = False, replacement: str = " ") -> str:
+    """``value`` with every character the rule refuses replaced: for text that comes from
+    outside and must be kept rather than refused (a provider event's title, say)."""
+    return (_MULTI_LINE if multiline else _ONE_LINE).sub(replacement, value)
+
+
 def why_disallowed(char: str) -> str:
     """A human sentence saying why ``char`` was refused."""
     code = ord(char)

@@ -1,7 +1,7 @@
 """The ``join_link_fallback`` timer kind (see ``domain.join_link``): the invitation without
 the video link, once the link has been awaited ``join_link_wait_s``.
 
-The durable timers' scheduler (``service_layer.timers``) hands every due fallback timer to
+The durable timers' scheduler (``convene_kit.timers``) hands every due fallback timer to
 :meth:`JoinLinkFallback.fire`.
 It **leases** the timer (``join-link:<timer id>`` in ``leases``, the kit's
 :meth:`~convene_kit.claims.Claims.lease`), so one replica at a time acts on it; reads the
@@ -24,6 +24,7 @@ from typing import Any
 
 from convene_kit.claims import Claims
 from convene_kit.clock import Clock, utc_now
+from convene_kit.timers import Timers
 from prometheus_client import Counter
 
 from convene_notifications.domain.join_link import (
@@ -33,7 +34,6 @@ from convene_notifications.domain.join_link import (
 )
 from convene_notifications.read_models import MeetingVersions
 from convene_notifications.service_layer.meeting_emails import MeetingEmails
-from convene_notifications.timer_store import Timers
 
 logger = logging.getLogger(__name__)
 

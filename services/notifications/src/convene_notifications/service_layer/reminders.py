@@ -7,7 +7,7 @@ replicas, and the reminder email.
    a cancellation drops every timer of the meeting. A meeting waiting for its video link
    also gets a ``join_link_fallback`` timer (``service_layer.join_link``).
 2. **Firing** (:class:`ReminderFiring`, the ``reminder`` kind of the durable timers'
-   scheduler, ``service_layer.timers``): INSERTS the fire claim ``fired:<timer id>``
+   scheduler, ``convene_kit.timers``): INSERTS the fire claim ``fired:<timer id>``
    carrying the ``ReminderDue`` events (one per recipient) in its outbox. The unique insert
    is atomic on FerretDB, so exactly one replica wins; the events are in the same write, so
    a crash before publishing loses nothing (the outbox relay sweeps ``reminder_fires``).
@@ -34,6 +34,7 @@ from typing import Any
 from convene_kit.clock import Clock, utc_now
 from convene_kit.kafka import EventPublisher
 from convene_kit.outbox import Outbox, outbox_entries
+from convene_kit.timers import Timers
 from convene_schemas.events.common import ReminderOffset
 from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
 from convene_schemas.events.notifications import Recipient as RecipientModel
@@ -60,7 +61,7 @@ from convene_notifications.domain.reminders import (
 from convene_notifications.read_models import MeetingVersions
 from convene_notifications.service_layer.email_jobs import EmailJob, EmailPipeline, SendResult
 from convene_notifications.service_layer.join_link import fallback_document
-from convene_notifications.timer_store import FireClaims, Timers
+from convene_notifications.timer_store import FireClaims, MeetingTimers
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ REMINDER_LATENESS = Histogram("convene_reminder_lateness_seconds",
 class ReminderPlanner:
     """Keeps each meeting's timers in step with its newest version."""
 
-    def __init__(self, timers: Timers, versions: MeetingVersions, *,
+    def __init__(self, timers: MeetingTimers, versions: MeetingVersions, *,
                  join_link_wait_s: float = 600.0) -> None:
         self.timers = timers
         self.versions = versions

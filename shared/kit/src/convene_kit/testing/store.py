@@ -15,7 +15,7 @@ from typing import Any
 import bson
 from bson import ObjectId
 from bson.codec_options import CodecOptions
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, WriteError
 from pymongo.results import DeleteResult, InsertOneResult, UpdateResult
 
 from convene_kit.store import IndexSpec
@@ -87,6 +87,21 @@ def bson_copy(doc: Mapping[str, Any]) -> dict[str, Any]:
     return bson.decode(bson.encode(doc), codec_options=_CODEC)
 
 
+def _refuse_nested_arrays(value: Any, inside_array: bool = False) -> None:
+    """FerretDB 1.x stores no array directly inside an array (its error code 2, "nested
+    arrays are not supported"); MongoDB does. Refused here too, so a unit test meets what
+    the embedded store would answer (store ``[{start, end}]``, not ``[[start, end]]``)."""
+    if isinstance(value, list):
+        if inside_array:
+            raise WriteError("invalid value: nested arrays are not supported", 2,
+                             {"code": 2, "errmsg": "nested arrays are not supported"})
+        for item in value:
+            _refuse_nested_arrays(item, inside_array=True)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _refuse_nested_arrays(item)
+
+
 def _get(doc: Mapping[str, Any], path: str) -> Any:
     value: Any = doc
     for part in path.split("."):
@@ -144,14 +159,34 @@ def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
     return True
 
 
+def _parent(doc: dict[str, Any], field: str, *, create: bool
+            ) -> tuple[dict[str, Any] | None, str]:
+    """The sub-document a dotted path (``events.abc``) ends in, and the last key; as MongoDB
+    and FerretDB do, ``$set`` creates the missing levels."""
+    *path, leaf = field.split(".")
+    for key in path:
+        child = doc.get(key)
+        if not isinstance(child, dict):
+            if not create:
+                return None, leaf
+            child = doc[key] = {}
+        doc = child
+    return doc, leaf
+
+
 def apply_update(doc: dict[str, Any], update: Mapping[str, Any]) -> None:
-    """Apply an operator update in place: ``$set $unset $inc $push ($each) $pullAll $min``."""
+    """Apply an operator update in place: ``$set $unset $inc $push ($each) $pullAll $min``;
+    ``$set`` and ``$unset`` follow dotted paths into sub-documents."""
     for op, spec in update.items():
         for field, arg in spec.items():
             if op == "$set":
-                doc[field] = arg
+                parent, leaf = _parent(doc, field, create=True)
+                assert parent is not None
+                parent[leaf] = arg
             elif op == "$unset":
-                doc.pop(field, None)
+                parent, leaf = _parent(doc, field, create=False)
+                if parent is not None:
+                    parent.pop(leaf, None)
             elif op == "$push":
                 items = arg["$each"] if isinstance(arg, Mapping) and "$each" in arg else [arg]
                 doc.setdefault(field, []).extend(items)
@@ -186,6 +221,7 @@ class FakeCollection:
         return next((d for d in self.docs.values() if matches(d, query)), None)
 
     def _store(self, doc: dict[str, Any], *, new: bool) -> None:
+        _refuse_nested_arrays(doc)
         if new and doc["_id"] in self.docs:
             raise DuplicateKeyError(f"E11000 duplicate key error {self.name} index: _id_")
         for spec in self.database.indexes:

@@ -1,0 +1,60 @@
+"""/users/{user_id}/availability: busy time for the scheduling view and booking pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from convene_kit.auth import CurrentPrincipal
+from convene_kit.openapi import error_responses
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from convene_calendar_sync import availability as service
+from convene_calendar_sync.deps import Deps
+
+router = APIRouter(tags=["availability"])
+
+
+def _deps(request: Request) -> Deps:
+    return request.app.state.deps  # type: ignore[no-any-return]
+
+
+class BusyBlockRead(BaseModel):
+    start: datetime
+    end: datetime
+    title: str | None = Field(default=None, description="Only for the owner (R18).")
+
+
+class IntervalRead(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class AvailabilityRead(BaseModel):
+    user_id: str
+    start: datetime
+    end: datetime
+    bookable: bool = Field(description="False with no active connection or while a counted "
+                           "calendar's access is lost (R30).")
+    connected: bool = Field(description="The user has an active calendar connection.")
+    inactive_calendar_ids: list[str]
+    busy: list[BusyBlockRead] = Field(description="The owner: one block per event, titled; "
+                                      "others: merged blocks without titles (R18).")
+    busy_merged: list[IntervalRead]
+
+
+@router.get("/users/{user_id}/availability", response_model=AvailabilityRead,
+            summary="A user's busy time (no provider call)",
+            responses=error_responses({422: "range_invalid, range_too_long (over 92 days)"}))
+async def get_availability(user_id: str, principal: CurrentPrincipal,
+                           deps: Annotated[Deps, Depends(_deps)],
+                           start: Annotated[datetime, Query(description="With an offset.")],
+                           end: Annotated[datetime, Query(description="With an offset.")]
+                           ) -> AvailabilityRead:
+    view, connected = await service.user_availability(deps, principal, user_id, start, end)
+    return AvailabilityRead(
+        user_id=user_id, start=view.start, end=view.end, bookable=view.bookable,
+        connected=connected, inactive_calendar_ids=view.inactive_calendar_ids,
+        busy=[BusyBlockRead(start=b.start, end=b.end, title=b.title) for b in view.busy],
+        busy_merged=[IntervalRead(start=i.start, end=i.end) for i in view.busy_merged])

@@ -1,0 +1,220 @@
+"""Meetings into the host's primary calendar (R15, R21, R27).
+
+MeetingScheduled / Updated / Rescheduled / Canceled -> the provider event is created,
+changed or deleted in the host's primary calendar only, addressed by an id derived from the
+meeting (Google: a client-supplied event id; CalDAV: a resource named after the UID), so a
+redelivered event, or a crash between the provider call and the commit, writes the same
+event again and never makes a second one. The newest version written is kept per meeting:
+an older version arriving late never overwrites a newer one.
+
+CalendarEventLinked tells meetings the provider event (and the Meet link) the first time,
+or when either changed; a claim per (meeting, version) carries it in its outbox, so it is
+published exactly once even if the process dies right after the provider call.
+
+A provider that is down does not hold the partition: the write waits in the meeting's link
+document and a durable timer (kind ``outbound_retry``) tries again with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from convene_kit.outbox import outbox_entries
+from convene_schemas.events.calendar_sync import CalendarEventLinked
+from convene_schemas.events.meetings import MeetingCanceled, MeetingChange, MeetingSnapshot
+
+from convene_calendar_sync import access
+from convene_calendar_sync.deps import Deps
+from convene_calendar_sync.domain.calendar_events import Attendee, OutboundEvent, WrittenEvent
+from convene_calendar_sync.domain.connection import Connection
+from convene_calendar_sync.providers.base import AccessDenied, CalendarGone, ProviderUnavailable
+from convene_calendar_sync.store import LINK_EVENTS
+
+logger = logging.getLogger(__name__)
+
+OUTBOUND_RETRY = "outbound_retry"
+MAX_RETRY_DELAY_S = 3600.0
+NOTHING_TO_WRITE = frozenset({"calendar_event", "location.join_url"})
+"""Changes that only echo what calendar-sync itself reported (the link, the Meet link)."""
+
+
+def outbound_event(meeting: MeetingSnapshot, connection: Connection) -> OutboundEvent:
+    """The provider event a meeting is written as (R21: title, times, description,
+    location and attendees all reach it)."""
+    location = meeting.location
+    where: str | None = None
+    want_meet = False
+    if location is not None:
+        if location.kind == "video":
+            where = location.join_url or None
+            want_meet = (location.video_provider == "google_meet"
+                         and connection.provider == "google")
+        else:
+            where = location.value
+    return OutboundEvent(
+        meeting_id=meeting.meeting_id, ical_uid=meeting.ical_uid, sequence=meeting.version,
+        title=meeting.title, description=meeting.attendee_description or None,
+        location=where, start=meeting.start, end=meeting.end, time_zone=meeting.time_zone,
+        organizer_email=meeting.host_email or connection.account_email,
+        organizer_name=meeting.host_name,
+        attendees=tuple(Attendee(email=a.email, name=a.name)
+                        for a in meeting.attendees if a.email),
+        want_google_meet=want_meet)
+
+
+async def write_meeting(deps: Deps, meeting: MeetingSnapshot) -> None:
+    """Bring the host's calendar to this version of the meeting (idempotent)."""
+    if meeting.awaiting_calendar or meeting.source == "calendar_sync":
+        return  # R35: not in a calendar yet; R26: already in the user's calendar
+    account_id = meeting.account_id
+    stored = await deps.links.get(account_id, meeting.meeting_id)
+    if stored is not None and stored.get("written_version", -1) >= meeting.version:
+        return  # this version or a newer one is written already
+    link = stored if stored is not None and stored.get("calendar_id") else None  # written
+    connection = await _host_connection(deps, meeting, link)
+    canceled = isinstance(meeting, MeetingCanceled)
+    if connection is None:
+        if stored is not None:  # written before, the connection is gone: nothing to follow
+            await deps.links.record(account_id, meeting.meeting_id, meeting.version, {}, [],
+                                    deps.clock())
+        return
+    calendar_id = link["calendar_id"] if link else connection.primary_calendar_id
+    if calendar_id in connection.inactive_calendar_ids:
+        logger.info("not writing meeting %s: calendar access is lost", meeting.meeting_id)
+        return
+    if (link is not None and not canceled and isinstance(meeting, MeetingChange)
+            and set(meeting.changed_fields) <= NOTHING_TO_WRITE):
+        await deps.links.record(account_id, meeting.meeting_id, meeting.version, {}, [],
+                                deps.clock())
+        return
+    if canceled and link is None:
+        return  # never written: nothing to delete
+    event = outbound_event(meeting, connection)
+    adapter = deps.adapters.for_connection(
+        connection, await deps.credentials.get(account_id, connection.connection_id))
+    try:
+        if canceled:
+            await adapter.delete_event(calendar_id, event)
+            written: WrittenEvent | None = None
+        else:
+            written = await adapter.upsert_event(calendar_id, event)
+    except ProviderUnavailable as exc:
+        await _retry_later(deps, meeting, exc.retry_after_s)
+        return
+    except AccessDenied as exc:
+        await access.lost(deps, connection, connection.calendar_ids, exc.reason)
+        return
+    except CalendarGone:
+        await access.lost(deps, connection, [calendar_id], "calendar_removed")
+        return
+    finally:
+        await adapter.close()
+    events = [] if written is None else _link_events(meeting, connection, calendar_id, written)
+    state: dict[str, Any] = {"connection_id": connection.connection_id,
+                             "calendar_id": calendar_id, "provider": connection.provider,
+                             "pending": None}
+    if written is not None:
+        state["provider_event_id"] = written.provider_event_id
+    claim = await deps.links.record(account_id, meeting.meeting_id, meeting.version, state,
+                                    outbox_entries(events), deps.clock())
+    if claim is not None and events:
+        await deps.aggregates.outbox.publish_pending(deps.links.link_events, claim)
+    await deps.timers.delete(_retry_timer_id(meeting.meeting_id))
+
+
+def _link_events(meeting: MeetingSnapshot, connection: Connection, calendar_id: str,
+                 written: WrittenEvent) -> list[CalendarEventLinked]:
+    """CalendarEventLinked when meetings does not know the provider event yet, or a video
+    link is awaited (the video-link contract); nothing otherwise (no echo loop)."""
+    known = meeting.calendar_event
+    location = meeting.location
+    awaiting_link = location is not None and location.kind == "video" and location.join_url_pending
+    if (known is not None and known.provider_event_id == written.provider_event_id
+            and known.connection_id == connection.connection_id and not awaiting_link):
+        return []
+    conference: dict[str, Any] = {"conference_status": "not_requested"}
+    if location is not None and location.kind == "video":
+        if written.join_url and written.join_url.startswith("https://"):
+            conference = {"conference_status": "created", "conference_provider": "google_meet",
+                          "join_url": written.join_url}
+        elif location.join_url:
+            conference = {"conference_status": "not_requested"}
+        else:
+            reason = ("provider_error" if location.video_provider == "google_meet"
+                      and connection.provider == "google" else "video_account_not_connected")
+            conference = {"conference_status": "unavailable",
+                          "conference_unavailable_reason": reason}
+    return [CalendarEventLinked(
+        account_id=meeting.account_id, version=meeting.version, occurred_at=meeting.occurred_at,
+        meeting_id=meeting.meeting_id, meeting_version=meeting.version,
+        connection_id=connection.connection_id, provider=connection.provider,
+        calendar_id=calendar_id, provider_event_id=written.provider_event_id, **conference)]
+
+
+async def _host_connection(deps: Deps, meeting: MeetingSnapshot,
+                           link: dict[str, Any] | None) -> Connection | None:
+    """The connection to write to: the one the meeting was written to before (its event
+    lives there), else the host's active connection with calendar sync on (R15, R28)."""
+    connection_id = (link or {}).get("connection_id") or await deps.slots.holder(
+        meeting.account_id, meeting.host_user_id)
+    if not connection_id:
+        return None
+    connection = await deps.aggregates.load(deps.connections, meeting.account_id, connection_id)
+    if connection is None or not connection.active or not connection.sync_enabled:
+        return None
+    if link is None and connection.user_id != meeting.host_user_id:
+        return None
+    return connection
+
+
+def _retry_timer_id(meeting_id: str) -> str:
+    return f"outbound:{meeting_id}"
+
+
+async def _retry_later(deps: Deps, meeting: MeetingSnapshot, retry_after_s: float | None) -> None:
+    link = await deps.links.get(meeting.account_id, meeting.meeting_id) or {}
+    attempts = int((link.get("pending") or {}).get("attempts", 0)) + 1
+    delay = max(retry_after_s or 0.0,
+                min(MAX_RETRY_DELAY_S, deps.settings.sync_retry_s * 2 ** (attempts - 1)))
+    await deps.links.links.update_one(
+        {"_id": meeting.meeting_id},
+        {"$set": {"account_id": meeting.account_id, "pending": {
+            "version": meeting.version, "attempts": attempts,
+            "event": meeting.model_dump(mode="json"), "type": meeting.EVENT_TYPE}}},
+        upsert=True)
+    await deps.timers.schedule(_retry_timer_id(meeting.meeting_id), OUTBOUND_RETRY,
+                               deps.clock() + timedelta(seconds=delay),
+                               account_id=meeting.account_id, meeting_id=meeting.meeting_id)
+    logger.info("provider unavailable for meeting %s; retrying in %.0f s (attempt %s)",
+                meeting.meeting_id, delay, attempts)
+
+
+class OutboundRetry:
+    """The durable timer kind that retries a write the provider refused for a while."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def fire(self, timer: dict[str, Any]) -> bool:
+        deps = self.deps
+        lease = await deps.leases.lease(f"lease:{timer['_id']}", timedelta(minutes=2),
+                                        now=deps.clock())
+        if lease is None:
+            return False
+        link = await deps.links.get(timer["account_id"], timer["meeting_id"]) or {}
+        pending = link.get("pending")
+        if not pending or pending["version"] <= link.get("written_version", -1):
+            await deps.timers.delete(timer["_id"])
+            return True
+        from convene_schemas.base import EVENT_CLASSES  # the contract's registry
+
+        event_class = next(c for (t, _), c in EVENT_CLASSES.items() if t == pending["type"])
+        meeting = event_class.parse_data(pending["event"])
+        assert isinstance(meeting, MeetingSnapshot)
+        await write_meeting(deps, meeting)
+        return True
+
+
+__all__ = ["LINK_EVENTS", "OUTBOUND_RETRY", "OutboundRetry", "write_meeting"]

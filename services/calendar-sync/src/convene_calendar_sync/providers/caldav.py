@@ -1,0 +1,574 @@
+"""The CalDAV adapter (iCloud, Fastmail, Nextcloud, Radicale, ...): RFC 4791 over the
+``caldav`` library's async client, RFC 6578 sync-collection for changes, iCalendar built
+and read with ``icalendar`` and series expanded with ``recurring_ical_events``.
+
+The URL is the user's, so every request goes through the egress guard
+(:func:`convene_kit.egress.guarded_client`): caldav's HTTP session is replaced by a guarded
+httpx client (:class:`_GuardedDAVClient`). Choices worth knowing:
+
+* Basic auth is sent with every request (no 401 round trip; Digest is not supported).
+* The primary calendar is the first VEVENT calendar in href order: RFC 6638's default
+  calendar is not read (Radicale has none), and every calendar of the calendar home is
+  reported with ``owner`` access (calendars shared from elsewhere are not listed).
+* All-day and floating times are read in the calendar's time zone (its
+  ``calendar-timezone``), UTC when it has none.
+* Writes never ask the server to schedule: attendees carry ``SCHEDULE-AGENT=CLIENT``
+  (RFC 6638 §7.1), ``RSVP=FALSE`` and ``PARTSTAT=NEEDS-ACTION``; Radicale implements no
+  RFC 6638 scheduling at all (its DAV header lacks ``calendar-auto-schedule``).
+* Only Convene's own ``X-CONVENE-MEETING-ID`` marks an event as an integration's: no other
+  integration writes a marker that can be recognized reliably and cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any, NoReturn, cast
+from urllib.parse import quote, unquote, urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+import icalendar
+import recurring_ical_events
+from caldav.aio import AsyncDAVClient, Calendar
+from caldav.lib import error as dav_error
+from convene_kit.egress import EgressPolicy, EgressRefused, Resolver, guarded_client
+from lxml import etree
+
+from convene_calendar_sync.domain.calendar_events import (
+    BusyInterval,
+    ChangePage,
+    OutboundEvent,
+    ProviderCalendar,
+    RemoteEvent,
+    WrittenEvent,
+)
+from convene_calendar_sync.providers.base import (
+    AccessDenied,
+    CalendarGone,
+    CursorExpired,
+    NotACalendarServer,
+    ProviderError,
+    ProviderUnavailable,
+    UrlRefused,
+)
+
+log = logging.getLogger(__name__)
+
+MEETING_MARKER = "X-CONVENE-MEETING-ID"
+SEQUENCE_MARKER = "X-CONVENE-SEQUENCE"
+
+_CALDAV = "{urn:ietf:params:xml:ns:caldav}"
+_CURRENT_USER_PRINCIPAL = "{DAV:}current-user-principal"
+_HOME_SET = f"{_CALDAV}calendar-home-set"
+_ADDRESS_SET = f"{_CALDAV}calendar-user-address-set"
+_CALENDAR_PROPS = ["{DAV:}resourcetype", "{DAV:}displayname", f"{_CALDAV}calendar-timezone",
+                   f"{_CALDAV}supported-calendar-component-set"]
+_VALID_SYNC_TOKEN = "{DAV:}valid-sync-token"
+_GETETAG = "{DAV:}getetag"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def resource_name(ical_uid: str) -> str:
+    """The event resource's file name for a UID: the UID itself when it is a safe file
+    name, else its safe characters plus a hash of the whole UID, so the name is stable and
+    two UIDs that differ only in unsafe characters still get different names."""
+    if _SAFE_NAME.fullmatch(ical_uid) and not ical_uid.endswith("."):
+        return ical_uid
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", ical_uid)[:64].strip("._-") or "event"
+    return f"{safe}-{hashlib.sha256(ical_uid.encode()).hexdigest()[:16]}"
+
+
+class _Response:
+    """An httpx response with the attributes caldav reads of a niquests response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.content = response.content
+        self.text = response.text
+        self.url = response.url
+        self.reason = self.reason_phrase = response.reason_phrase
+
+
+class _GuardedSession:
+    """Stands in for the HTTP session of caldav's async client. caldav requires niquests
+    and so always takes its niquests code path, whose ``request(method, url, data=...,
+    proxies=..., verify=..., cert=...)`` this accepts; TLS options and timeouts are the
+    guarded client's own, set once."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def request(self, method: str, url: str, *, data: bytes | str | None = None,
+                      content: bytes | str | None = None, headers: Any = None,
+                      auth: httpx.Auth | None = None, proxies: Any = None,
+                      **_tls_and_timeout: Any) -> _Response:
+        if proxies:
+            raise ValueError("proxies would bypass the egress guard")
+        response = await self._client.request(
+            method, url, content=data if data is not None else content, headers=headers,
+            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
+        return _Response(response)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    aclose = close
+
+
+class _GuardedDAVClient(AsyncDAVClient):
+    """caldav's async client with a guarded session, also when caldav recreates it."""
+
+    def __init__(self, *, session_factory: Callable[[], httpx.AsyncClient],
+                 **kwargs: Any) -> None:
+        self._session_factory = session_factory
+        super().__init__(**kwargs)
+        assert self.features is not None
+        # caldav retries a 401 once without HTTP/2 while that feature is unknown: moot here.
+        self.features.set_feature("http.multiplexing", False)
+
+    def _create_session(self) -> None:
+        self.session = _GuardedSession(self._session_factory())
+
+
+def _public_url(url: str) -> str:
+    """``url`` without userinfo, query or fragment: safe for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{netloc}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+class CalDavAdapter:
+    """A CalDAV account at ``url`` with a username and (app) password. ``resolver``
+    replaces the system resolver of the egress guard (tests)."""
+
+    provider = "caldav"
+
+    def __init__(self, url: str, username: str, password: str, *, policy: EgressPolicy,
+                 timeout_s: float = 15.0, resolver: Resolver | None = None) -> None:
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and \
+                parts.port != 0
+        except ValueError:  # e.g. a port that is not a number
+            valid = False
+        if not valid:
+            raise UrlRefused("the CalDAV URL must be an http or https URL with a host")
+        self._url = _public_url(url)  # userinfo in the URL is never used nor repeated
+        self._username = username
+        self._client = _GuardedDAVClient(
+            session_factory=lambda: guarded_client(policy, resolver=resolver, timeout=timeout_s,
+                                                   follow_redirects=True),
+            url=self._url, username=username, password=password,
+            auth=httpx.BasicAuth(username, password), enable_rfc6764=False,
+            rate_limit_handle=False)
+        self._principal: tuple[str, str, tuple[str, ...]] | None = None  # url, home, mailtos
+        self._zones: dict[str, tzinfo] = {}
+
+    # -- errors ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _errors(self, action: str, *, calendar_url: str | None = None,
+                      connecting: bool = False) -> AsyncIterator[None]:
+        """Translate whatever caldav/httpx raise into the adapter errors of :mod:`.base`.
+        Messages name the action and the URL without credentials, never a server body."""
+        where = _public_url(calendar_url or self._url)
+        try:
+            yield
+        except ProviderError:
+            raise
+        except EgressRefused as exc:
+            raise UrlRefused(f"{action}: {exc.message}") from exc
+        except dav_error.RateLimitError as exc:
+            raise ProviderUnavailable(f"{action}: {where} is rate limiting",
+                                      retry_after_s=exc.retry_after_seconds) from exc
+        except dav_error.AuthorizationError as exc:
+            if exc.status == 403:
+                raise AccessDenied(f"{action}: {where} refused access (403)",
+                                   reason="permission_denied") from exc
+            raise AccessDenied(f"{action}: {where} refused the credentials (401)",
+                               reason="password_changed") from exc
+        except dav_error.DAVError as exc:
+            self._raise_for_status(exc.status or 0, action, where, connecting=connecting,
+                                   calendar=calendar_url is not None, cause=exc)
+        except httpx.TimeoutException as exc:
+            raise ProviderUnavailable(f"{action}: {where} timed out") from exc
+        except (httpx.TransportError, httpx.TooManyRedirects) as exc:
+            raise ProviderUnavailable(f"{action}: cannot reach {where} "
+                                      f"({type(exc).__name__})") from exc
+        except (etree.XMLSyntaxError, ValueError) as exc:
+            if connecting:
+                raise NotACalendarServer(f"{where} does not answer as a CalDAV server") from exc
+            raise ProviderUnavailable(f"{action}: {where} sent an unreadable answer") from exc
+
+    @staticmethod
+    def _raise_for_status(status: int, action: str, where: str, *, connecting: bool = False,
+                          calendar: bool = False, cause: Exception | None = None) -> NoReturn:
+        if status >= 500 or status in (408, 429):
+            raise ProviderUnavailable(f"{action}: {where} answered {status}") from cause
+        if connecting:
+            raise NotACalendarServer(f"{where} does not answer as a CalDAV server "
+                                     f"({status or 'no status'})") from cause
+        if calendar and status in (404, 409, 410):  # 409: PUT into a missing collection
+            raise CalendarGone(f"{action}: the calendar {where} is gone ({status})") from cause
+        raise ProviderError(f"{action}: {where} answered {status or 'an error'}") from cause
+
+    # -- account and calendars ---------------------------------------------------------
+
+    async def verify(self) -> list[ProviderCalendar]:
+        """Connect-time check: a CalDAV server (``calendar-access`` in its DAV header,
+        RFC 4791 §5.1) that accepts the credentials; returns the calendars."""
+        async with self._errors("connecting", connecting=True):
+            response = await self._client.options(self._url)
+            if response.status >= 300:
+                self._raise_for_status(response.status, "connecting", self._url,
+                                       connecting=True)
+            dav = {token.strip().lower() for token in response.headers.get("DAV", "").split(",")}
+            if "calendar-access" not in dav:
+                raise NotACalendarServer(f"{self._url} does not announce CalDAV "
+                                         "(no calendar-access in its DAV header)")
+            return await self._list_calendars(connecting=True)
+
+    async def account_email(self) -> str:
+        """The principal's ``mailto:`` calendar-user address, else the username when it
+        is an email address, else ``username@<host>``."""
+        async with self._errors("reading the account"):
+            _, _, mailtos = await self._discover()
+        if mailtos:
+            return mailtos[0]
+        if _EMAIL.fullmatch(self._username):
+            return self._username.lower()
+        return f"{self._username}@{urlsplit(self._url).hostname}".lower()
+
+    async def list_calendars(self) -> list[ProviderCalendar]:
+        """The event calendars of the account's calendar home, the primary first."""
+        async with self._errors("listing calendars"):
+            return await self._list_calendars()
+
+    async def _discover(self, *, connecting: bool = False) -> tuple[str, str, tuple[str, ...]]:
+        """The principal URL, its calendar home and its ``mailto:`` addresses (cached)."""
+        if self._principal is None:
+            found = await self._client.propfind(self._url, props=[_CURRENT_USER_PRINCIPAL])
+            self._require_multistatus(found.status, connecting)
+            principal = self._url
+            for result in found.results or ():
+                principal = urljoin(self._url, _props(result).get(_CURRENT_USER_PRINCIPAL)
+                                    or principal)
+            props = await self._client.propfind(principal, props=[_HOME_SET, _ADDRESS_SET])
+            self._require_multistatus(props.status, connecting)
+            home, addresses = principal, list[str]()
+            for result in props.results or ():
+                home_set = _props(result).get(_HOME_SET)
+                if isinstance(home_set, list):
+                    home_set = home_set[0] if home_set else None
+                home = urljoin(principal, home_set) if home_set else home
+                addresses += _props(result).get(_ADDRESS_SET) or []
+            mailtos = tuple(dict.fromkeys(
+                address[7:].lower() for address in addresses
+                if address.lower().startswith("mailto:") and _EMAIL.fullmatch(address[7:])))
+            self._principal = (principal, home, mailtos)
+        return self._principal
+
+    def _require_multistatus(self, status: int, connecting: bool) -> None:
+        if status != 207:  # a PROPFIND that WebDAV understood answers 207 Multi-Status
+            self._raise_for_status(status, "discovering calendars", self._url,
+                                   connecting=connecting or status in (200, 404, 405, 501))
+
+    async def _list_calendars(self, *, connecting: bool = False) -> list[ProviderCalendar]:
+        _, home, _ = await self._discover(connecting=connecting)
+        listing = await self._client.propfind(home, props=_CALENDAR_PROPS, depth=1)
+        self._require_multistatus(listing.status, connecting)
+        found: list[tuple[str, str, str | None]] = []
+        for result in listing.results or ():
+            props = _props(result)
+            components = props.get(f"{_CALDAV}supported-calendar-component-set") or ["VEVENT"]
+            if f"{_CALDAV}calendar" not in (props.get("{DAV:}resourcetype") or []) or \
+                    "VEVENT" not in components:
+                continue
+            url = urljoin(home, result.href)
+            name = props.get("{DAV:}displayname") or url.rstrip("/").rsplit("/", 1)[-1]
+            zone = _zone_name_of(props.get(f"{_CALDAV}calendar-timezone"))
+            if zone:
+                self._zones[url] = ZoneInfo(zone)
+            found.append((url, str(name), zone))
+        found.sort()
+        return [ProviderCalendar(calendar_id=url, name=name, primary=index == 0,
+                                 access="owner", time_zone=zone)
+                for index, (url, name, zone) in enumerate(found)]
+
+    async def _calendar_zone(self, calendar_url: str) -> tzinfo:
+        """The calendar's time zone for all-day and floating times: UTC when it has none."""
+        if calendar_url not in self._zones:
+            response = await self._client.propfind(
+                calendar_url, props=[f"{_CALDAV}calendar-timezone"])
+            if response.status != 207:
+                self._raise_for_status(response.status, "reading the calendar",
+                                       _public_url(calendar_url), calendar=True)
+            names = [_zone_name_of(_props(result).get(f"{_CALDAV}calendar-timezone"))
+                     for result in response.results or ()]
+            zone = next((name for name in names if name), None)
+            self._zones[calendar_url] = ZoneInfo(zone) if zone else UTC
+        return self._zones[calendar_url]
+
+    # -- writing -----------------------------------------------------------------------
+
+    def event_url(self, calendar_id: str, event: OutboundEvent) -> str:
+        """Where the meeting's event lives: ``<calendar>/<resource name>.ics``."""
+        return f"{calendar_id.rstrip('/')}/{quote(resource_name(event.ical_uid), safe='')}.ics"
+
+    async def upsert_event(self, calendar_id: str, event: OutboundEvent) -> WrittenEvent:
+        """Create the event (``If-None-Match: *``) or, when it exists, replace it on its
+        current ETag (``If-Match``); a write that loses a race is retried once."""
+        href = self.event_url(calendar_id, event)
+        body = to_ical(event).decode()
+        put_headers = {"Content-Type": "text/calendar; charset=utf-8"}
+        async with self._errors("writing the event", calendar_url=calendar_id):
+            for _attempt in range(2):
+                created = await self._client.put(href, body, {**put_headers,
+                                                              "If-None-Match": "*"})
+                if created.status != 412:
+                    return self._written(created.status, href, calendar_id)
+                etag = await self._etag(href, calendar_id)
+                if etag is None:
+                    continue  # deleted since: create it again
+                replaced = await self._client.put(href, body, {**put_headers, "If-Match": etag})
+                if replaced.status != 412:
+                    return self._written(replaced.status, href, calendar_id)
+        raise ProviderUnavailable(f"writing the event: {_public_url(href)} kept changing")
+
+    def _written(self, status: int, href: str, calendar_id: str) -> WrittenEvent:
+        if not 200 <= status < 300:
+            self._raise_for_status(status, "writing the event", _public_url(calendar_id),
+                                   calendar=True)
+        return WrittenEvent(provider_event_id=href)
+
+    async def _etag(self, href: str, calendar_id: str) -> str | None:
+        response = await self._client.request(href, "HEAD")
+        if response.status in (404, 410):
+            return None
+        if not 200 <= response.status < 300:
+            self._raise_for_status(response.status, "reading the event", _public_url(href),
+                                   calendar=True)
+        etag = response.headers.get("ETag")
+        if not etag:
+            raise ProviderError(f"{_public_url(calendar_id)} gives events no ETag")
+        return str(etag)
+
+    async def delete_event(self, calendar_id: str, event: OutboundEvent) -> None:
+        """Delete the meeting's event; one that is already gone is fine."""
+        href = self.event_url(calendar_id, event)
+        async with self._errors("deleting the event", calendar_url=calendar_id):
+            response = await self._client.delete(href)
+            if not (200 <= response.status < 300 or response.status in (404, 410)):
+                self._raise_for_status(response.status, "deleting the event",
+                                       _public_url(calendar_id), calendar=True)
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def changes(self, calendar_id: str, cursor: str | None, *,
+                      window_start: datetime, window_end: datetime) -> ChangePage:
+        """RFC 6578 sync-collection since ``cursor`` (None: a full listing), in one page.
+        An expired token raises :class:`CursorExpired` (caldav's silent fallback to a full
+        listing is disabled)."""
+        async with self._errors("reading changes", calendar_url=calendar_id):
+            # caldav's collections are typed for its sync client; awaiting works on ours.
+            calendar: Any = Calendar(client=cast(Any, self._client), url=calendar_id)
+            try:
+                synced = await calendar.get_objects_by_sync_token(
+                    sync_token=cursor, load_objects=False, disable_fallback=True)
+            except dav_error.AuthorizationError as exc:
+                if _VALID_SYNC_TOKEN in exc.preconditions:
+                    raise CursorExpired("the calendar's sync token is no longer valid") from exc
+                raise
+            if not synced.sync_token:
+                raise ProviderError("reading changes: the server gave no sync token")
+            gone = set(synced.deleted_urls)
+            events = [RemoteEvent(provider_event_id=_member_url(calendar_id, url), deleted=True)
+                      for url in sorted(gone, key=str)]
+            live = [obj.url for obj in synced.objects if obj.url.canonical() not in gone]
+            if live:
+                zone = await self._calendar_zone(calendar_id)
+                own = {*(await self._discover())[2], await self.account_email()}
+                # One calendar-multiget for the data, each with the ETag of that data; a
+                # member deleted meanwhile is simply missing (the next delta lists it).
+                for loaded in await calendar.multiget(live):
+                    href = _member_url(calendar_id, loaded.url)
+                    try:
+                        remote = remote_event(
+                            href, loaded.data, etag=loaded.props.get(_GETETAG), zone=zone,
+                            own_addresses=own, window=(window_start, window_end))
+                    except ValueError:  # one unreadable resource must not block the sync
+                        log.warning("skipping unreadable calendar resource %s",
+                                    _public_url(href))
+                        continue
+                    if remote is not None:
+                        events.append(remote)
+        return ChangePage(events=tuple(events), cursor=str(synced.sync_token),
+                          full=cursor is None, done=True)
+
+    async def close(self) -> None:
+        """Release the HTTP connections."""
+        await self._client.close()
+
+
+def _props(result: Any) -> dict[str, Any]:
+    """The properties of one PROPFIND result (caldav's ``PropfindResult``)."""
+    return dict(getattr(result, "properties", None) or {})
+
+
+def _member_url(calendar_id: str, url: Any) -> str:
+    """A calendar member's id: the calendar URL plus the member's quoted file name, the
+    same spelling :meth:`CalDavAdapter.event_url` uses, whatever quoting the server chose."""
+    name = unquote(urlsplit(str(url)).path.rstrip("/").rsplit("/", 1)[-1])
+    return f"{calendar_id.rstrip('/')}/{quote(name, safe='')}"
+
+
+# -- iCalendar -------------------------------------------------------------------------
+
+def _zone_name_of(vtimezone_text: Any) -> str | None:
+    """The IANA name of a ``calendar-timezone`` property (a VCALENDAR with a VTIMEZONE)."""
+    if not vtimezone_text:
+        return None
+    try:
+        found = icalendar.Calendar.from_ical(str(vtimezone_text)).walk("VTIMEZONE")
+    except ValueError:
+        return None
+    return _iana(str(found[0].get("TZID"))) if found else None
+
+
+def _iana(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def _address(email: str, name: str, **params: str) -> icalendar.vCalAddress:
+    address = icalendar.vCalAddress(f"mailto:{email}")
+    if name:
+        address.params["CN"] = name
+    address.params.update(params)
+    return address
+
+
+def to_ical(event: OutboundEvent) -> bytes:
+    """The meeting as a VCALENDAR with one VEVENT, in the meeting's time zone when it is
+    an IANA zone (with its VTIMEZONE), else in UTC. Nothing in it asks for scheduling."""
+    zone = ZoneInfo(event.time_zone) if _iana(event.time_zone) else UTC
+    vevent = icalendar.Event()
+    vevent.add("uid", event.ical_uid)
+    vevent.add("sequence", event.sequence)
+    vevent.add("dtstamp", datetime.now(UTC))
+    vevent.add("dtstart", event.start.astimezone(zone))
+    vevent.add("dtend", event.end.astimezone(zone))
+    vevent.add("summary", event.title)
+    if event.description:
+        vevent.add("description", event.description)
+    if event.location:
+        vevent.add("location", event.location)
+    no_scheduling = {"SCHEDULE-AGENT": "CLIENT"}
+    vevent.add("organizer", _address(event.organizer_email, event.organizer_name,
+                                     **no_scheduling))
+    for attendee in event.attendees:
+        vevent.add("attendee", _address(attendee.email, attendee.name, ROLE="REQ-PARTICIPANT",
+                                        PARTSTAT="NEEDS-ACTION", RSVP="FALSE", **no_scheduling))
+    vevent.add(MEETING_MARKER, event.meeting_id)
+    vevent.add(SEQUENCE_MARKER, str(event.sequence))
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//Convene//calendar-sync//EN")
+    calendar.add("version", "2.0")
+    calendar.add_component(vevent)
+    if zone is not UTC:
+        calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def _utc(value: date | datetime, zone: tzinfo) -> datetime:
+    """A DATE-TIME or DATE as UTC; floating times and dates are in ``zone``."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
+    return datetime.combine(value, time(), tzinfo=zone).astimezone(UTC)
+
+
+def _emails(values: Any) -> list[str]:
+    """The ``mailto:`` addresses of an ORGANIZER/ATTENDEE value (or list), lowercased."""
+    return [str(value)[7:].strip().lower() for value in _listed(values)
+            if str(value).lower().startswith("mailto:")]
+
+
+def _blocks_time(component: icalendar.Component, own_addresses: set[str]) -> bool:
+    """Busy: not transparent, not cancelled, not declined by the account itself."""
+    if str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+        return False
+    if str(component.get("STATUS", "")).upper() == "CANCELLED":
+        return False
+    return not any(
+        str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED"
+        and set(_emails(attendee)) & own_addresses
+        for attendee in _listed(component.get("ATTENDEE")))
+
+
+def remote_event(href: str, ics: str, *, etag: str | None, zone: tzinfo,
+                 own_addresses: set[str], window: tuple[datetime, datetime]
+                 ) -> RemoteEvent | None:
+    """One calendar resource as a :class:`RemoteEvent` (None: not an event, e.g. a task).
+
+    The master (else the first VEVENT) gives the fields; ``occurrences`` are the busy
+    intervals overlapping ``window``, expanded with EXDATEs and RECURRENCE-ID overrides.
+    """
+    calendar = icalendar.Calendar.from_ical(ics)
+    vevents = calendar.walk("VEVENT")
+    if not vevents:
+        return None
+    master = cast(icalendar.Event,
+                  next((v for v in vevents if "RECURRENCE-ID" not in v), vevents[0]))
+    start, end = master.start, master.end
+    window_start, window_end = window
+    # Dates and floating times are placed in ``zone`` only now: widen the library's
+    # query by a day each side, then filter on the exact UTC intervals.
+    occurrences = []
+    for occurrence in recurring_ical_events.of(calendar).between(
+            window_start - timedelta(days=1), window_end + timedelta(days=1)):
+        if not _blocks_time(occurrence, own_addresses):
+            continue
+        interval = BusyInterval(_utc(occurrence.start, zone), _utc(occurrence.end, zone))
+        if interval.start < window_end and interval.end > window_start \
+                and interval.end > interval.start:
+            occurrences.append(interval)
+    dtstart = master.get("DTSTART")
+    rrule = master.get("RRULE")
+    marker = master.get(MEETING_MARKER)
+    conferences = [str(c) for c in _listed(master.get("CONFERENCE"))
+                   if str(c).startswith("https://")]
+    return RemoteEvent(
+        provider_event_id=href, deleted=False, ical_uid=str(master.get("UID", "")) or None,
+        title=str(master.get("SUMMARY", "")),
+        description=str(master["DESCRIPTION"]) if "DESCRIPTION" in master else None,
+        start=_utc(start, zone), end=_utc(end, zone),
+        time_zone=_iana(dtstart.params.get("TZID")) if dtstart is not None else None,
+        all_day=not isinstance(start, datetime),
+        busy=str(master.get("TRANSP", "OPAQUE")).upper() != "TRANSPARENT"
+        and str(master.get("STATUS", "")).upper() != "CANCELLED",
+        organizer_email=next(iter(_emails(master.get("ORGANIZER"))), None),
+        attendee_emails=tuple(_emails(master.get("ATTENDEE"))),
+        join_url=conferences[0] if conferences else None,
+        convene_meeting_id=str(marker) if marker else None,
+        created_by_integration=marker is not None,
+        rrule=rrule.to_ical().decode() if rrule is not None and not isinstance(rrule, list)
+        else None,
+        occurrences=tuple(sorted(occurrences, key=lambda i: (i.start, i.end))),
+        etag=etag)
+
+
+def _listed(value: Any) -> Iterable[Any]:
+    return value if isinstance(value, list) else [value] if value is not None else []

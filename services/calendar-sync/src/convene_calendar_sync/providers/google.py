@@ -1,0 +1,473 @@
+"""Google Calendar v3 through google-api-python-client (synchronous: every call runs in a
+worker thread, one at a time per adapter, since httplib2 connections are not thread-safe).
+
+* Writes address the meeting's event by an id derived from the meeting id
+  (:func:`google_event_id`), never send Google's invitations (``sendUpdates=none``: Convene
+  sends its own) and mark the event ``extendedProperties.private.conveneMeetingId``.
+* Sync is ``events.list`` with ``singleEvents`` (Google expands series into instances) and
+  ``showDeleted``; the cursor is explained at :func:`_encode_cursor`.
+* Errors are mapped to :mod:`.base`'s (:func:`_provider_error`); no message holds a token.
+
+OAuth (connecting, revoking) lives in :mod:`.google_oauth`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timezone
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httplib2
+from google.auth.exceptions import RefreshError, TransportError
+from googleapiclient.errors import HttpError
+
+from convene_calendar_sync.domain.calendar_events import (
+    BusyInterval,
+    CalendarAccess,
+    ChangePage,
+    OutboundEvent,
+    ProviderCalendar,
+    RemoteEvent,
+    WrittenEvent,
+)
+from convene_calendar_sync.providers.base import (
+    AccessDenied,
+    CalendarGone,
+    CursorExpired,
+    ProviderError,
+    ProviderUnavailable,
+)
+from convene_calendar_sync.providers.google_oauth import (
+    GoogleConfig,
+    GoogleGrant,
+    authorization_url,
+    calendar_service,
+    credentials,
+    exchange_code,
+    new_code_verifier,
+    revoke,
+)
+
+__all__ = ["GoogleCalendarAdapter", "GoogleConfig", "GoogleGrant", "GooglePushChannels",
+           "EventConflict", "GoogleRequestRejected", "authorization_url", "exchange_code",
+           "google_event_id", "new_code_verifier", "revoke"]
+
+MEETING_ID_PROPERTY = "conveneMeetingId"
+SEQUENCE_PROPERTY = "conveneSequence"
+ACCESS: dict[str, CalendarAccess] = {"owner": "owner", "writer": "writer", "reader": "reader",
+                                     "freeBusyReader": "free_busy"}
+RATE_LIMIT_REASONS = ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded",
+                      "dailyLimitExceeded")
+UTC = timezone.utc
+
+
+class GoogleRequestRejected(ProviderError):
+    """Google refused a request for a reason that retrying will not fix (a 400)."""
+
+    code = "request_rejected"
+
+    def __init__(self, message: str, *, status: int, reason: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class EventConflict(ProviderError):
+    """The meeting's iCalUID belongs to another event of the calendar (not ours)."""
+
+    code = "event_conflict"
+
+
+class GooglePushChannels(Protocol):
+    """Push notifications of a calendar's changes (Google only; Graph has subscriptions)."""
+
+    async def watch(self, calendar_id: str, channel_id: str, address: str, token: str,
+                    ttl_s: int) -> tuple[str, datetime]:
+        """Open a channel; returns Google's resource id and the channel's expiration."""
+        ...
+
+    async def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        """Close a channel; one already stopped or expired is fine."""
+        ...
+
+
+def google_event_id(meeting_id: str) -> str:
+    """The meeting's event id in every Google calendar: base32hex (``0-9a-v``, as Google
+    allows) of a SHA-256 prefix of the meeting id, 32 characters, stable."""
+    digest = hashlib.sha256(f"convene-meeting:{meeting_id}".encode()).digest()[:20]
+    return base64.b32hexencode(digest).decode("ascii").lower()
+
+
+class GoogleCalendarAdapter:
+    """One connected Google account (:class:`~.base.CalendarAdapter` and
+    :class:`GooglePushChannels`)."""
+
+    provider = "google"
+
+    def __init__(self, config: GoogleConfig, refresh_token: str, *,
+                 account_email: str | None = None, num_retries: int = 2,
+                 page_size: int = 250) -> None:
+        self._config = config
+        self._credentials = credentials(config, refresh_token)
+        self._account_email = account_email
+        self._num_retries = num_retries  # googleapiclient's own retries of 5xx, 429, rate limits
+        self._page_size = page_size
+        self._service: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"GoogleCalendarAdapter(account_email={self._account_email!r})"
+
+    # --- calling Google ------------------------------------------------------------------
+
+    async def _call(self, request: Callable[[Any], Any]) -> Any:
+        """Build a request from the service and execute it in a worker thread."""
+        return await asyncio.to_thread(self._execute, request)
+
+    def _execute(self, request: Callable[[Any], Any]) -> Any:
+        with self._lock:
+            if self._service is None:
+                self._service = calendar_service(self._config, self._credentials)
+            return request(self._service).execute(num_retries=self._num_retries)
+
+    async def close(self) -> None:
+        def close() -> None:
+            with self._lock:
+                if self._service is not None:
+                    self._service.close()
+                    self._service = None
+
+        await asyncio.to_thread(close)
+
+    # --- the account -----------------------------------------------------------------------
+
+    async def account_email(self) -> str:
+        if self._account_email is None:
+            with _provider_errors():
+                primary = await self._call(lambda s: s.calendars().get(calendarId="primary"))
+            self._account_email = str(primary["id"]).lower()
+        return self._account_email
+
+    async def list_calendars(self) -> list[ProviderCalendar]:
+        calendars: list[ProviderCalendar] = []
+        page_token: str | None = None
+        with _provider_errors():
+            while True:
+                answer = await self._call(functools.partial(
+                    _calendar_list_page, page_token=page_token, size=min(self._page_size, 250)))
+                calendars.extend(_calendar(entry) for entry in answer.get("items", []))
+                page_token = answer.get("nextPageToken")
+                if not page_token:
+                    break
+        return sorted(calendars, key=lambda c: not c.primary)  # stable: Google's order otherwise
+
+    # --- writing meetings ------------------------------------------------------------------
+
+    async def upsert_event(self, calendar_id: str, event: OutboundEvent) -> WrittenEvent:
+        event_id = google_event_id(event.meeting_id)
+        body = _event_body(event)
+        with _provider_errors():
+            try:
+                written = await self._call(lambda s: s.events().insert(
+                    calendarId=calendar_id, sendUpdates="none", conferenceDataVersion=1,
+                    body={**body, "id": event_id, "iCalUID": event.ical_uid,
+                          **_new_conference(event, event_id)}))
+            except HttpError as exc:
+                if exc.status_code != 409:
+                    raise
+                written = await self._replace(calendar_id, event_id, event, body)
+        return WrittenEvent(provider_event_id=event_id, join_url=_join_url(written))
+
+    async def _replace(self, calendar_id: str, event_id: str, event: OutboundEvent,
+                       body: dict[str, Any]) -> dict[str, Any]:
+        """The event exists (a later version, a retry, or deleted in Google Calendar): replace
+        it; an update also restores a deleted (cancelled) event."""
+        try:
+            existing = await self._call(lambda s: s.events().get(calendarId=calendar_id,
+                                                                 eventId=event_id))
+        except HttpError as exc:
+            if exc.status_code != 404:
+                raise
+            raise EventConflict("Another event of the calendar has the meeting's iCalUID") from None
+        body = dict(body)
+        # Google refuses a sequence below the event's, which its own edits may have raised.
+        body["sequence"] = max(event.sequence, int(existing.get("sequence", 0)))
+        conference = existing.get("conferenceData") or {}
+        if event.want_google_meet and conference.get("conferenceSolution", {}).get(
+                "key", {}).get("type") == "hangoutsMeet":
+            body["conferenceData"] = conference  # keep the Meet link invitations already carry
+        else:
+            body.update(_new_conference(event, event_id))
+        return await self._call(lambda s: s.events().update(
+            calendarId=calendar_id, eventId=event_id, sendUpdates="none",
+            conferenceDataVersion=1, body=body))
+
+    async def delete_event(self, calendar_id: str, event: OutboundEvent) -> None:
+        event_id = google_event_id(event.meeting_id)
+        with _provider_errors():
+            try:
+                await self._call(lambda s: s.events().delete(
+                    calendarId=calendar_id, eventId=event_id, sendUpdates="none"))
+            except HttpError as exc:
+                if exc.status_code not in (404, 410):  # 410: deleted already
+                    raise
+
+    # --- reading changes ---------------------------------------------------------------------
+
+    async def changes(self, calendar_id: str, cursor: str | None, *,
+                      window_start: datetime, window_end: datetime) -> ChangePage:
+        """Full listing (``cursor`` None): events ending after ``window_start`` (Google's
+        ``timeMin``; a series' instances from there on), so "not listed" means gone only for
+        those. Incremental (a sync cursor): every change since, anywhere in time."""
+        state = _decode_cursor(cursor) if cursor is not None else {"full": True}
+        full = bool(state.get("full"))
+        params: dict[str, Any] = {"calendarId": calendar_id, "singleEvents": True,
+                                  "showDeleted": True, "maxResults": self._page_size}
+        if "page" in state:
+            params["pageToken"] = state["page"]
+        elif "sync" in state:
+            params["syncToken"] = state["sync"]
+        if full:
+            params["timeMin"] = state.get("from") or _rfc3339(window_start)
+        with _provider_errors():
+            try:
+                answer = await self._call(lambda s: s.events().list(**params))
+            except HttpError as exc:
+                # 410: the sync token expired; 400 on a page token: it is no longer honoured.
+                if exc.status_code == 410 or (exc.status_code == 400 and "pageToken" in params):
+                    raise CursorExpired(f"Google dropped the sync cursor ({_reason(exc)})") from None
+                raise
+        zone = _zone(answer.get("timeZone"))
+        events = tuple(_remote_event(item, zone, window_start, window_end)
+                       for item in answer.get("items", []))
+        if answer.get("nextPageToken"):
+            next_state: dict[str, Any] = {"page": answer["nextPageToken"], "full": full}
+            if full:
+                next_state["from"] = params["timeMin"]
+            return ChangePage(events=events, cursor=_encode_cursor(next_state), full=full,
+                              done=False)
+        return ChangePage(events=events, cursor=_encode_cursor({"sync": answer["nextSyncToken"]}),
+                          full=full, done=True)
+
+    # --- push channels -----------------------------------------------------------------------
+
+    async def watch(self, calendar_id: str, channel_id: str, address: str, token: str,
+                    ttl_s: int) -> tuple[str, datetime]:
+        body = {"id": channel_id, "type": "web_hook", "address": address, "token": token,
+                "params": {"ttl": str(ttl_s)}}
+        with _provider_errors():
+            channel = await self._call(lambda s: s.events().watch(calendarId=calendar_id,
+                                                                  body=body))
+        expiration = datetime.fromtimestamp(int(channel["expiration"]) / 1000, UTC)
+        return channel["resourceId"], expiration
+
+    async def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        with _provider_errors():
+            try:
+                await self._call(lambda s: s.channels().stop(
+                    body={"id": channel_id, "resourceId": resource_id}))
+            except HttpError as exc:
+                if exc.status_code != 404:  # stopped or expired already
+                    raise
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _provider_errors() -> Iterator[None]:
+    """Google's and the transport's exceptions as :mod:`.base`'s errors."""
+    try:
+        yield
+    except HttpError as exc:
+        raise _provider_error(exc) from exc
+    except RefreshError as exc:
+        details = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+        if details.get("error") == "invalid_grant":
+            raise AccessDenied("Google refused the refresh token (invalid_grant)",
+                               reason="token_revoked") from exc
+        # Anything else (5xx, 429, our client misconfigured) is not the user's doing.
+        raise ProviderUnavailable(f"Google's token endpoint failed "
+                                  f"({details.get('error') or 'no answer'})") from exc
+    except (TransportError, httplib2.HttpLib2Error, OSError) as exc:
+        raise ProviderUnavailable(f"Google is unreachable ({type(exc).__name__})") from exc
+
+
+def _provider_error(exc: HttpError) -> ProviderError:
+    status, reason = exc.status_code, _reason(exc)
+    if status == 401:  # still 401 after google-auth refreshed the token
+        return AccessDenied("Google refused the credentials (401)", reason="token_revoked")
+    if status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS):
+        return ProviderUnavailable(f"Google is unavailable ({status} {reason})",
+                                   retry_after_s=_retry_after(exc))
+    if status == 403:
+        return AccessDenied(f"Google refused access ({reason})", reason="permission_denied")
+    if status == 404:
+        return CalendarGone(f"Google has no such calendar for this account ({reason})")
+    return GoogleRequestRejected(f"Google rejected the request ({status} {reason})",
+                                 status=status, reason=reason)
+
+
+def _reason(exc: HttpError) -> str:
+    details = exc.error_details
+    if isinstance(details, list) and details and isinstance(details[0], dict):
+        return str(details[0].get("reason", ""))
+    return ""
+
+
+def _retry_after(exc: HttpError) -> float | None:
+    try:
+        return float(exc.resp.get("retry-after"))
+    except (TypeError, ValueError):
+        return None
+
+
+# --- the wire format -------------------------------------------------------------------------
+
+
+def _encode_cursor(state: dict[str, Any]) -> str:
+    """A cursor is JSON: ``{"sync": token}`` after a listing's last page (incremental sync
+    next), ``{"page": token, "full": bool, "from": timeMin}`` between pages, so a crash mid
+    listing resumes at the next page with the first page's parameters."""
+    return json.dumps({"v": 1, **state}, separators=(",", ":"))
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        state = None
+    if not isinstance(state, dict) or state.get("v") != 1 or not (
+            isinstance(state.get("sync"), str) or isinstance(state.get("page"), str)):
+        raise CursorExpired("Not a Google sync cursor of this version")
+    return state
+
+
+def _calendar_list_page(service: Any, *, page_token: str | None, size: int) -> Any:
+    return service.calendarList().list(pageToken=page_token, maxResults=size)
+
+
+def _calendar(entry: dict[str, Any]) -> ProviderCalendar:
+    return ProviderCalendar(calendar_id=entry["id"],
+                            name=entry.get("summaryOverride") or entry.get("summary") or entry["id"],
+                            primary=bool(entry.get("primary")),
+                            access=ACCESS.get(entry.get("accessRole", ""), "free_busy"),
+                            time_zone=entry.get("timeZone"))
+
+
+def _event_body(event: OutboundEvent) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "confirmed",
+        "summary": event.title,
+        "start": _event_time(event.start, event.time_zone),
+        "end": _event_time(event.end, event.time_zone),
+        "sequence": event.sequence,
+        "guestsCanModify": False,
+        "extendedProperties": {"private": {MEETING_ID_PROPERTY: event.meeting_id,
+                                           SEQUENCE_PROPERTY: str(event.sequence)}},
+    }
+    if event.description:
+        body["description"] = event.description
+    if event.location:
+        body["location"] = event.location
+    organizer = event.organizer_email.lower()
+    guests = [a for a in event.attendees if a.email.lower() != organizer]
+    if guests:
+        # Google makes the calendar's owner the organizer; listing them as an accepted guest is
+        # how Google itself shows an event its owner created with guests.
+        attendees = [{"email": event.organizer_email, "displayName": event.organizer_name,
+                      "responseStatus": "accepted"}]
+        attendees += [{"email": a.email, "displayName": a.name, "responseStatus": "needsAction"}
+                      for a in guests]
+        body["attendees"] = [{k: v for k, v in a.items() if v} for a in attendees]
+    return body
+
+
+def _event_time(moment: datetime, time_zone: str) -> dict[str, str]:
+    try:
+        return {"dateTime": moment.astimezone(ZoneInfo(time_zone)).isoformat(),
+                "timeZone": time_zone}
+    except (ZoneInfoNotFoundError, ValueError):
+        return {"dateTime": _rfc3339(moment)}
+
+
+def _new_conference(event: OutboundEvent, event_id: str) -> dict[str, Any]:
+    if not event.want_google_meet:
+        return {}
+    # The same requestId again is ignored by Google: a retried write makes one conference.
+    return {"conferenceData": {"createRequest": {
+        "requestId": f"{event_id}-{event.sequence}",
+        "conferenceSolutionKey": {"type": "hangoutsMeet"}}}}
+
+
+def _join_url(resource: dict[str, Any]) -> str | None:
+    if resource.get("hangoutLink"):
+        return str(resource["hangoutLink"])
+    for entry in (resource.get("conferenceData") or {}).get("entryPoints", []):
+        if entry.get("entryPointType") == "video" and entry.get("uri"):
+            return str(entry["uri"])
+    return None  # none asked for, or Google still creating it (status "pending")
+
+
+def _remote_event(item: dict[str, Any], zone: ZoneInfo, window_start: datetime,
+                  window_end: datetime) -> RemoteEvent:
+    original = item.get("originalStartTime")
+    ids = {"provider_event_id": item["id"], "series_event_id": item.get("recurringEventId"),
+           "original_start": _instant(original, zone) if original else None,
+           "etag": item.get("etag")}
+    if item.get("status") == "cancelled":
+        return RemoteEvent(deleted=True, **ids)
+    start, end = _instant(item["start"], zone), _instant(item["end"], zone)
+    busy = item.get("transparency") != "transparent"
+    attendees = item.get("attendees") or []
+    declined = any(a.get("self") and a.get("responseStatus") == "declined" for a in attendees)
+    occurrences: tuple[BusyInterval, ...] = ()
+    if busy and not declined and start < window_end and end > window_start:
+        occurrences = (BusyInterval(max(start, window_start), min(end, window_end)),)
+    private = (item.get("extendedProperties") or {}).get("private") or {}
+    return RemoteEvent(
+        deleted=False, ical_uid=item.get("iCalUID"), title=item.get("summary") or "",
+        description=item.get("description"), start=start, end=end,
+        time_zone=item["start"].get("timeZone") or zone.key, all_day="date" in item["start"],
+        busy=busy, organizer_email=((item.get("organizer") or {}).get("email") or "").lower() or None,
+        attendee_emails=tuple(a["email"].lower() for a in attendees if a.get("email")),
+        join_url=_join_url(item), convene_meeting_id=private.get(MEETING_ID_PROPERTY),
+        created_by_integration=_written_by_an_app(item), occurrences=occurrences, **ids)
+
+
+def _written_by_an_app(item: dict[str, Any]) -> bool:
+    """Convene's marker, or what only an API client can set: extended properties (private or
+    shared; Google Calendar's UI has no way to add them), ``source`` or a ``locked`` copy."""
+    properties = item.get("extendedProperties") or {}
+    return bool(properties.get("private") or properties.get("shared") or item.get("source")
+                or item.get("locked"))
+
+
+def _instant(value: dict[str, Any], zone: ZoneInfo) -> datetime:
+    """An EventDateTime in UTC; an all-day date is midnight in the calendar's zone."""
+    if value.get("dateTime"):
+        moment = datetime.fromisoformat(value["dateTime"])
+        if moment.tzinfo is None:  # Google sends offsets; a bare time is in its timeZone
+            moment = moment.replace(tzinfo=_zone(value["timeZone"]) if value.get("timeZone")
+                                    else zone)
+        return moment.astimezone(UTC)
+    return datetime.combine(date.fromisoformat(value["date"]), time(), zone).astimezone(UTC)
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,188 @@
+"""calendar-sync's integration-test helpers: an account whose host may connect a calendar,
+Radicale calendars made per test (CalDAV, the real server), calendar-sync's API, and the
+events of its topic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import caldav
+import httpx
+from convene_kit.testing import read_records, topic_size
+from convene_schemas.envelope import from_kafka_message
+
+from support import endpoint, wait_for
+from support.services import Stack
+from support.skeleton import auth
+
+
+def radicale_password(user: str) -> str:
+    return json.loads(Path(endpoint("CONVENE_CALDAV_CREDENTIALS_FILE")).read_text())[user]
+
+
+class SyncAccount:
+    """A CRM account (through records' API) with a host who may connect a calendar (R22),
+    a colleague, and a contact with an email address."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.id = f"acc_{uuid.uuid4().hex[:12]}"
+        admin = stack.token(self.id, "usr_admin", roles="admin")
+        tag = uuid.uuid4().hex[:6]
+        with httpx.Client(base_url=stack.url("records"), headers=auth(admin), timeout=10) as c:
+            assert c.post("/account", json={"name": "Hooli"}).status_code == 201
+            self.host = c.post("/users", json={
+                "email": f"host-{tag}@hooli.example", "name": "Hana Host",
+                "time_zone": "Europe/Rome", "language": "en", "seat": "sales_professional",
+                "personal_email_access": True}).json()
+            self.colleague = c.post("/users", json={
+                "email": f"coll-{tag}@hooli.example", "name": "Cole League",
+                "time_zone": "Europe/Rome", "language": "en", "seat": "sales_professional"}).json()
+            self.contact = c.post("/contacts", json={
+                "email": f"dana-{tag}@client.example", "first_name": "Dana"}).json()
+        assert "id" in self.host and "id" in self.colleague and "id" in self.contact
+
+    def token(self, user_id: str | None = None, roles: str = "team") -> str:
+        return self.stack.token(self.id, user_id or self.host["id"], roles=roles)
+
+
+async def sync_call(stack: Stack, method: str, path: str, token: str, **kwargs: Any
+                    ) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.url("calendar-sync"), timeout=30) as client:
+        return await client.request(method, path, headers=auth(token), **kwargs)
+
+
+async def meetings_call(stack: Stack, method: str, path: str, token: str, json: Any = None
+                        ) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.url("meetings"), timeout=30) as client:
+        return await client.request(method, path, json=json, headers=auth(token))
+
+
+class RadicaleCalendars:
+    """Calendars of one Radicale user made for one test (removed at the end)."""
+
+    def __init__(self, user: str = "alice") -> None:
+        self.user = user
+        self.password = radicale_password(user)
+        self.url = endpoint("CONVENE_CALDAV_URL")
+        self.made: list[str] = []
+
+    def _client(self) -> caldav.DAVClient:
+        return caldav.DAVClient(url=self.url, username=self.user, password=self.password)
+
+    async def make(self, name: str) -> str:
+        """A new calendar; its collection URL (what calendar-sync calls the calendar id)."""
+        cal_id = f"{name}-{uuid.uuid4().hex[:8]}"
+
+        def make() -> str:
+            with self._client() as client:
+                return str(client.principal().make_calendar(name=cal_id, cal_id=cal_id).url)
+
+        url = await asyncio.to_thread(make)
+        self.made.append(url)
+        return url
+
+    async def resources(self, calendar_url: str) -> dict[str, str]:
+        """href -> iCalendar text of every object in the calendar."""
+        def read() -> dict[str, str]:
+            with self._client() as client:
+                calendar = client.calendar(url=calendar_url)
+                found = {}
+                for item in calendar.objects():
+                    try:
+                        item.load()
+                    except caldav.lib.error.NotFoundError:
+                        continue  # deleted between the listing and the read
+                    found[str(item.url)] = item.data or ""
+                return found
+
+        return await asyncio.to_thread(read)
+
+    async def put(self, calendar_url: str, ics: str) -> str:
+        def save() -> str:
+            with self._client() as client:
+                return str(client.calendar(url=calendar_url).save_event(ics).url)
+
+        return await asyncio.to_thread(save)
+
+    async def delete(self, href: str) -> None:
+        def remove() -> None:
+            with self._client() as client:
+                client.request(href, "DELETE")
+
+        await asyncio.to_thread(remove)
+
+    async def cleanup(self) -> None:
+        def remove() -> None:
+            with self._client() as client:
+                for url in self.made:
+                    try:
+                        client.calendar(url=url).delete()
+                    except Exception:  # noqa: BLE001 - best effort, the next make is fresh anyway
+                        pass
+
+        await asyncio.to_thread(remove)
+
+
+def vevent(uid: str, title: str, start: datetime, minutes: int = 30, *,
+           organizer: str, attendees: tuple[str, ...] = (), extra: str = "") -> str:
+    """A VEVENT as a calendar app writes it (UTC times)."""
+    def stamp(moment: datetime) -> str:
+        return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//Calendar//EN", "BEGIN:VEVENT",
+             f"UID:{uid}", f"DTSTAMP:{stamp(datetime.now(timezone.utc))}",
+             f"DTSTART:{stamp(start)}", f"DTEND:{stamp(start + timedelta(minutes=minutes))}",
+             f"SUMMARY:{title}", f"ORGANIZER:mailto:{organizer}"]
+    lines += [f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{a}" for a in attendees]
+    if extra:
+        lines += extra.strip().splitlines()
+    lines += ["END:VEVENT", "END:VCALENDAR", ""]
+    return "\r\n".join(lines)
+
+
+async def connect_caldav(stack: Stack, acc: SyncAccount, radicale: RadicaleCalendars,
+                         primary: str, *additional: str) -> dict[str, Any]:
+    """Connect the host's CalDAV account (retried while calendar-sync has not seen the
+    host yet), then make ``primary`` the primary and count ``additional`` too."""
+    body = {"url": radicale.url, "username": radicale.user, "password": radicale.password}
+
+    async def attempt() -> httpx.Response | None:
+        answer = await sync_call(stack, "POST", "/connections/caldav", acc.token(), json=body)
+        if answer.status_code == 403:  # records' UserUpserted not applied yet
+            return None
+        return answer
+
+    connected = await wait_for(attempt, "calendar-sync to know the host", timeout=40)
+    assert connected.status_code == 201, connected.text
+    connection_id = connected.json()["connection_id"]
+    changed = await sync_call(stack, "PATCH", f"/connections/{connection_id}", acc.token(),
+                              json={"primary_calendar_id": primary,
+                                    "calendar_ids": [primary, *additional]})
+    assert changed.status_code == 200, changed.text
+    return changed.json()
+
+
+async def _events(stack: Stack, logical_topic: str, account_id: str) -> list[Any]:
+    bootstrap = endpoint("CONVENE_KAFKA_BOOTSTRAP")
+    if await topic_size(bootstrap, stack.topic(logical_topic)) == 0:
+        return []
+    records = await read_records(bootstrap, stack.topic(logical_topic), expected=1)
+    events = [from_kafka_message(r.value, r.headers, r.key).event for r in records]
+    return [e for e in events if e.account_id == account_id]
+
+
+async def sync_events(stack: Stack, account_id: str, kind: type | None = None) -> list[Any]:
+    """The account's events on the stack's calendar-sync topic, in topic order."""
+    return [e for e in await _events(stack, "calendar-sync.events.v1", account_id)
+            if kind is None or isinstance(e, kind)]
+
+
+async def meeting_events_of(stack: Stack, account_id: str) -> list[Any]:
+    """The account's events on the stack's meetings topic, in topic order."""
+    return await _events(stack, "meetings.events.v1", account_id)

@@ -1,0 +1,208 @@
+"""calendar-sync with Google Calendar (the emulator, driven by the official client
+libraries), as processes on real Kafka and the store: connecting through the authorization
+code + PKCE with a state used once, a meeting written once to the primary calendar with our
+id, UID and marker and following its edits, events made in Google becoming CRM meetings, a
+410 Gone resyncing without duplicates, and a revoked grant making the host not bookable
+until they reconnect."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from convene_calendar_sync.providers.google import google_event_id
+from convene_schemas.events.calendar_sync import (
+    CalendarAccessLost,
+    CalendarAccessRestored,
+    CalendarEventLinked,
+)
+from convene_schemas.events.meetings import MeetingCanceled, MeetingScheduled, MeetingUpdated
+from support import endpoint, wait_for
+from support.calendar_sync import (
+    SyncAccount,
+    meeting_events_of,
+    meetings_call,
+    sync_call,
+    sync_events,
+)
+from support.meetings import post_when_known
+from support.services import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GOOGLE_REDIRECT_URI, Stack
+
+from infra.emulators.google_calendar.client import EmulatorAdmin
+
+WAITING = ("no_connected_calendar", "unknown_host", "unknown_attendee")
+
+
+@pytest.fixture
+def google() -> Iterator[EmulatorAdmin]:
+    """The emulator started with the infrastructure (shared: nothing here resets it), with
+    the stack's OAuth client."""
+    admin = EmulatorAdmin(endpoint("CONVENE_GOOGLE_URL"))
+    admin.add_client(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, [GOOGLE_REDIRECT_URI])
+    yield admin
+
+
+def start_in(days: int, hour: int = 10) -> datetime:
+    day = datetime.now(timezone.utc) + timedelta(days=days)
+    return day.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+async def authorize(stack: Stack, acc: SyncAccount, google: EmulatorAdmin,
+                    email: str) -> dict[str, str]:
+    """Start connecting, let the emulated user consent, and return the callback's query
+    (``state``, ``code``) as Google's redirect carries it."""
+    async def start() -> httpx.Response | None:
+        answer = await sync_call(stack, "POST", "/connections/google", acc.token())
+        return None if answer.status_code == 403 else answer  # host not known yet
+
+    started = await wait_for(start, "calendar-sync to know the host", timeout=40)
+    assert started.status_code == 200, started.text
+    google.consent(email)
+    async with httpx.AsyncClient(timeout=10) as browser:
+        redirect = await browser.get(started.json()["authorization_url"])
+    assert redirect.status_code == 302, redirect.text
+    query = parse_qs(urlparse(redirect.headers["location"]).query)
+    return {name: values[0] for name, values in query.items()}
+
+
+async def connect_google(stack: Stack, acc: SyncAccount, google: EmulatorAdmin,
+                         *additional: str) -> tuple[str, dict[str, Any]]:
+    email = f"host-{uuid.uuid4().hex[:8]}@gmail.example"
+    google.add_user(email, "Hana Host", "Europe/Rome")
+    extra = [google.add_calendar(email, name)["id"] for name in additional]
+    callback = await authorize(stack, acc, google, email)
+    done = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
+                           params=callback)
+    assert done.status_code == 201, done.text
+    connection = done.json()
+    assert connection["provider"] == "google" and connection["sync_enabled"] is True
+    if extra:
+        changed = await sync_call(stack, "PATCH", f"/connections/{connection['connection_id']}",
+                                  acc.token(), json={"calendar_ids": [email, *extra]})
+        assert changed.status_code == 200, changed.text
+        connection = changed.json()
+    return email, connection
+
+
+async def schedule(stack: Stack, acc: SyncAccount, title: str) -> dict:
+    body = {"title": title, "start": start_in(3).isoformat(), "time_zone": "Europe/Rome",
+            "duration_minutes": 30, "attendee_description": "First agenda",
+            "attendees": [{"kind": "contact", "id": acc.contact["id"]}]}
+    created = await post_when_known(stack, acc.token(), body, waiting_for=WAITING)
+    assert created.status_code == 201, created.text
+    return created.json()["meeting"]
+
+
+async def test_a_state_is_used_once_and_only_by_its_user(
+        stack: Stack, google: EmulatorAdmin) -> None:
+    acc = SyncAccount(stack)
+    email = f"host-{uuid.uuid4().hex[:8]}@gmail.example"
+    google.add_user(email, "Hana Host", "Europe/Rome")
+    callback = await authorize(stack, acc, google, email)
+    stolen = await sync_call(stack, "GET", "/connections/google/callback",
+                             acc.token(acc.colleague["id"]), params=callback)
+    assert stolen.status_code == 400 and stolen.json()["error"]["code"] == "oauth_state_invalid"
+    forged = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
+                             params={**callback, "state": uuid.uuid4().hex})
+    assert forged.json()["error"]["code"] == "oauth_state_invalid"
+    # the stolen attempt used the state up: a replay by its own user is refused too
+    replay = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
+                             params=callback)
+    assert replay.status_code == 400 and replay.json()["error"]["code"] == "oauth_state_invalid"
+    callback = await authorize(stack, acc, google, email)
+    done = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
+                           params=callback)
+    assert done.status_code == 201, done.text
+    again = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
+                            params=callback)
+    assert again.json()["error"]["code"] == "oauth_state_invalid"
+
+
+async def test_a_meeting_is_written_once_to_the_primary_google_calendar(
+        stack: Stack, google: EmulatorAdmin) -> None:
+    acc = SyncAccount(stack)
+    email, connection = await connect_google(stack, acc, google, "Personal")
+    [personal] = [c["calendar_id"] for c in connection["calendars"]
+                  if c["calendar_id"] != email and c["added"]]
+    meeting = await schedule(stack, acc, f"Demo-{uuid.uuid4().hex[:6]}")
+    event_id = google_event_id(meeting["id"])
+
+    def stored(**wanted: Any) -> list[dict] | None:
+        found = [e for e in google.stored_events(email) if e["id"] == event_id]
+        return found if found and all(found[0].get(k) == v for k, v in wanted.items()) else None
+
+    [event] = await wait_for(lambda: stored(), "the meeting in the primary calendar", timeout=40)
+    assert event["iCalUID"] == meeting["ical_uid"]
+    assert event["extendedProperties"]["private"]["conveneMeetingId"] == meeting["id"]
+    assert event["description"] == "First agenda"
+    assert google.stored_events(personal) == []
+    edited = await meetings_call(stack, "PATCH", f"/meetings/{meeting['id']}", acc.token(),
+                                 json={"title": "Renamed", "attendee_description": "New agenda"})
+    assert edited.status_code == 200, edited.text
+    await wait_for(lambda: stored(summary="Renamed", description="New agenda"),
+                   "the edit in Google", timeout=40)
+    canceled = await meetings_call(stack, "POST", f"/meetings/{meeting['id']}/cancel",
+                                   acc.token(), json={})
+    assert canceled.status_code == 200
+    await wait_for(lambda: stored(status="cancelled"), "the event deleted", timeout=40)
+    assert len([e for e in google.stored_events(email) if e["id"] == event_id]) == 1
+    assert len(await sync_events(stack, acc.id, CalendarEventLinked)) == 1
+
+
+async def test_google_events_become_crm_meetings_and_a_410_resync_duplicates_nothing(
+        stack: Stack, google: EmulatorAdmin) -> None:
+    acc = SyncAccount(stack)
+    email, _ = await connect_google(stack, acc, google)
+    start = start_in(2, 14)
+    made = google.insert_event(email, {
+        "summary": "Call with Dana", "organizer": {"email": email},
+        "start": {"dateTime": start.isoformat()},
+        "end": {"dateTime": (start + timedelta(minutes=30)).isoformat()},
+        "attendees": [{"email": acc.contact["email"]}]})
+
+    async def synced(kind: type) -> list | None:
+        found = [e for e in await meeting_events_of(stack, acc.id)
+                 if e.source == "calendar_sync" and isinstance(e, kind)]
+        return found or None
+
+    [created] = await wait_for(lambda: synced(MeetingScheduled), "the synced meeting",
+                               timeout=60)
+    assert created.title == "Call with Dana"
+    google.invalidate_sync_tokens(email)
+    google.patch_event(email, made["id"], {"summary": "Call with Dana, renamed"})
+    await wait_for(lambda: synced(MeetingUpdated), "the rename after a full resync",
+                   timeout=60)
+    assert len(await synced(MeetingScheduled) or []) == 1  # the resync made no second one
+    google.delete_event(email, made["id"])
+    await wait_for(lambda: synced(MeetingCanceled), "the synced meeting canceled", timeout=60)
+
+
+async def test_a_revoked_grant_makes_the_host_not_bookable_until_they_reconnect(
+        stack: Stack, google: EmulatorAdmin) -> None:
+    acc = SyncAccount(stack)
+    email, connection = await connect_google(stack, acc, google)
+    google.revoke_user(email)
+
+    async def lost() -> list | None:
+        return await sync_events(stack, acc.id, CalendarAccessLost) or None
+
+    [loss] = await wait_for(lost, "CalendarAccessLost", timeout=40)
+    assert loss.reason == "token_revoked"
+    window = {"start": start_in(1).isoformat(), "end": start_in(8).isoformat()}
+    seen = await sync_call(stack, "GET", f"/users/{acc.host['id']}/availability",
+                           acc.token(acc.colleague["id"]), params=window)
+    assert seen.json()["bookable"] is False
+    callback = await authorize(stack, acc, google, email)
+    again = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
+                            params=callback)
+    assert again.status_code == 201, again.text
+    assert again.json()["connection_id"] == connection["connection_id"]
+    assert await sync_events(stack, acc.id, CalendarAccessRestored)
+    seen = await sync_call(stack, "GET", f"/users/{acc.host['id']}/availability",
+                           acc.token(acc.colleague["id"]), params=window)
+    assert seen.json()["bookable"] is True
