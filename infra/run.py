@@ -112,7 +112,7 @@ def calendar_sync_env(cfg: config.InfraConfig, endpoints: dict[str, str]) -> dic
 
         EmulatorAdmin(endpoints["CONVENE_GOOGLE_URL"]).add_client(client_id, client_secret,
                                                                   [redirect])
-    return {"CONVENE_SECRET_KEYS": keyring.read_text().strip(),
+    return {"CONVENE_CREDENTIALS_ENCRYPTION_KEY": keyring.read_text().strip(),
             "CONVENE_ALLOW_PRIVATE_URLS": "true",
             "CONVENE_GOOGLE_CLIENT_ID": client_id, "CONVENE_GOOGLE_CLIENT_SECRET": client_secret,
             "CONVENE_GOOGLE_REDIRECT_URI": redirect}
@@ -157,7 +157,8 @@ def seed_demo(cfg: config.InfraConfig, keys: Path, records_url: str,
     seeded = {}
     for kind, request in (("users", {"email": "host@demo.example", "name": "Hana Host",
                                      "time_zone": "Europe/Rome", "language": "en",
-                                     "seat": "sales_professional"}),
+                                     "seat": "sales_professional",
+                                     "personal_email_access": True}),  # may connect (R22)
                           ("contacts", {"email": "carl@client.example", "first_name": "Carl",
                                         "last_name": "Contact", "time_zone": "America/New_York",
                                         "language": "en"})):

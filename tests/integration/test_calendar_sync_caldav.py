@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,6 +34,7 @@ from support.calendar_sync import (
     RadicaleCalendars,
     SyncAccount,
     connect_caldav,
+    disconnect_all,
     meeting_events_of,
     meetings_call,
     sync_call,
@@ -43,6 +45,20 @@ from support.meetings import post_when_known
 from support.services import Stack
 
 WAITING = ("no_connected_calendar", "unknown_host", "unknown_attendee")
+
+
+@pytest.fixture
+async def new_account(stack: Stack) -> AsyncIterator[Callable[[], SyncAccount]]:
+    """Accounts made by a test; their connections are disconnected when it ends."""
+    made: list[SyncAccount] = []
+
+    def make() -> SyncAccount:
+        made.append(SyncAccount(stack))
+        return made[-1]
+
+    yield make
+    for acc in made:
+        await disconnect_all(stack, acc)
 
 
 @pytest.fixture
@@ -77,8 +93,8 @@ async def resources_with(radicale: RadicaleCalendars, calendar: str, text: str,
 
 
 async def test_a_meeting_lands_once_in_the_primary_calendar_and_follows_its_edits(
-        stack: Stack, radicale: RadicaleCalendars) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, radicale: RadicaleCalendars, new_account: Any) -> None:
+    acc = new_account()
     primary, extra = await radicale.make("work"), await radicale.make("home")
     await connect_caldav(stack, acc, radicale, primary, extra)
     meeting = await schedule(stack, acc, f"Demo-{uuid.uuid4().hex[:6]}")
@@ -117,8 +133,8 @@ async def test_a_meeting_lands_once_in_the_primary_calendar_and_follows_its_edit
 
 
 async def test_a_crash_after_the_provider_write_and_a_redelivery_leave_one_event(
-        stack: Stack, radicale: RadicaleCalendars) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, radicale: RadicaleCalendars, new_account: Any) -> None:
+    acc = new_account()
     primary = await radicale.make("work")
     await connect_caldav(stack, acc, radicale, primary)
     title = f"Crash-{uuid.uuid4().hex[:6]}"
@@ -156,8 +172,8 @@ async def test_a_crash_after_the_provider_write_and_a_redelivery_leave_one_event
 
 
 async def test_events_made_in_the_calendar_follow_into_the_crm_and_ours_do_not_loop(
-        stack: Stack, radicale: RadicaleCalendars) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, radicale: RadicaleCalendars, new_account: Any) -> None:
+    acc = new_account()
     primary = await radicale.make("work")
     await connect_caldav(stack, acc, radicale, primary)
     ours = await schedule(stack, acc, f"Ours-{uuid.uuid4().hex[:6]}")
@@ -202,8 +218,8 @@ async def test_events_made_in_the_calendar_follow_into_the_crm_and_ours_do_not_l
 
 
 async def test_a_dropped_sync_token_resyncs_without_duplicates(
-        stack: Stack, radicale: RadicaleCalendars) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, radicale: RadicaleCalendars, new_account: Any) -> None:
+    acc = new_account()
     primary = await radicale.make("work")
     connection = await connect_caldav(stack, acc, radicale, primary)
     uid = f"direct-{uuid.uuid4().hex}"
@@ -246,9 +262,9 @@ async def test_a_dropped_sync_token_resyncs_without_duplicates(
 
 
 async def test_a_changed_password_makes_the_host_not_bookable_until_reconnected(
-        stack: Stack) -> None:
+        stack: Stack, new_account: Any) -> None:
     radicale = RadicaleCalendars("bob")
-    acc = SyncAccount(stack)
+    acc = new_account()
     primary = await radicale.make("work")
     users = Path(endpoint("CONVENE_CALDAV_CREDENTIALS_FILE")).with_name("users")
     original = users.read_text()
@@ -284,8 +300,8 @@ async def test_a_changed_password_makes_the_host_not_bookable_until_reconnected(
 
 
 async def test_availability_merges_counted_calendars_with_a_recurring_series(
-        stack: Stack, radicale: RadicaleCalendars) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, radicale: RadicaleCalendars, new_account: Any) -> None:
+    acc = new_account()
     primary, extra = await radicale.make("work"), await radicale.make("home")
     await connect_caldav(stack, acc, radicale, primary, extra)
     monday = start_in(7 - start_in(0).weekday(), hour=8)  # next Monday 08:00 UTC

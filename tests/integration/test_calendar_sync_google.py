@@ -8,7 +8,7 @@ until they reconnect."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -25,6 +25,7 @@ from convene_schemas.events.meetings import MeetingCanceled, MeetingScheduled, M
 from support import endpoint, wait_for
 from support.calendar_sync import (
     SyncAccount,
+    disconnect_all,
     meeting_events_of,
     meetings_call,
     sync_call,
@@ -36,6 +37,20 @@ from support.services import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GOOGLE_REDI
 from infra.emulators.google_calendar.client import EmulatorAdmin
 
 WAITING = ("no_connected_calendar", "unknown_host", "unknown_attendee")
+
+
+@pytest.fixture
+async def new_account(stack: Stack) -> AsyncIterator[Callable[[], SyncAccount]]:
+    """Accounts made by a test; their connections are disconnected when it ends."""
+    made: list[SyncAccount] = []
+
+    def make() -> SyncAccount:
+        made.append(SyncAccount(stack))
+        return made[-1]
+
+    yield make
+    for acc in made:
+        await disconnect_all(stack, acc)
 
 
 @pytest.fixture
@@ -99,8 +114,8 @@ async def schedule(stack: Stack, acc: SyncAccount, title: str) -> dict:
 
 
 async def test_a_state_is_used_once_and_only_by_its_user(
-        stack: Stack, google: EmulatorAdmin) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
+    acc = new_account()
     email = f"host-{uuid.uuid4().hex[:8]}@gmail.example"
     google.add_user(email, "Hana Host", "Europe/Rome")
     callback = await authorize(stack, acc, google, email)
@@ -124,8 +139,8 @@ async def test_a_state_is_used_once_and_only_by_its_user(
 
 
 async def test_a_meeting_is_written_once_to_the_primary_google_calendar(
-        stack: Stack, google: EmulatorAdmin) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
+    acc = new_account()
     email, connection = await connect_google(stack, acc, google, "Personal")
     [personal] = [c["calendar_id"] for c in connection["calendars"]
                   if c["calendar_id"] != email and c["added"]]
@@ -155,8 +170,8 @@ async def test_a_meeting_is_written_once_to_the_primary_google_calendar(
 
 
 async def test_google_events_become_crm_meetings_and_a_410_resync_duplicates_nothing(
-        stack: Stack, google: EmulatorAdmin) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
+    acc = new_account()
     email, _ = await connect_google(stack, acc, google)
     start = start_in(2, 14)
     made = google.insert_event(email, {
@@ -183,8 +198,8 @@ async def test_google_events_become_crm_meetings_and_a_410_resync_duplicates_not
 
 
 async def test_a_revoked_grant_makes_the_host_not_bookable_until_they_reconnect(
-        stack: Stack, google: EmulatorAdmin) -> None:
-    acc = SyncAccount(stack)
+        stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
+    acc = new_account()
     email, connection = await connect_google(stack, acc, google)
     google.revoke_user(email)
 

@@ -98,7 +98,7 @@ class Harness:
 @pytest.fixture
 def harness(signing_key: ec.EllipticCurvePrivateKey) -> Harness:
     settings = CalendarSyncSettings(topic_prefix="", jwt_public_key_file=None,
-                                    secret_keys=KEYRING)  # type: ignore[arg-type]
+                                    credentials_encryption_key=KEYRING)  # type: ignore[arg-type]
     store = FakeStore()
     publisher = RecordingPublisher(settings)
     public_pem = signing_key.public_key().public_bytes(

@@ -10,6 +10,7 @@ from typing import Any
 
 from convene_calendar_sync.adapters import AdapterFactory
 from convene_calendar_sync.domain.calendar_events import (
+    BusyInterval,
     ChangePage,
     OutboundEvent,
     ProviderCalendar,
@@ -46,6 +47,8 @@ class FakeAccount:
     unavailable: int = 0  # the next N calls fail with ProviderUnavailable
     expire_cursors: set[str] = field(default_factory=set)  # calendars whose cursor is dropped
     writes: list[tuple[str, str, OutboundEvent]] = field(default_factory=list)
+    channels: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # Google push
+    now: Any = field(default=lambda: NOW)  # the provider's clock (tests share theirs)
 
     def add_calendar(self, calendar_id: str, *, primary: bool = False, access: str = "owner",
                      name: str | None = None) -> FakeCalendar:
@@ -104,7 +107,7 @@ class FakeAdapter:
             title=event.title, start=event.start, end=event.end,
             attendee_emails=tuple(a.email for a in event.attendees),
             organizer_email=event.organizer_email, convene_meeting_id=event.meeting_id,
-            created_by_integration=True))
+            created_by_integration=True, occurrences=(BusyInterval(event.start, event.end),)))
         join = "https://meet.example/abc-defg-hij" if event.want_google_meet else None
         return WrittenEvent(provider_event_id=provider_id, join_url=join)
 
@@ -128,6 +131,15 @@ class FakeAdapter:
         changed = list(dict.fromkeys(cal.log[int(cursor):]))
         return ChangePage(events=tuple(cal.events[i] for i in changed), cursor=str(len(cal.log)),
                           full=False, done=True)
+
+    async def watch(self, calendar_id: str, channel_id: str, address: str, token: str,
+                    ttl_s: int) -> tuple[str, datetime]:
+        account = self._check()
+        account.channels[channel_id] = (calendar_id, address, token)
+        return f"res-{calendar_id}", account.now() + timedelta(seconds=ttl_s)
+
+    async def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        self._check().channels.pop(channel_id, None)
 
     async def close(self) -> None:
         self.closed = True

@@ -98,3 +98,44 @@ async def test_every_provider_call_is_metered_with_its_outcome() -> None:
     except Exception as exc:  # noqa: BLE001
         assert type(exc).__name__ == "AccessDenied"
     assert count("access_denied") == before + 1
+
+
+async def test_google_calendars_get_a_push_channel_renewed_before_expiry_and_stopped(
+        harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
+    from calendar_sync_support import user_upserted
+
+    settings = harness.service.settings
+    object.__setattr__(settings, "google_push_address", "https://convene.example/push/google")
+    await harness.deliver(user_upserted("u1"))
+    google = harness.adapters.account("refresh-1", "u1@gmail.example", "refresh-1")
+    google.now = harness.clock
+    google.add_calendar("u1@gmail.example", primary=True)
+    started = await client.post("/connections/google", headers=mint("u1"))
+    state = started.json()["authorization_url"].split("state=")[1]
+    [pending] = list(harness.collection("oauth_states").docs.values())
+    verifier = harness.service.deps.box.open(
+        pending["verifier"], context=f"calendar-sync:oauth-state:{ACCOUNT}:u1")
+    harness.adapters.codes["c"] = (verifier, "refresh-1")
+    done = await client.get("/connections/google/callback", params={"state": state, "code": "c"},
+                            headers=mint("u1"))
+    assert done.status_code == 201
+    await harness.fire_timers()
+    [first] = list(google.channels)
+    calendar_id, address, token = google.channels[first]
+    assert calendar_id == "u1@gmail.example" and address.endswith("/push/google")
+    stored = harness.collection("channels").docs[first]
+    assert token not in str(stored)  # only its hash is kept
+    assert (await client.post("/push/google", headers=_headers(
+        token, resource=f"res-{calendar_id}", channel=first))).status_code == 204
+    # a poll well before expiry keeps the channel; one inside the renewal margin renews it
+    harness.clock.advance(settings.sync_interval_s + 1)
+    await harness.fire_timers()
+    assert list(google.channels) == [first]
+    harness.clock.advance(settings.google_channel_ttl_s - settings.google_channel_renew_before_s)
+    await harness.fire_timers()
+    [second] = list(google.channels)
+    assert second != first and list(harness.collection("channels").docs) == [second]
+    gone = await client.delete(f"/connections/{done.json()['connection_id']}",
+                               headers=mint("u1"))
+    assert gone.status_code == 200
+    assert google.channels == {} and harness.collection("channels").docs == {}

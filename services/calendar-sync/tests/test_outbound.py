@@ -73,6 +73,11 @@ async def test_a_meeting_is_written_once_to_the_primary_calendar_and_linked_once
     [linked] = harness.events(CalendarEventLinked)
     assert linked.provider_event_id == "evt-mtg_1" and linked.calendar_id == PRIMARY
     assert linked.conference_status == "not_requested" and linked.meeting_version == 0
+    # the write made the calendar's sync due: the meeting is busy time at once, not a poll later
+    await harness.fire_timers()
+    busy = (await client.get("/users/u1/availability", headers=mint("u1"), params={
+        "start": NOW.isoformat(), "end": (NOW + timedelta(days=7)).isoformat()})).json()
+    assert [b["title"] for b in busy["busy"]] == ["Demo"]
     # meetings answers with the link: nothing to write, nothing to link again
     ref = CalendarEventRef(connection_id=account.connection_id, provider="caldav",
                            calendar_id=PRIMARY, provider_event_id="evt-mtg_1")
@@ -127,6 +132,20 @@ async def test_a_google_meet_location_gets_its_link(
     assert linked.conference_status == "created"
     assert linked.join_url == "https://meet.example/abc-defg-hij"
     assert google.writes[0][2].want_google_meet
+    # meetings answers with the link: an echo, nothing to write; reminders: not visible (R21)
+    ref = CalendarEventRef(connection_id=linked.connection_id, provider="google",
+                           calendar_id=linked.calendar_id,
+                           provider_event_id=linked.provider_event_id)
+    meet = Location(kind="video", video_provider="google_meet", join_url=linked.join_url)
+    await harness.deliver(_meeting(1, MeetingUpdated, location=meet, calendar_event=ref,
+                                   changed_fields=["location.join_url", "calendar_event"]))
+    await harness.deliver(_meeting(2, MeetingUpdated, location=meet, calendar_event=ref,
+                                   changed_fields=["reminders"]))
+    assert len(google.writes) == 1
+    await harness.deliver(_meeting(3, MeetingUpdated, location=meet, calendar_event=ref,
+                                   title="Visible", changed_fields=["title"]))
+    assert [e.title for _, _, e in google.writes] == ["Demo", "Visible"]
+    assert len(harness.events(CalendarEventLinked)) == 1
 
 
 async def test_a_provider_that_is_down_is_retried_by_a_timer(

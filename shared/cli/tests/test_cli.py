@@ -20,9 +20,9 @@ def test_the_console_script_answers_help() -> None:
 
 
 @pytest.mark.parametrize("args, needs", [
-    (("calendar", "resync"), "provider connections and sync cursors"),
+    (("calendar", "resync"), "POST /connections/{id}/resync"),
     (("calendar", "resync", "--connection", "conn_1", "--all"), "provider connections"),
-    (("keys", "rotate"), "encrypted provider credentials"),
+    (("keys", "rotate"), "python -m convene_calendar_sync keys rotate"),
     (("keys", "rotate", "--new-key-file", "k.bin"), "encrypted provider credentials"),
 ])
 def test_calendar_sync_commands_say_they_are_not_available_and_fail(

@@ -186,3 +186,12 @@ async def sync_events(stack: Stack, account_id: str, kind: type | None = None) -
 async def meeting_events_of(stack: Stack, account_id: str) -> list[Any]:
     """The account's events on the stack's meetings topic, in topic order."""
     return await _events(stack, "meetings.events.v1", account_id)
+
+
+async def disconnect_all(stack: Stack, acc: SyncAccount) -> None:
+    """Disconnect the host's connections (a test's connections stop polling its servers)."""
+    listed = await sync_call(stack, "GET", "/connections", acc.token())
+    for connection in listed.json().get("connections", []):
+        if connection["status"] == "active":
+            await sync_call(stack, "DELETE", f"/connections/{connection['connection_id']}",
+                            acc.token())

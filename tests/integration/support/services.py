@@ -170,7 +170,7 @@ class Stack:
         """calendar-sync on the local servers: a keyring of the stack, egress to 127.0.0.1
         allowed (Radicale and the Google emulator are local), Google = the emulator with the
         stack's OAuth client, fast polls."""
-        env = {"CONVENE_SECRET_KEYS": self.secret_keys,
+        env = {"CONVENE_CREDENTIALS_ENCRYPTION_KEY": self.secret_keys,
                "CONVENE_ALLOW_PRIVATE_URLS": "true",
                "CONVENE_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
                "CONVENE_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,

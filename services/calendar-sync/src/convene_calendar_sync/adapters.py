@@ -6,10 +6,11 @@ Tests replace :class:`AdapterFactory` with one returning fakes (``bootstrap(adap
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from convene_kit.egress import EgressPolicy, Resolver
-from convene_kit.secret_box import SecretBox
+from convene_kit.secret_box import SecretBox, SecretBoxError
 
 from convene_calendar_sync.domain.connection import Connection
 from convene_calendar_sync.providers import google
@@ -17,6 +18,8 @@ from convene_calendar_sync.providers.base import AccessDenied, CalendarAdapter
 from convene_calendar_sync.providers.google import GoogleCalendarAdapter, GoogleConfig
 from convene_calendar_sync.providers.metered import MeteredAdapter
 from convene_calendar_sync.settings import CalendarSyncSettings
+
+logger = logging.getLogger(__name__)
 
 
 def credential_context(account_id: str, connection_id: str) -> str:
@@ -75,9 +78,16 @@ class AdapterFactory:
         if credential is None:
             raise AccessDenied("the connection has no stored credential",
                                reason="token_revoked")
-        secret = self.box.open(credential["sealed"],
-                               context=credential_context(connection.account_id,
-                                                          connection.connection_id))
+        try:
+            secret = self.box.open(credential["sealed"],
+                                   context=credential_context(connection.account_id,
+                                                              connection.connection_id))
+        except SecretBoxError as exc:  # a key removed from the keyring too early, say
+            logger.error("the credential of %s cannot be opened (%s): the user must reconnect",
+                         connection.connection_id, type(exc).__name__)
+            raise AccessDenied("the stored credential cannot be opened", reason=(
+                "token_revoked" if connection.provider == "google" else "password_changed"
+            )) from exc
         if connection.provider == "google":
             return self.google_adapter(secret, connection.account_email)
         return self.caldav(connection.server_url or "", credential.get("login") or "", secret)

@@ -89,11 +89,11 @@ class CalendarSync:
 def keyring(settings: CalendarSyncSettings) -> SecretBox:
     """The operator's keyring; without one, a key for this process only (logged loudly:
     credentials stored now cannot be opened after a restart)."""
-    if settings.secret_keys.get_secret_value().strip():
-        return SecretBox.from_setting(settings.secret_keys)
-    logger.warning("CONVENE_SECRET_KEYS is not set: credentials are sealed with a key that "
-                   "lives only in this process; set a keyring to keep connections working "
-                   "across restarts")
+    if settings.credentials_encryption_key.get_secret_value().strip():
+        return SecretBox.from_setting(settings.credentials_encryption_key)
+    logger.warning("CONVENE_CREDENTIALS_ENCRYPTION_KEY is not set: credentials are sealed "
+                   "with a key that lives only in this process; set a keyring to keep "
+                   "connections working across restarts")
     return SecretBox.from_setting(f"ephemeral:{generate_key()}")
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from convene_kit.aggregates import KeyTaken
 from convene_kit.store import MAX_FIND, find_all
 from prometheus_client import Counter, Histogram
+from pydantic import ValidationError
 
 from convene_calendar_sync import access, channels
 from convene_calendar_sync.deps import Deps
@@ -74,6 +75,13 @@ class CalendarPolling:
                                         now=deps.clock())
         if lease is None:
             return False
+        try:
+            return await self._sync(timer)
+        finally:  # the next sync (a push, a poll) need not wait for the window to end
+            await deps.leases.release_claim(lease.claim_id)
+
+    async def _sync(self, timer: dict[str, Any]) -> bool:
+        deps = self.deps
         connection = await deps.aggregates.load(deps.connections, timer["account_id"],
                                                 timer["connection_id"])
         calendar_id = timer["calendar_id"]
@@ -81,8 +89,11 @@ class CalendarPolling:
                 or calendar_id not in connection.calendar_ids):
             await deps.timers.delete(timer["_id"])
             return True
-        ok = await sync_calendar(deps, connection, calendar_id)
-        delay = deps.settings.sync_interval_s if ok else deps.settings.sync_retry_s
+        outcome = await sync_calendar(deps, connection, calendar_id)
+        # a provider that is down is tried again soon; lost access waits for the next poll
+        # (or a reconnect, which plans the sync at once) rather than hammering the provider
+        delay = (deps.settings.sync_retry_s if outcome == "unavailable"
+                 else deps.settings.sync_interval_s)
         await deps.timers.schedule(timer["_id"], CALENDAR_SYNC,
                                    deps.clock() + timedelta(seconds=delay),
                                    account_id=connection.account_id,
@@ -91,17 +102,18 @@ class CalendarPolling:
         return True
 
 
-async def sync_calendar(deps: Deps, connection: Connection, calendar_id: str) -> bool:
-    """Sync one calendar from its stored cursor; True when it is up to date."""
-    adapter = deps.adapters.for_connection(
-        connection, await deps.credentials.get(connection.account_id, connection.connection_id))
+async def sync_calendar(deps: Deps, connection: Connection, calendar_id: str) -> str:
+    """Sync one calendar from its stored cursor; the outcome: ``ok`` (up to date),
+    ``access_denied``, ``calendar_gone`` or ``unavailable``."""
     outcome = "ok"
+    adapter: CalendarAdapter | None = None
     try:
+        adapter = deps.adapters.for_connection(connection, await deps.credentials.get(
+            connection.account_id, connection.connection_id))
         await _sync(deps, connection, calendar_id, adapter)
         if calendar_id in connection.inactive_calendar_ids:
             await access.restored(deps, connection, [calendar_id])
         await channels.ensure(deps, connection, calendar_id, adapter)
-        return True
     except AccessDenied as exc:
         outcome = "access_denied"
         await access.lost(deps, connection, connection.calendar_ids, exc.reason)
@@ -114,8 +126,9 @@ async def sync_calendar(deps: Deps, connection: Connection, calendar_id: str) ->
                     connection.connection_id)
     finally:
         SYNCS.labels(provider=connection.provider, outcome=outcome).inc()
-        await adapter.close()
-    return False
+        if adapter is not None:
+            await adapter.close()
+    return outcome
 
 
 async def _sync(deps: Deps, connection: Connection, calendar_id: str,
@@ -184,8 +197,14 @@ async def _publish_one(deps: Deps, connection: Connection, calendar_id: str,
         if event.deleted or not await _has_contacts(deps, connection, event, own):
             return  # never published: only the busy mirror knows it
         now = deps.clock()
-        published = changed_event(connection, calendar_id, event, change="created", version=0,
-                                  now=now)
+        try:
+            published = changed_event(connection, calendar_id, event, change="created",
+                                      version=0, now=now)
+        except ValidationError as exc:  # provider data the contract cannot carry
+            logger.warning("event %s of a calendar of %s not published: %s",
+                           event.provider_event_id[:80], connection.connection_id,
+                           exc.errors()[0].get("msg", "invalid"))
+            return
         synced = SyncedEvent(calendar_event_id=calendar_event_id,
                              account_id=connection.account_id,
                              connection_id=connection.connection_id, user_id=connection.user_id,
@@ -205,8 +224,13 @@ async def _publish_one(deps: Deps, connection: Connection, calendar_id: str,
             change = "deleted"
         else:
             change = "created" if current.deleted else "updated"
-        published = changed_event(connection, calendar_id, event, change=change,
-                                  version=current.version + 1, now=now)
+        try:
+            published = changed_event(connection, calendar_id, event, change=change,
+                                      version=current.version + 1, now=now)
+        except ValidationError:  # provider data the contract cannot carry: keep the last
+            logger.warning("a change of event %s not published: invalid for the contract",
+                           current.calendar_event_id)
+            return None
         new_print = fingerprint(published)
         if new_print == current.fingerprint:
             return None  # a full resync listing the same event: nothing new

@@ -2,7 +2,7 @@
 database): ``python -m convene_calendar_sync keys generate | rotate``.
 
 ``keys rotate`` re-seals every stored credential under the keyring's current key (the first
-of ``CONVENE_SECRET_KEYS``); older keys stay in the keyring until it reports nothing left
+of ``CONVENE_CREDENTIALS_ENCRYPTION_KEY``); older keys stay in the keyring until it reports nothing left
 under them. Each write is conditional on the sealed value it read (its nonce), so a
 credential replaced meanwhile (a user reconnecting) is left as the user made it. It prints
 counts only, never a secret.
@@ -86,8 +86,8 @@ def main(argv: list[str]) -> int:
         print(f"k{datetime.now(timezone.utc):%Y%m%d}:{generate_key()}")
         return 0
     settings = CalendarSyncSettings()
-    if not settings.secret_keys.get_secret_value().strip():
-        print("CONVENE_SECRET_KEYS is not set: nothing to rotate to", file=sys.stderr)
+    if not settings.credentials_encryption_key.get_secret_value().strip():
+        print("CONVENE_CREDENTIALS_ENCRYPTION_KEY is not set: nothing to rotate to", file=sys.stderr)
         return 2
     report = asyncio.run(_rotate(settings))
     print(report)

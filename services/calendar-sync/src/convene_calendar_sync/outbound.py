@@ -23,9 +23,14 @@ from typing import Any
 
 from convene_kit.outbox import outbox_entries
 from convene_schemas.events.calendar_sync import CalendarEventLinked
-from convene_schemas.events.meetings import MeetingCanceled, MeetingChange, MeetingSnapshot
+from convene_schemas.events.meetings import (
+    ATTENDEE_VISIBLE_FIELDS,
+    MeetingCanceled,
+    MeetingChange,
+    MeetingSnapshot,
+)
 
-from convene_calendar_sync import access
+from convene_calendar_sync import access, sync_timers
 from convene_calendar_sync.deps import Deps
 from convene_calendar_sync.domain.calendar_events import Attendee, OutboundEvent, WrittenEvent
 from convene_calendar_sync.domain.connection import Connection
@@ -36,8 +41,6 @@ logger = logging.getLogger(__name__)
 
 OUTBOUND_RETRY = "outbound_retry"
 MAX_RETRY_DELAY_S = 3600.0
-NOTHING_TO_WRITE = frozenset({"calendar_event", "location.join_url"})
-"""Changes that only echo what calendar-sync itself reported (the link, the Meet link)."""
 
 
 def outbound_event(meeting: MeetingSnapshot, connection: Connection) -> OutboundEvent:
@@ -84,16 +87,19 @@ async def write_meeting(deps: Deps, meeting: MeetingSnapshot) -> None:
     if calendar_id in connection.inactive_calendar_ids:
         logger.info("not writing meeting %s: calendar access is lost", meeting.meeting_id)
         return
-    if (link is not None and not canceled and isinstance(meeting, MeetingChange)
-            and set(meeting.changed_fields) <= NOTHING_TO_WRITE):
+    if link is not None and not canceled and _nothing_to_write(meeting, link):
         await deps.links.record(account_id, meeting.meeting_id, meeting.version, {}, [],
                                 deps.clock())
         return
     if canceled and link is None:
         return  # never written: nothing to delete
     event = outbound_event(meeting, connection)
-    adapter = deps.adapters.for_connection(
-        connection, await deps.credentials.get(account_id, connection.connection_id))
+    try:
+        adapter = deps.adapters.for_connection(
+            connection, await deps.credentials.get(account_id, connection.connection_id))
+    except AccessDenied as exc:
+        await access.lost(deps, connection, connection.calendar_ids, exc.reason)
+        return
     try:
         if canceled:
             await adapter.delete_event(calendar_id, event)
@@ -117,11 +123,29 @@ async def write_meeting(deps: Deps, meeting: MeetingSnapshot) -> None:
                              "pending": None}
     if written is not None:
         state["provider_event_id"] = written.provider_event_id
+        state["join_url"] = written.join_url
     claim = await deps.links.record(account_id, meeting.meeting_id, meeting.version, state,
                                     outbox_entries(events), deps.clock())
     if claim is not None and events:
         await deps.aggregates.outbox.publish_pending(deps.links.link_events, claim)
     await deps.timers.delete(_retry_timer_id(meeting.meeting_id))
+    # the calendar changed: its sync (the busy mirror's only writer) reads it back now
+    await sync_timers.sync_now(deps, connection.connection_id, calendar_id, account_id)
+
+
+def _nothing_to_write(meeting: MeetingSnapshot, link: dict[str, Any]) -> bool:
+    """R21: only changes attendees see reach the provider event. A change of none of them
+    (internal note, reminders, outcome, the link itself) writes nothing, nor does the Meet
+    link Google made coming back from meetings."""
+    if not isinstance(meeting, MeetingChange):
+        return False
+    visible = set(meeting.changed_fields) & ATTENDEE_VISIBLE_FIELDS
+    if not visible:
+        return True
+    location = meeting.location
+    echoed = location is not None and bool(link.get("join_url")) and (
+        location.join_url == link.get("join_url"))
+    return visible == {"location.join_url"} and echoed
 
 
 def _link_events(meeting: MeetingSnapshot, connection: Connection, calendar_id: str,

@@ -13,7 +13,7 @@ class CalendarSyncSettings(ServiceSettings):
     # Credentials at rest (AES-256-GCM, convene_kit.secret_box): "id:key,id:key", the first
     # is current; older ones still decrypt. Empty: a key made for this process only, so
     # stored credentials do not survive a restart (make run and tests set one).
-    secret_keys: SecretStr = Field(
+    credentials_encryption_key: SecretStr = Field(
         default=SecretStr(""),
         description="Keyring for credentials at rest: 'kid:base64url-32-bytes,...', the "
         "first encrypts; `convene-calendar-sync keys generate` makes one.")

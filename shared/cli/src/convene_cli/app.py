@@ -20,7 +20,8 @@ CONVENE_JWT_ISSUER, CONVENE_HOME (the services' own variables).
 \b
 Exit codes: 0 done; 1 a problem found (a topic differs from the registry, a replay
 timed out); 2 wrong usage or a name that does not exist; 3 Kafka unreachable or
-refusing; 4 needs calendar-sync, not built yet; 130 stopped by Ctrl-C.
+refusing; 4 not done here (not built yet, or run in the owning service: the message
+says where); 130 stopped by Ctrl-C.
 See docs/operations.md."""
 
 

@@ -1,9 +1,10 @@
-"""``convene calendar resync`` and ``convene keys rotate``: present, not yet possible.
+"""``convene calendar resync`` and ``convene keys rotate``: pointers, not the operations.
 
-Both act on what calendar-sync is to own (provider connections with their sync cursors;
-credentials encrypted with ``CONVENE_CREDENTIALS_ENCRYPTION_KEY``), and calendar-sync is a
-skeleton that stores nothing yet (services/calendar-sync/README.md, issue 14). They say so
-and exit 4 rather than pretend: an operator's script must not read success into them.
+Both act on what calendar-sync owns: connections with their sync cursors, and credentials
+sealed under its keyring (``CONVENE_CREDENTIALS_ENCRYPTION_KEY``). This CLI holds neither the service's
+database nor its keyring, and a service's data is changed only by the service, so the
+commands say where the operation lives and exit 4 rather than pretend: an operator's script
+must not read success into them.
 """
 
 from __future__ import annotations
@@ -23,28 +24,29 @@ class NotAvailable(click.ClickException):
 
 @click.group()
 def calendar() -> None:
-    """Calendar connections (needs calendar-sync, not built yet)."""
+    """Calendar connections (operations live in calendar-sync)."""
 
 
 @calendar.command(context_settings=_ANY_ARGUMENTS)
 def resync() -> None:
-    """Force a full resync of calendar connections (not available yet)."""
+    """Force a full resync of calendar connections (through calendar-sync's API)."""
     raise NotAvailable(
-        "`convene calendar resync` needs calendar-sync's provider connections and sync "
-        "cursors, which are not built yet: calendar-sync is a skeleton that stores no "
-        "connection (services/calendar-sync/README.md, issue 14). Nothing was done.")
+        "`convene calendar resync` cannot reach calendar-sync's provider connections and sync "
+        "cursors from here: a connection's owner resyncs it with POST "
+        "/connections/{id}/resync on calendar-sync (services/calendar-sync/README.md); a "
+        "resync of every connection is not built. Nothing was done.")
 
 
 @click.group()
 def keys() -> None:
-    """Credentials encryption key (needs calendar-sync, not built yet)."""
+    """Credentials encryption keys (operations live in calendar-sync)."""
 
 
 @keys.command(context_settings=_ANY_ARGUMENTS)
 def rotate() -> None:
-    """Re-encrypt provider credentials under a new key (not available yet)."""
+    """Re-encrypt provider credentials under a new key (run in calendar-sync)."""
     raise NotAvailable(
-        "`convene keys rotate` needs calendar-sync's encrypted provider credentials, which "
-        "are not built yet: calendar-sync stores no credential and does not read "
-        "CONVENE_CREDENTIALS_ENCRYPTION_KEY (services/calendar-sync/README.md, issue 14). "
-        "Nothing was done.")
+        "`convene keys rotate` cannot open calendar-sync's encrypted provider credentials "
+        "from here: run `python -m convene_calendar_sync keys rotate` where calendar-sync "
+        "runs (its CONVENE_CREDENTIALS_ENCRYPTION_KEY, new key first, and its database; "
+        "services/calendar-sync/README.md). Nothing was done.")

@@ -22,7 +22,8 @@ EXIT_USAGE = 2
 EXIT_KAFKA = 3
 """Kafka could not be reached, or refused the request."""
 EXIT_NOT_AVAILABLE = 4
-"""The command needs a part of Convene that is not built yet."""
+"""The command is not done by this CLI: it needs a part of Convene that is not built yet,
+or it runs in the service that owns the data (the message says where)."""
 EXIT_INTERRUPTED = 130
 """Stopped by Ctrl-C (128 + SIGINT), after saying what was done."""
 

@@ -5,7 +5,10 @@ context, redaction), ``metrics``, ``store`` (MongoStore, find_all, IndexSpec,
 AccountScopedCollection), ``kafka`` (build_broker, EventPublisher), ``outbox`` + ``relay``
 (transactional outbox without transactions, publish_and_clear), ``claims`` (unique-insert
 claims and leases), ``revisions`` + ``aggregates`` (versioned aggregates: VersionedRepository,
-Aggregates), ``idempotency`` (ProcessedEvents, apply_if_newer), ``consumer`` + ``lanes`` +
+Aggregates), ``idempotency`` (ProcessedEvents, apply_if_newer), ``read_models`` (VersionedReadModel:
+another service's aggregates kept by version), ``timers`` (durable timers with kinds and their
+scheduler), ``secret_box`` (AES-GCM keyring for secrets at rest), ``egress`` (the SSRF guard
+for user-supplied URLs), ``consumer`` + ``lanes`` +
 ``dlq`` (safe consumption, partitions in parallel, dead letters, replay CLI), ``periodic``
 (background loops), ``http`` (create_app, ApiError), ``auth`` (JwtVerifier, Principal),
 ``paging`` (keyset cursors), ``devtokens`` (dev keys and tokens), ``runtime``

@@ -194,4 +194,8 @@ def configure_logging(service: str, level: str = "INFO", stream: Any = None) -> 
         named = logging.getLogger(name)
         named.handlers.clear()
         named.propagate = True
+    # HTTP clients log every request at INFO (calendar-sync polls providers); their failures
+    # reach the log through the caller, so only their warnings are kept.
+    for name in ("httpx", "httpcore", "googleapiclient.discovery", "caldav"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     return handler

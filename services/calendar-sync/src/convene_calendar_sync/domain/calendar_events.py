@@ -46,8 +46,9 @@ class Attendee:
 class OutboundEvent:
     """A meeting as written to the host's primary calendar (R15, R21).
 
-    ``provider_event_id`` is derived from the meeting id (stable), so a second write of the
-    same meeting addresses the same provider event: writes are idempotent by construction.
+    Adapters address the provider event by a name derived from the meeting (Google: from
+    ``meeting_id``; CalDAV: from ``ical_uid``, itself stable per meeting), so a second write
+    of the same meeting addresses the same provider event: idempotent by construction.
     """
 
     meeting_id: str
@@ -114,8 +115,10 @@ class RemoteEvent:
 class ChangePage:
     """One page of changes. ``cursor`` is what to pass next time; store it only after
     ``events`` are handled. ``full`` says this listing is a full one (first sync, or the
-    provider dropped the old cursor): events not listed in a full listing are gone.
-    ``done`` is False while more pages of this listing follow (pass ``cursor`` again)."""
+    provider dropped the old cursor): it covers the events that end after the sync
+    window's start, and those it does not list are gone (events that ended before the
+    window are not judged). ``done`` is False while more pages of this listing follow
+    (pass ``cursor`` again)."""
 
     events: tuple[RemoteEvent, ...]
     cursor: str

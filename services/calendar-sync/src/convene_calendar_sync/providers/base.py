@@ -86,10 +86,10 @@ class CalendarAdapter(Protocol):
         ...
 
     async def upsert_event(self, calendar_id: str, event: OutboundEvent) -> WrittenEvent:
-        """Create or replace the meeting's event (addressed by an id derived from the
-        meeting id), never sending provider invitations. Idempotent: repeating it leaves
-        one event. Ordering is the caller's: it writes a meeting version only when it is
-        newer than the one it last wrote."""
+        """Create or replace the meeting's event (addressed by a name derived from the
+        meeting, see :class:`OutboundEvent`), never sending provider invitations.
+        Idempotent: repeating it leaves one event. Ordering is the caller's: it writes a
+        meeting version only when it is newer than the one it last wrote."""
         ...
 
     async def delete_event(self, calendar_id: str, event: OutboundEvent) -> None:

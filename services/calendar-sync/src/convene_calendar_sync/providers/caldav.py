@@ -21,26 +21,22 @@ httpx client (:class:`_GuardedDAVClient`). Choices worth knowing:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, NoReturn, cast
 from urllib.parse import quote, unquote, urljoin, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import httpx
-import icalendar
-import recurring_ical_events
 from caldav.aio import AsyncDAVClient, Calendar
 from caldav.lib import error as dav_error
 from convene_kit.egress import EgressPolicy, EgressRefused, Resolver, guarded_client
 from lxml import etree
 
 from convene_calendar_sync.domain.calendar_events import (
-    BusyInterval,
     ChangePage,
     OutboundEvent,
     ProviderCalendar,
@@ -56,11 +52,15 @@ from convene_calendar_sync.providers.base import (
     ProviderUnavailable,
     UrlRefused,
 )
+from convene_calendar_sync.providers.caldav_ical import (
+    remote_event,
+    resource_name,
+    to_ical,
+    zone_name_of,
+)
 
 log = logging.getLogger(__name__)
 
-MEETING_MARKER = "X-CONVENE-MEETING-ID"
-SEQUENCE_MARKER = "X-CONVENE-SEQUENCE"
 
 _CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 _CURRENT_USER_PRINCIPAL = "{DAV:}current-user-principal"
@@ -71,17 +71,6 @@ _CALENDAR_PROPS = ["{DAV:}resourcetype", "{DAV:}displayname", f"{_CALDAV}calenda
 _VALID_SYNC_TOKEN = "{DAV:}valid-sync-token"
 _GETETAG = "{DAV:}getetag"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-def resource_name(ical_uid: str) -> str:
-    """The event resource's file name for a UID: the UID itself when it is a safe file
-    name, else its safe characters plus a hash of the whole UID, so the name is stable and
-    two UIDs that differ only in unsafe characters still get different names."""
-    if _SAFE_NAME.fullmatch(ical_uid) and not ical_uid.endswith("."):
-        return ical_uid
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", ical_uid)[:64].strip("._-") or "event"
-    return f"{safe}-{hashlib.sha256(ical_uid.encode()).hexdigest()[:16]}"
 
 
 class _Response:
@@ -294,7 +283,7 @@ class CalDavAdapter:
                 continue
             url = urljoin(home, result.href)
             name = props.get("{DAV:}displayname") or url.rstrip("/").rsplit("/", 1)[-1]
-            zone = _zone_name_of(props.get(f"{_CALDAV}calendar-timezone"))
+            zone = zone_name_of(props.get(f"{_CALDAV}calendar-timezone"))
             if zone:
                 self._zones[url] = ZoneInfo(zone)
             found.append((url, str(name), zone))
@@ -311,7 +300,7 @@ class CalDavAdapter:
             if response.status != 207:
                 self._raise_for_status(response.status, "reading the calendar",
                                        _public_url(calendar_url), calendar=True)
-            names = [_zone_name_of(_props(result).get(f"{_CALDAV}calendar-timezone"))
+            names = [zone_name_of(_props(result).get(f"{_CALDAV}calendar-timezone"))
                      for result in response.results or ()]
             zone = next((name for name in names if name), None)
             self._zones[calendar_url] = ZoneInfo(zone) if zone else UTC
@@ -432,143 +421,4 @@ def _member_url(calendar_id: str, url: Any) -> str:
 
 # -- iCalendar -------------------------------------------------------------------------
 
-def _zone_name_of(vtimezone_text: Any) -> str | None:
-    """The IANA name of a ``calendar-timezone`` property (a VCALENDAR with a VTIMEZONE)."""
-    if not vtimezone_text:
-        return None
-    try:
-        found = icalendar.Calendar.from_ical(str(vtimezone_text)).walk("VTIMEZONE")
-    except ValueError:
-        return None
-    return _iana(str(found[0].get("TZID"))) if found else None
 
-
-def _iana(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
-
-def _address(email: str, name: str, **params: str) -> icalendar.vCalAddress:
-    address = icalendar.vCalAddress(f"mailto:{email}")
-    if name:
-        address.params["CN"] = name
-    address.params.update(params)
-    return address
-
-
-def to_ical(event: OutboundEvent) -> bytes:
-    """The meeting as a VCALENDAR with one VEVENT, in the meeting's time zone when it is
-    an IANA zone (with its VTIMEZONE), else in UTC. Nothing in it asks for scheduling."""
-    zone = ZoneInfo(event.time_zone) if _iana(event.time_zone) else UTC
-    vevent = icalendar.Event()
-    vevent.add("uid", event.ical_uid)
-    vevent.add("sequence", event.sequence)
-    vevent.add("dtstamp", datetime.now(UTC))
-    vevent.add("dtstart", event.start.astimezone(zone))
-    vevent.add("dtend", event.end.astimezone(zone))
-    vevent.add("summary", event.title)
-    if event.description:
-        vevent.add("description", event.description)
-    if event.location:
-        vevent.add("location", event.location)
-    no_scheduling = {"SCHEDULE-AGENT": "CLIENT"}
-    vevent.add("organizer", _address(event.organizer_email, event.organizer_name,
-                                     **no_scheduling))
-    for attendee in event.attendees:
-        vevent.add("attendee", _address(attendee.email, attendee.name, ROLE="REQ-PARTICIPANT",
-                                        PARTSTAT="NEEDS-ACTION", RSVP="FALSE", **no_scheduling))
-    vevent.add(MEETING_MARKER, event.meeting_id)
-    vevent.add(SEQUENCE_MARKER, str(event.sequence))
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//Convene//calendar-sync//EN")
-    calendar.add("version", "2.0")
-    calendar.add_component(vevent)
-    if zone is not UTC:
-        calendar.add_missing_timezones()
-    return calendar.to_ical()
-
-
-def _utc(value: date | datetime, zone: tzinfo) -> datetime:
-    """A DATE-TIME or DATE as UTC; floating times and dates are in ``zone``."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
-    return datetime.combine(value, time(), tzinfo=zone).astimezone(UTC)
-
-
-def _emails(values: Any) -> list[str]:
-    """The ``mailto:`` addresses of an ORGANIZER/ATTENDEE value (or list), lowercased."""
-    return [str(value)[7:].strip().lower() for value in _listed(values)
-            if str(value).lower().startswith("mailto:")]
-
-
-def _blocks_time(component: icalendar.Component, own_addresses: set[str]) -> bool:
-    """Busy: not transparent, not cancelled, not declined by the account itself."""
-    if str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
-        return False
-    if str(component.get("STATUS", "")).upper() == "CANCELLED":
-        return False
-    return not any(
-        str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED"
-        and set(_emails(attendee)) & own_addresses
-        for attendee in _listed(component.get("ATTENDEE")))
-
-
-def remote_event(href: str, ics: str, *, etag: str | None, zone: tzinfo,
-                 own_addresses: set[str], window: tuple[datetime, datetime]
-                 ) -> RemoteEvent | None:
-    """One calendar resource as a :class:`RemoteEvent` (None: not an event, e.g. a task).
-
-    The master (else the first VEVENT) gives the fields; ``occurrences`` are the busy
-    intervals overlapping ``window``, expanded with EXDATEs and RECURRENCE-ID overrides.
-    """
-    calendar = icalendar.Calendar.from_ical(ics)
-    vevents = calendar.walk("VEVENT")
-    if not vevents:
-        return None
-    master = cast(icalendar.Event,
-                  next((v for v in vevents if "RECURRENCE-ID" not in v), vevents[0]))
-    start, end = master.start, master.end
-    window_start, window_end = window
-    # Dates and floating times are placed in ``zone`` only now: widen the library's
-    # query by a day each side, then filter on the exact UTC intervals.
-    occurrences = []
-    for occurrence in recurring_ical_events.of(calendar).between(
-            window_start - timedelta(days=1), window_end + timedelta(days=1)):
-        if not _blocks_time(occurrence, own_addresses):
-            continue
-        interval = BusyInterval(_utc(occurrence.start, zone), _utc(occurrence.end, zone))
-        if interval.start < window_end and interval.end > window_start \
-                and interval.end > interval.start:
-            occurrences.append(interval)
-    dtstart = master.get("DTSTART")
-    rrule = master.get("RRULE")
-    marker = master.get(MEETING_MARKER)
-    conferences = [str(c) for c in _listed(master.get("CONFERENCE"))
-                   if str(c).startswith("https://")]
-    return RemoteEvent(
-        provider_event_id=href, deleted=False, ical_uid=str(master.get("UID", "")) or None,
-        title=str(master.get("SUMMARY", "")),
-        description=str(master["DESCRIPTION"]) if "DESCRIPTION" in master else None,
-        start=_utc(start, zone), end=_utc(end, zone),
-        time_zone=_iana(dtstart.params.get("TZID")) if dtstart is not None else None,
-        all_day=not isinstance(start, datetime),
-        busy=str(master.get("TRANSP", "OPAQUE")).upper() != "TRANSPARENT"
-        and str(master.get("STATUS", "")).upper() != "CANCELLED",
-        organizer_email=next(iter(_emails(master.get("ORGANIZER"))), None),
-        attendee_emails=tuple(_emails(master.get("ATTENDEE"))),
-        join_url=conferences[0] if conferences else None,
-        convene_meeting_id=str(marker) if marker else None,
-        created_by_integration=marker is not None,
-        rrule=rrule.to_ical().decode() if rrule is not None and not isinstance(rrule, list)
-        else None,
-        occurrences=tuple(sorted(occurrences, key=lambda i: (i.start, i.end))),
-        etag=etag)
-
-
-def _listed(value: Any) -> Iterable[Any]:
-    return value if isinstance(value, list) else [value] if value is not None else []

@@ -21,21 +21,17 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timezone
+from datetime import datetime, timezone
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
 from convene_calendar_sync.domain.calendar_events import (
-    BusyInterval,
-    CalendarAccess,
     ChangePage,
     OutboundEvent,
     ProviderCalendar,
-    RemoteEvent,
     WrittenEvent,
 )
 from convene_calendar_sync.providers.base import (
@@ -55,15 +51,20 @@ from convene_calendar_sync.providers.google_oauth import (
     new_code_verifier,
     revoke,
 )
+from convene_calendar_sync.providers.google_wire import (
+    calendar_of,
+    event_body,
+    join_url,
+    new_conference,
+    remote_event,
+    rfc3339,
+    zone_of,
+)
 
 __all__ = ["GoogleCalendarAdapter", "GoogleConfig", "GoogleGrant", "GooglePushChannels",
            "EventConflict", "GoogleRequestRejected", "authorization_url", "exchange_code",
            "google_event_id", "new_code_verifier", "revoke"]
 
-MEETING_ID_PROPERTY = "conveneMeetingId"
-SEQUENCE_PROPERTY = "conveneSequence"
-ACCESS: dict[str, CalendarAccess] = {"owner": "owner", "writer": "writer", "reader": "reader",
-                                     "freeBusyReader": "free_busy"}
 RATE_LIMIT_REASONS = ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded",
                       "dailyLimitExceeded")
 UTC = timezone.utc
@@ -163,7 +164,7 @@ class GoogleCalendarAdapter:
             while True:
                 answer = await self._call(functools.partial(
                     _calendar_list_page, page_token=page_token, size=min(self._page_size, 250)))
-                calendars.extend(_calendar(entry) for entry in answer.get("items", []))
+                calendars.extend(calendar_of(entry) for entry in answer.get("items", []))
                 page_token = answer.get("nextPageToken")
                 if not page_token:
                     break
@@ -173,18 +174,18 @@ class GoogleCalendarAdapter:
 
     async def upsert_event(self, calendar_id: str, event: OutboundEvent) -> WrittenEvent:
         event_id = google_event_id(event.meeting_id)
-        body = _event_body(event)
+        body = event_body(event)
         with _provider_errors():
             try:
                 written = await self._call(lambda s: s.events().insert(
                     calendarId=calendar_id, sendUpdates="none", conferenceDataVersion=1,
                     body={**body, "id": event_id, "iCalUID": event.ical_uid,
-                          **_new_conference(event, event_id)}))
+                          **new_conference(event, event_id)}))
             except HttpError as exc:
                 if exc.status_code != 409:
                     raise
                 written = await self._replace(calendar_id, event_id, event, body)
-        return WrittenEvent(provider_event_id=event_id, join_url=_join_url(written))
+        return WrittenEvent(provider_event_id=event_id, join_url=join_url(written))
 
     async def _replace(self, calendar_id: str, event_id: str, event: OutboundEvent,
                        body: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +206,7 @@ class GoogleCalendarAdapter:
                 "key", {}).get("type") == "hangoutsMeet":
             body["conferenceData"] = conference  # keep the Meet link invitations already carry
         else:
-            body.update(_new_conference(event, event_id))
+            body.update(new_conference(event, event_id))
         return await self._call(lambda s: s.events().update(
             calendarId=calendar_id, eventId=event_id, sendUpdates="none",
             conferenceDataVersion=1, body=body))
@@ -236,7 +237,7 @@ class GoogleCalendarAdapter:
         elif "sync" in state:
             params["syncToken"] = state["sync"]
         if full:
-            params["timeMin"] = state.get("from") or _rfc3339(window_start)
+            params["timeMin"] = state.get("from") or rfc3339(window_start)
         with _provider_errors():
             try:
                 answer = await self._call(lambda s: s.events().list(**params))
@@ -245,8 +246,8 @@ class GoogleCalendarAdapter:
                 if exc.status_code == 410 or (exc.status_code == 400 and "pageToken" in params):
                     raise CursorExpired(f"Google dropped the sync cursor ({_reason(exc)})") from None
                 raise
-        zone = _zone(answer.get("timeZone"))
-        events = tuple(_remote_event(item, zone, window_start, window_end)
+        zone = zone_of(answer.get("timeZone"))
+        events = tuple(remote_event(item, zone, window_start, window_end)
                        for item in answer.get("items", []))
         if answer.get("nextPageToken"):
             next_state: dict[str, Any] = {"page": answer["nextPageToken"], "full": full}
@@ -355,119 +356,3 @@ def _calendar_list_page(service: Any, *, page_token: str | None, size: int) -> A
     return service.calendarList().list(pageToken=page_token, maxResults=size)
 
 
-def _calendar(entry: dict[str, Any]) -> ProviderCalendar:
-    return ProviderCalendar(calendar_id=entry["id"],
-                            name=entry.get("summaryOverride") or entry.get("summary") or entry["id"],
-                            primary=bool(entry.get("primary")),
-                            access=ACCESS.get(entry.get("accessRole", ""), "free_busy"),
-                            time_zone=entry.get("timeZone"))
-
-
-def _event_body(event: OutboundEvent) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "status": "confirmed",
-        "summary": event.title,
-        "start": _event_time(event.start, event.time_zone),
-        "end": _event_time(event.end, event.time_zone),
-        "sequence": event.sequence,
-        "guestsCanModify": False,
-        "extendedProperties": {"private": {MEETING_ID_PROPERTY: event.meeting_id,
-                                           SEQUENCE_PROPERTY: str(event.sequence)}},
-    }
-    if event.description:
-        body["description"] = event.description
-    if event.location:
-        body["location"] = event.location
-    organizer = event.organizer_email.lower()
-    guests = [a for a in event.attendees if a.email.lower() != organizer]
-    if guests:
-        # Google makes the calendar's owner the organizer; listing them as an accepted guest is
-        # how Google itself shows an event its owner created with guests.
-        attendees = [{"email": event.organizer_email, "displayName": event.organizer_name,
-                      "responseStatus": "accepted"}]
-        attendees += [{"email": a.email, "displayName": a.name, "responseStatus": "needsAction"}
-                      for a in guests]
-        body["attendees"] = [{k: v for k, v in a.items() if v} for a in attendees]
-    return body
-
-
-def _event_time(moment: datetime, time_zone: str) -> dict[str, str]:
-    try:
-        return {"dateTime": moment.astimezone(ZoneInfo(time_zone)).isoformat(),
-                "timeZone": time_zone}
-    except (ZoneInfoNotFoundError, ValueError):
-        return {"dateTime": _rfc3339(moment)}
-
-
-def _new_conference(event: OutboundEvent, event_id: str) -> dict[str, Any]:
-    if not event.want_google_meet:
-        return {}
-    # The same requestId again is ignored by Google: a retried write makes one conference.
-    return {"conferenceData": {"createRequest": {
-        "requestId": f"{event_id}-{event.sequence}",
-        "conferenceSolutionKey": {"type": "hangoutsMeet"}}}}
-
-
-def _join_url(resource: dict[str, Any]) -> str | None:
-    if resource.get("hangoutLink"):
-        return str(resource["hangoutLink"])
-    for entry in (resource.get("conferenceData") or {}).get("entryPoints", []):
-        if entry.get("entryPointType") == "video" and entry.get("uri"):
-            return str(entry["uri"])
-    return None  # none asked for, or Google still creating it (status "pending")
-
-
-def _remote_event(item: dict[str, Any], zone: ZoneInfo, window_start: datetime,
-                  window_end: datetime) -> RemoteEvent:
-    original = item.get("originalStartTime")
-    ids = {"provider_event_id": item["id"], "series_event_id": item.get("recurringEventId"),
-           "original_start": _instant(original, zone) if original else None,
-           "etag": item.get("etag")}
-    if item.get("status") == "cancelled":
-        return RemoteEvent(deleted=True, **ids)
-    start, end = _instant(item["start"], zone), _instant(item["end"], zone)
-    busy = item.get("transparency") != "transparent"
-    attendees = item.get("attendees") or []
-    declined = any(a.get("self") and a.get("responseStatus") == "declined" for a in attendees)
-    occurrences: tuple[BusyInterval, ...] = ()
-    if busy and not declined and start < window_end and end > window_start:
-        occurrences = (BusyInterval(max(start, window_start), min(end, window_end)),)
-    private = (item.get("extendedProperties") or {}).get("private") or {}
-    return RemoteEvent(
-        deleted=False, ical_uid=item.get("iCalUID"), title=item.get("summary") or "",
-        description=item.get("description"), start=start, end=end,
-        time_zone=item["start"].get("timeZone") or zone.key, all_day="date" in item["start"],
-        busy=busy, organizer_email=((item.get("organizer") or {}).get("email") or "").lower() or None,
-        attendee_emails=tuple(a["email"].lower() for a in attendees if a.get("email")),
-        join_url=_join_url(item), convene_meeting_id=private.get(MEETING_ID_PROPERTY),
-        created_by_integration=_written_by_an_app(item), occurrences=occurrences, **ids)
-
-
-def _written_by_an_app(item: dict[str, Any]) -> bool:
-    """Convene's marker, or what only an API client can set: extended properties (private or
-    shared; Google Calendar's UI has no way to add them), ``source`` or a ``locked`` copy."""
-    properties = item.get("extendedProperties") or {}
-    return bool(properties.get("private") or properties.get("shared") or item.get("source")
-                or item.get("locked"))
-
-
-def _instant(value: dict[str, Any], zone: ZoneInfo) -> datetime:
-    """An EventDateTime in UTC; an all-day date is midnight in the calendar's zone."""
-    if value.get("dateTime"):
-        moment = datetime.fromisoformat(value["dateTime"])
-        if moment.tzinfo is None:  # Google sends offsets; a bare time is in its timeZone
-            moment = moment.replace(tzinfo=_zone(value["timeZone"]) if value.get("timeZone")
-                                    else zone)
-        return moment.astimezone(UTC)
-    return datetime.combine(date.fromisoformat(value["date"]), time(), zone).astimezone(UTC)
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
