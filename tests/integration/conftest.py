@@ -1,10 +1,12 @@
 """Integration tests run against the servers `make infra-up` started (see support/)."""
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from support import audit, load_infra_env
+from support.calendar_sync import SyncAccount, disconnect_all
 from support.calendars import connect_calendar
 from support.services import Stack
 from support.skeleton import Account, schedule
@@ -48,3 +50,18 @@ async def account(stack: Stack) -> Account:
     await connect_calendar(stack, account, account.host["id"])
     await schedule(stack, account, f"Warm-up-{account.id}", "warm-up")
     return account
+
+
+@pytest.fixture
+async def new_account(stack: Stack) -> AsyncIterator[Callable[[], SyncAccount]]:
+    """calendar-sync's tests: accounts whose host may connect a calendar; their connections
+    are disconnected when the test ends (so they stop polling the shared servers)."""
+    made: list[SyncAccount] = []
+
+    def make() -> SyncAccount:
+        made.append(SyncAccount(stack))
+        return made[-1]
+
+    yield make
+    for acc in made:
+        await disconnect_all(stack, acc)

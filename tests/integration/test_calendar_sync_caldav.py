@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,6 @@ from support.calendar_sync import (
     RadicaleCalendars,
     SyncAccount,
     connect_caldav,
-    disconnect_all,
     meeting_events_of,
     meetings_call,
     sync_call,
@@ -45,20 +44,6 @@ from support.meetings import post_when_known
 from support.services import Stack
 
 WAITING = ("no_connected_calendar", "unknown_host", "unknown_attendee")
-
-
-@pytest.fixture
-async def new_account(stack: Stack) -> AsyncIterator[Callable[[], SyncAccount]]:
-    """Accounts made by a test; their connections are disconnected when it ends."""
-    made: list[SyncAccount] = []
-
-    def make() -> SyncAccount:
-        made.append(SyncAccount(stack))
-        return made[-1]
-
-    yield make
-    for acc in made:
-        await disconnect_all(stack, acc)
 
 
 @pytest.fixture
@@ -237,12 +222,13 @@ async def test_a_dropped_sync_token_resyncs_without_duplicates(
         states = client[stack.database("calendar-sync")]["sync_state"]
 
         async def stored() -> bool:  # the page's events are published before its cursor
-            state = await states.find_one({"connection_id": connection["connection_id"]})
+            state = await states.find_one({"connection_id": connection["connection_id"],
+                                           "calendar_id": primary})
             return bool(state and state.get("cursor"))
 
         await wait_for(stored, "the sync cursor to be stored")
         result = await states.update_many(
-            {"connection_id": connection["connection_id"]},
+            {"connection_id": connection["connection_id"], "calendar_id": primary},
             {"$set": {"cursor": "http://radicale.org/ns/sync/" + "0" * 64}})
         assert result.matched_count == 1
     finally:

@@ -8,7 +8,7 @@ until they reconnect."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -25,7 +25,6 @@ from convene_schemas.events.meetings import MeetingCanceled, MeetingScheduled, M
 from support import endpoint, wait_for
 from support.calendar_sync import (
     SyncAccount,
-    disconnect_all,
     meeting_events_of,
     meetings_call,
     sync_call,
@@ -37,20 +36,6 @@ from support.services import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GOOGLE_REDI
 from infra.emulators.google_calendar.client import EmulatorAdmin
 
 WAITING = ("no_connected_calendar", "unknown_host", "unknown_attendee")
-
-
-@pytest.fixture
-async def new_account(stack: Stack) -> AsyncIterator[Callable[[], SyncAccount]]:
-    """Accounts made by a test; their connections are disconnected when it ends."""
-    made: list[SyncAccount] = []
-
-    def make() -> SyncAccount:
-        made.append(SyncAccount(stack))
-        return made[-1]
-
-    yield make
-    for acc in made:
-        await disconnect_all(stack, acc)
 
 
 @pytest.fixture

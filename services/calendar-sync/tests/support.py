@@ -219,3 +219,26 @@ def contact_upserted(contact_id: str, email: str, version: int = 0) -> ContactUp
                            occurred_at=NOW - timedelta(days=1), contact_id=contact_id,
                            email=email, email_valid=True, email_invalid_reason=None,
                            first_name="Dana", last_name="Lee")
+
+
+async def connect_google(harness: Any, client: Any, mint: Any, user_id: str = "u1") -> Any:
+    """Connect ``user_id``'s Google account (refresh token ``refresh-1``) through the API:
+    start, the user consents (a code for the stored verifier), the callback. Returns the
+    provider account; ``account.connection`` is the callback's answer."""
+    await harness.deliver(user_upserted(user_id))
+    email = f"{user_id}@gmail.example"
+    google = harness.adapters.account("refresh-1", email, "refresh-1")
+    google.now = harness.clock
+    google.add_calendar(email, primary=True)
+    started = await client.post("/connections/google", headers=mint(user_id))
+    state = started.json()["authorization_url"].split("state=")[1]
+    [pending] = [d for d in harness.collection("oauth_states").docs.values()
+                 if d.get("user_id") == user_id]
+    verifier = harness.service.deps.box.open(
+        pending["verifier"], context=f"calendar-sync:oauth-state:{ACCOUNT}:{user_id}")
+    harness.adapters.codes["c"] = (verifier, "refresh-1")
+    done = await client.get("/connections/google/callback",
+                            params={"state": state, "code": "c"}, headers=mint(user_id))
+    assert done.status_code == 201, done.text
+    google.connection = done.json()
+    return google

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from calendar_sync_support import ACCOUNT, NOW, FakeAccount, FakeAdapter  # noqa: I001
+from calendar_sync_support import ACCOUNT, NOW, FakeAccount, FakeAdapter, connect_google  # noqa: I001
 from convene_calendar_sync.operations import rotate_keys
 from convene_calendar_sync.providers.metered import PROVIDER_CALLS, MeteredAdapter
 from convene_calendar_sync.store import CREDENTIALS, CredentialStore
@@ -102,23 +102,10 @@ async def test_every_provider_call_is_metered_with_its_outcome() -> None:
 
 async def test_google_calendars_get_a_push_channel_renewed_before_expiry_and_stopped(
         harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
-    from calendar_sync_support import user_upserted
-
     settings = harness.service.settings
     object.__setattr__(settings, "google_push_address", "https://convene.example/push/google")
-    await harness.deliver(user_upserted("u1"))
-    google = harness.adapters.account("refresh-1", "u1@gmail.example", "refresh-1")
-    google.now = harness.clock
-    google.add_calendar("u1@gmail.example", primary=True)
-    started = await client.post("/connections/google", headers=mint("u1"))
-    state = started.json()["authorization_url"].split("state=")[1]
-    [pending] = list(harness.collection("oauth_states").docs.values())
-    verifier = harness.service.deps.box.open(
-        pending["verifier"], context=f"calendar-sync:oauth-state:{ACCOUNT}:u1")
-    harness.adapters.codes["c"] = (verifier, "refresh-1")
-    done = await client.get("/connections/google/callback", params={"state": state, "code": "c"},
-                            headers=mint("u1"))
-    assert done.status_code == 201
+    google = await connect_google(harness, client, mint)
+    done = google.connection
     await harness.fire_timers()
     [first] = list(google.channels)
     calendar_id, address, token = google.channels[first]
@@ -135,7 +122,7 @@ async def test_google_calendars_get_a_push_channel_renewed_before_expiry_and_sto
     await harness.fire_timers()
     [second] = list(google.channels)
     assert second != first and list(harness.collection("channels").docs) == [second]
-    gone = await client.delete(f"/connections/{done.json()['connection_id']}",
+    gone = await client.delete(f"/connections/{done['connection_id']}",
                                headers=mint("u1"))
     assert gone.status_code == 200
     assert google.channels == {} and harness.collection("channels").docs == {}

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from calendar_sync_support import ACCOUNT, NOW, user_upserted
+from calendar_sync_support import ACCOUNT, NOW, connect_google, user_upserted
 from convene_schemas.events.calendar_sync import CalendarAccessLost, CalendarEventLinked
 from convene_schemas.events.common import Location
 from convene_schemas.events.meetings import (
@@ -114,18 +114,7 @@ async def test_no_connection_or_sync_off_writes_nothing(
 
 async def test_a_google_meet_location_gets_its_link(
         harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
-    await harness.deliver(user_upserted("u1"))
-    google = harness.adapters.account("refresh-1", "u1@gmail.example", "refresh-1")
-    google.add_calendar("u1@gmail.example", primary=True)
-    state_answer = await client.post("/connections/google", headers=mint("u1"))
-    state = state_answer.json()["authorization_url"].split("state=")[1]
-    [pending] = [d for d in harness.collection("oauth_states").docs.values()]
-    verifier = harness.service.deps.box.open(
-        pending["verifier"], context=f"calendar-sync:oauth-state:{ACCOUNT}:u1")
-    harness.adapters.codes["c"] = (verifier, "refresh-1")
-    done = await client.get("/connections/google/callback", params={"state": state, "code": "c"},
-                            headers=mint("u1"))
-    assert done.status_code == 201
+    google = await connect_google(harness, client, mint)
     await harness.deliver(_meeting(location=Location(kind="video", video_provider="google_meet",
                                                      join_url_pending=True)))
     [linked] = harness.events(CalendarEventLinked)

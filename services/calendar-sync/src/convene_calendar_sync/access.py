@@ -17,12 +17,14 @@ logger = logging.getLogger(__name__)
 
 async def lost(deps: Deps, connection: Connection, calendar_ids: Iterable[str],
                reason: str) -> Connection:
-    """Mark ``calendar_ids`` inactive (CalendarAccessLost once, not on every retry)."""
+    """Mark ``calendar_ids`` inactive (CalendarAccessLost once, not on every retry).
+    ``connection`` is the one the failing call used: if the user gave new credentials since
+    (a reconnect while the call was under way), the failure is stale and changes nothing."""
     wanted = list(calendar_ids)
 
     async def rule(current: Connection, now: datetime) -> rules.Change | None:
         return rules.lose_access(current, calendar_ids=wanted, reason=reason,  # type: ignore[arg-type]
-                                 now=now)
+                                 now=now, credentials_at=connection.credentials_at)
 
     logger.warning("access to %s calendar(s) of %s lost: %s", len(wanted),
                    connection.connection_id, reason)

@@ -251,6 +251,9 @@ class SyncStates:
     async def drop(self, connection_id: str) -> None:
         await self.collection.delete_many({"connection_id": connection_id})
 
+    async def drop_calendar(self, connection_id: str, calendar_id: str) -> None:
+        await self.collection.delete_one({"_id": self.key(connection_id, calendar_id)})
+
 
 class Channels:
     """Google push channels (events.watch): which calendar each one watches."""

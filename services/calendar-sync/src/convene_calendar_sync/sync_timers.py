@@ -33,6 +33,7 @@ async def start(deps: Deps, connection: Connection, *, now: bool = True,
         await deps.timers.delete(sync_timer_id(connection.connection_id, calendar_id))
         await deps.busy.drop_calendar(connection.account_id, connection.connection_id,
                                       calendar_id)
+        await deps.sync_states.drop_calendar(connection.connection_id, calendar_id)
 
 
 async def sync_now(deps: Deps, connection_id: str, calendar_id: str, account_id: str) -> None:

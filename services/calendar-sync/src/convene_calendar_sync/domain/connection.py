@@ -44,6 +44,11 @@ SYNC_ON_BY_DEFAULT: dict[str, bool] = {"google": True, "caldav": True}
 WRITABLE = ("owner", "writer")
 
 
+def _ms(moment: datetime) -> datetime:
+    """``moment`` at the store's precision (milliseconds), so a stored copy compares equal."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def connection_id_for(account_id: str, user_id: str, provider: str, account_email: str) -> str:
     """The one id a provider account of a user has: ``con_`` + 32 hex digits."""
     key = f"{account_id}:{user_id}:{provider}:{account_email.strip().lower()}"
@@ -89,6 +94,7 @@ class Connection(BaseModel):
     purpose: Purpose = "all"
     status: Literal["active", "disconnected"] = "active"
     was_disconnected: bool = False
+    credentials_at: datetime | None = None  # when the current credentials were given
     version: int = 0
     created_at: datetime
     updated_at: datetime
@@ -159,7 +165,7 @@ def new_connection(*, account_id: str, user_id: str, provider: Provider, account
         account_id=account_id, user_id=user_id, provider=provider, account_email=account_email,
         server_url=server_url, listed=calendars, calendar_ids=[primary.calendar_id],
         primary_calendar_id=primary.calendar_id, sync_enabled=SYNC_ON_BY_DEFAULT[provider],
-        created_at=now, updated_at=now)
+        credentials_at=_ms(now), created_at=now, updated_at=now)
     return connection, [CalendarConnected(**connection.state_fields(now))]
 
 
@@ -178,7 +184,7 @@ def reconnect(connection: Connection, *, listed: Iterable[ProviderCalendar], now
                               inactive_calendar_ids=[], access_lost_reason=None,
                               server_url=server_url or connection.server_url,
                               sync_enabled=SYNC_ON_BY_DEFAULT[connection.provider],
-                              task_sync_enabled=False)
+                              task_sync_enabled=False, credentials_at=_ms(now))
         return new, [CalendarConnected(**new.state_fields(now), reconnected=True)]
     kept = [c for c in connection.calendar_ids if c in listed_ids] or [
         _primary_of(calendars).calendar_id]
@@ -188,7 +194,8 @@ def reconnect(connection: Connection, *, listed: Iterable[ProviderCalendar], now
     gone = [c for c in connection.calendar_ids if c not in listed_ids]
     new = connection.next(now, listed=calendars, calendar_ids=kept, primary_calendar_id=primary,
                           inactive_calendar_ids=[], access_lost_reason=None,
-                          server_url=server_url or connection.server_url)
+                          server_url=server_url or connection.server_url,
+                          credentials_at=_ms(now))
     events: list[Event] = []
     if restored:
         events.append(CalendarAccessRestored(**new._state(now), restored_calendar_ids=restored))
@@ -261,8 +268,13 @@ def disconnect(connection: Connection, *, now: datetime,
 
 
 def lose_access(connection: Connection, *, calendar_ids: Iterable[str],
-                reason: AccessLossReason, now: datetime) -> Change | None:
-    """R30: calendars the account can no longer read; None when already known."""
+                reason: AccessLossReason, now: datetime,
+                credentials_at: datetime | None = None) -> Change | None:
+    """R30: calendars the account can no longer read; None when already known, or when
+    the failure came from credentials older than the connection's (``credentials_at``: a
+    call that started before the user reconnected)."""
+    if credentials_at is not None and connection.credentials_at not in (None, credentials_at):
+        return None
     newly = [c for c in dict.fromkeys(calendar_ids)
              if c in connection.calendar_ids and c not in connection.inactive_calendar_ids]
     if not connection.active or not newly:
