@@ -208,3 +208,12 @@ def test_token_endpoint_faults(emulator, admin, monkeypatch):
     admin.add_fault("oauth.token", "invalid_grant")
     with pytest.raises(RefreshError, match="invalid_grant"):
         credentials.refresh(Request())
+
+
+def test_the_admin_lists_grants_with_their_refresh_tokens(emulator, admin) -> None:
+    issued = admin.grant(ALICE, CLIENT_ID, [CALENDAR])
+    [grant] = admin.grants(ALICE)
+    assert grant["refreshToken"] == issued["refresh_token"] and not grant["revoked"]
+    assert admin.grants(BOB) == []
+    admin.revoke_user(ALICE)
+    assert admin.grants(ALICE)[0]["revoked"] is True

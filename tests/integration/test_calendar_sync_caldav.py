@@ -321,3 +321,26 @@ async def test_availability_merges_counted_calendars_with_a_recurring_series(
     assert other.status_code == 200 and other.json()["bookable"] is True
     assert all(b["title"] is None for b in other.json()["busy"])
     assert len(other.json()["busy"]) == 4  # none of them overlap
+
+
+async def test_private_and_loopback_urls_are_refused_with_the_setting_off(
+        stack: Stack, new_account: Any) -> None:
+    acc = new_account()
+    stack.restart("calendar-sync", extra={"CONVENE_ALLOW_PRIVATE_URLS": "false"})
+    try:
+        radicale = RadicaleCalendars("alice")
+        port = radicale.url.rsplit(":", 1)[1]
+        for url in (radicale.url, f"http://localhost:{port}", "http://[::1]/dav/",
+                    "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest/",
+                    "http://10.1.2.3/dav/", "http://0.0.0.0/", "http://2130706433/"):
+            async def refused(url: str = url) -> dict | None:
+                answer = await sync_call(stack, "POST", "/connections/caldav", acc.token(),
+                                         json={"url": url, "username": "alice",
+                                               "password": radicale.password})
+                return None if answer.status_code == 403 else answer.json()  # host not known
+
+            body = await wait_for(refused, f"an answer for {url}", timeout=40)
+            assert body["error"]["code"] == "url_refused", (url, body)
+        assert "alice" not in str(await sync_events(stack, acc.id))  # nothing was connected
+    finally:
+        stack.start("calendar-sync")

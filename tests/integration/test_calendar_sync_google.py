@@ -19,10 +19,11 @@ from convene_calendar_sync.providers.google import google_event_id
 from convene_schemas.events.calendar_sync import (
     CalendarAccessLost,
     CalendarAccessRestored,
+    CalendarEventChanged,
     CalendarEventLinked,
 )
 from convene_schemas.events.meetings import MeetingCanceled, MeetingScheduled, MeetingUpdated
-from support import endpoint, wait_for
+from support import audit, crash_after_provider_write, endpoint, wait_for
 from support.calendar_sync import (
     SyncAccount,
     meeting_events_of,
@@ -30,7 +31,7 @@ from support.calendar_sync import (
     sync_call,
     sync_events,
 )
-from support.meetings import post_when_known
+from support.meetings import post_when_known, publish_event
 from support.services import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GOOGLE_REDIRECT_URI, Stack
 
 from infra.emulators.google_calendar.client import EmulatorAdmin
@@ -79,6 +80,8 @@ async def connect_google(stack: Stack, acc: SyncAccount, google: EmulatorAdmin,
     done = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
                            params=callback)
     assert done.status_code == 201, done.text
+    for grant in google.grants(email):  # the run's audit: no refresh token anywhere
+        audit.AUDIT.remember_secret(grant["refreshToken"] or "")
     connection = done.json()
     assert connection["provider"] == "google" and connection["sync_enabled"] is True
     if extra:
@@ -146,6 +149,19 @@ async def test_a_meeting_is_written_once_to_the_primary_google_calendar(
     assert edited.status_code == 200, edited.text
     await wait_for(lambda: stored(summary="Renamed", description="New agenda"),
                    "the edit in Google", timeout=40)
+    moved_to = start_in(4, hour=15)
+    moved = await meetings_call(stack, "POST", f"/meetings/{meeting['id']}/reschedule",
+                                acc.token(), json={"start": moved_to.isoformat(),
+                                                   "time_zone": "Europe/Rome",
+                                                   "duration_minutes": 45})
+    assert moved.status_code == 200, moved.text
+
+    def moved_in_google() -> list[dict] | None:
+        found = stored()
+        return found if found and datetime.fromisoformat(
+            found[0]["start"]["dateTime"]) == moved_to else None
+
+    await wait_for(moved_in_google, "the reschedule in Google", timeout=40)
     canceled = await meetings_call(stack, "POST", f"/meetings/{meeting['id']}/cancel",
                                    acc.token(), json={})
     assert canceled.status_code == 200
@@ -158,7 +174,11 @@ async def test_google_events_become_crm_meetings_and_a_410_resync_duplicates_not
         stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
     acc = new_account()
     email, _ = await connect_google(stack, acc, google)
+    our_meeting = await schedule(stack, acc, f"Ours-{uuid.uuid4().hex[:6]}")
     start = start_in(2, 14)
+    lonely = google.insert_event(email, {
+        "summary": "Dentist", "start": {"dateTime": start_in(2, 8).isoformat()},
+        "end": {"dateTime": (start_in(2, 8) + timedelta(minutes=30)).isoformat()}})
     made = google.insert_event(email, {
         "summary": "Call with Dana", "organizer": {"email": email},
         "start": {"dateTime": start.isoformat()},
@@ -173,11 +193,24 @@ async def test_google_events_become_crm_meetings_and_a_410_resync_duplicates_not
     [created] = await wait_for(lambda: synced(MeetingScheduled), "the synced meeting",
                                timeout=60)
     assert created.title == "Call with Dana"
+    async def ours_read_back() -> list | None:
+        found = [e for e in await sync_events(stack, acc.id, CalendarEventChanged)
+                 if e.created_by_convene_meeting_id == our_meeting["id"]]
+        return found or None
+
+    ours = await wait_for(ours_read_back, "our meeting's event read back, flagged", timeout=40)
+    assert all(e.created_by_integration for e in ours)  # ours: flagged, so no loop
+    changed = await sync_events(stack, acc.id, CalendarEventChanged)
+    assert lonely["id"] not in {e.provider_event_id for e in changed}  # no contact: not published
+    assert {e.title for e in changed if not e.created_by_integration} == {"Call with Dana"}
     google.invalidate_sync_tokens(email)
     google.patch_event(email, made["id"], {"summary": "Call with Dana, renamed"})
     await wait_for(lambda: synced(MeetingUpdated), "the rename after a full resync",
                    timeout=60)
     assert len(await synced(MeetingScheduled) or []) == 1  # the resync made no second one
+    synced_ids = {e.meeting_id for e in await meeting_events_of(stack, acc.id)
+                  if e.source == "calendar_sync"}
+    assert synced_ids == {created.meeting_id}  # our own meeting never came back as new
     google.delete_event(email, made["id"])
     await wait_for(lambda: synced(MeetingCanceled), "the synced meeting canceled", timeout=60)
 
@@ -206,3 +239,87 @@ async def test_a_revoked_grant_makes_the_host_not_bookable_until_they_reconnect(
     seen = await sync_call(stack, "GET", f"/users/{acc.host['id']}/availability",
                            acc.token(acc.colleague["id"]), params=window)
     assert seen.json()["bookable"] is True
+
+
+async def test_a_crash_after_the_google_write_and_a_redelivery_leave_one_event(
+        stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
+    acc = new_account()
+    email, _ = await connect_google(stack, acc, google)
+    title = f"Crash-{uuid.uuid4().hex[:6]}"
+    stack.restart("calendar-sync", module=crash_after_provider_write.MODULE,
+                  extra={crash_after_provider_write.TITLE_VARIABLE: title})
+    sync = stack.services["calendar-sync"]
+    try:
+        meeting = await schedule(stack, acc, title)
+        await wait_for(lambda: sync.process.poll() is not None, "calendar-sync to die",
+                       timeout=40)
+        assert sync.process.returncode == -9
+        assert crash_after_provider_write.MESSAGE in sync.log_tail(), sync.log_tail()
+    finally:
+        stack.start("calendar-sync")
+    event_id = google_event_id(meeting["id"])
+
+    async def linked() -> list | None:
+        return await sync_events(stack, acc.id, CalendarEventLinked) or None
+
+    await wait_for(linked, "CalendarEventLinked after the restart", timeout=40)
+    [scheduled] = [e for e in await meeting_events_of(stack, acc.id)
+                   if isinstance(e, MeetingScheduled) and e.meeting_id == meeting["id"]]
+    await publish_event(stack, scheduled)  # delivered once more
+    edited = await meetings_call(stack, "PATCH", f"/meetings/{meeting['id']}", acc.token(),
+                                 json={"title": f"{title}-after"})
+    assert edited.status_code == 200
+
+    def renamed() -> list[dict] | None:
+        found = [e for e in google.stored_events(email) if e["id"] == event_id]
+        return found if found and found[0]["summary"] == f"{title}-after" else None
+
+    await wait_for(renamed, "the edit after the crash", timeout=40)
+    mine = [e for e in google.stored_events(email)
+            if e.get("iCalUID") == meeting["ical_uid"]]
+    assert [e["id"] for e in mine] == [event_id]  # one event, ours
+    assert len(await sync_events(stack, acc.id, CalendarEventLinked)) == 1
+
+
+async def test_push_notifications_bring_changes_without_waiting_for_the_poll(
+        stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
+    """calendar-sync opens a channel per synced calendar (events.watch) at its push address;
+    with the poll an hour away, a change made in Google arrives through the notification the
+    emulator POSTs; disconnecting stops the channel."""
+    port = stack.services["calendar-sync"].port
+    address = f"http://127.0.0.1:{port}/push/google"
+    stack.restart("calendar-sync", extra={"CONVENE_GOOGLE_PUSH_ADDRESS": address,
+                                          "CONVENE_SYNC_INTERVAL_S": "3600"})
+    try:
+        acc = new_account()
+        email, connection = await connect_google(stack, acc, google)
+
+        def channel() -> list[dict] | None:
+            found = [c for c in google.channels() if c["calendarId"] == email and c["active"]]
+            return found or None
+
+        [opened] = await wait_for(channel, "a push channel on the primary calendar", timeout=40)
+        assert opened["address"] == address
+        start = start_in(2, 14)
+        made = google.insert_event(email, {
+            "summary": "Pushed call", "organizer": {"email": email},
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(minutes=30)).isoformat()},
+            "attendees": [{"email": acc.contact["email"]}]})
+
+        async def published() -> list | None:
+            found = [e for e in await sync_events(stack, acc.id, CalendarEventChanged)
+                     if e.provider_event_id == made["id"]]
+            return found or None
+
+        await wait_for(published, "the change, brought by the push notification", timeout=30)
+        delivered = [n for n in google.notifications()
+                     if n["channelId"] == opened["id"] and n.get("state") == "exists"]
+        assert delivered and delivered[0].get("status") == 204
+        gone = await sync_call(stack, "DELETE", f"/connections/{connection['connection_id']}",
+                               acc.token())
+        assert gone.status_code == 200
+        stopped = [c for c in google.channels() if c["id"] == opened["id"]]
+        assert stopped and stopped[0]["stopped"] is True
+    finally:
+        stack.start("calendar-sync")

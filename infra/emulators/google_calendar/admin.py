@@ -59,6 +59,7 @@ class AdminApi:
             ("DELETE", "/faults", self.clear_faults),
             ("POST", "/consent", self.consent),
             ("POST", "/grants", self.grant),
+            ("GET", "/grants", self.list_grants),
             ("POST", "/access-tokens/expire", self.expire_access_tokens),
             ("GET", "/clock", self.clock),
             ("POST", "/clock", self.advance_clock),
@@ -193,6 +194,15 @@ class AdminApi:
         return {"access_token": access.token, "refresh_token": grant.refresh_token,
                 "expires_in": self.state.config.access_token_ttl, "token_type": "Bearer",
                 "scope": " ".join(sorted(grant.scopes))}
+
+    async def list_grants(self, request: Request) -> dict:
+        """Every grant (of ``?email=`` only, if given) with its refresh token: what a test
+        needs to check that no token issued to a client ever shows up where it must not."""
+        email = request.query_params.get("email")
+        return {"items": [{"id": g.id, "user": g.user, "clientId": g.client_id,
+                           "scopes": sorted(g.scopes), "refreshToken": g.refresh_token,
+                           "revoked": g.revoked}
+                          for g in self.state.grants.values() if email in (None, g.user)]}
 
     async def revoke_user(self, request: Request) -> dict:
         """The user removes the app's access in their Google account."""

@@ -76,6 +76,10 @@ class EmulatorAdmin:
         return self._call("POST", "/grants", {"email": email, "clientId": client_id,
                                               "scopes": scopes, "offline": offline})
 
+    def grants(self, email: str | None = None) -> list[dict]:
+        path = "/grants" + (f"?email={email}" if email else "")
+        return self._call("GET", path)["items"]
+
     def revoke_user(self, email: str, client_id: str | None = None) -> int:
         return self._call("POST", f"/users/{email}/revoke", {"clientId": client_id})["revoked"]
 
