@@ -23,9 +23,10 @@ from convene_schemas.events.calendar_sync import (
     CalendarEventLinked,
 )
 from convene_schemas.events.meetings import MeetingCanceled, MeetingScheduled, MeetingUpdated
-from support import audit, crash_after_provider_write, endpoint, wait_for
+from support import audit, endpoint, wait_for
 from support.calendar_sync import (
     SyncAccount,
+    dies_after_the_provider_write,
     meeting_events_of,
     meetings_call,
     sync_call,
@@ -246,17 +247,8 @@ async def test_a_crash_after_the_google_write_and_a_redelivery_leave_one_event(
     acc = new_account()
     email, _ = await connect_google(stack, acc, google)
     title = f"Crash-{uuid.uuid4().hex[:6]}"
-    stack.restart("calendar-sync", module=crash_after_provider_write.MODULE,
-                  extra={crash_after_provider_write.TITLE_VARIABLE: title})
-    sync = stack.services["calendar-sync"]
-    try:
+    async with dies_after_the_provider_write(stack, title):
         meeting = await schedule(stack, acc, title)
-        await wait_for(lambda: sync.process.poll() is not None, "calendar-sync to die",
-                       timeout=40)
-        assert sync.process.returncode == -9
-        assert crash_after_provider_write.MESSAGE in sync.log_tail(), sync.log_tail()
-    finally:
-        stack.start("calendar-sync")
     event_id = google_event_id(meeting["id"])
 
     async def linked() -> list | None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import httpx
 from convene_kit.testing import read_records, topic_size
 from convene_schemas.envelope import from_kafka_message
 
-from support import endpoint, wait_for
+from support import crash_after_provider_write, endpoint, wait_for
 from support.services import Stack
 from support.skeleton import auth
 
@@ -195,3 +197,21 @@ async def disconnect_all(stack: Stack, acc: SyncAccount) -> None:
         if connection["status"] == "active":
             await sync_call(stack, "DELETE", f"/connections/{connection['connection_id']}",
                             acc.token())
+
+
+@asynccontextmanager
+async def dies_after_the_provider_write(stack: Stack, title: str) -> AsyncIterator[None]:
+    """calendar-sync restarted so that it dies (SIGKILL) right after the provider accepts
+    the meeting titled ``title`` (support/crash_after_provider_write.py); the block makes
+    that meeting. On leaving, the death is checked and calendar-sync started normally."""
+    stack.restart("calendar-sync", module=crash_after_provider_write.MODULE,
+                  extra={crash_after_provider_write.TITLE_VARIABLE: title})
+    sync = stack.services["calendar-sync"]
+    try:
+        yield
+        await wait_for(lambda: sync.process.poll() is not None, "calendar-sync to die",
+                       timeout=40)
+        assert sync.process.returncode == -9
+        assert crash_after_provider_write.MESSAGE in sync.log_tail(), sync.log_tail()
+    finally:
+        stack.start("calendar-sync")
