@@ -14,12 +14,10 @@ from infra.emulators.google_calendar.state import EmulatorConfig
 from tests.emulators.google_support import (
     ALICE,
     BOB,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REDIRECT_URI,
     PushReceiver,
     calendar_service,
     credentials_for,
+    fresh_world,
 )
 
 
@@ -32,11 +30,7 @@ def emulator() -> Iterator[EmulatorThread]:
 @pytest.fixture
 def admin(emulator: EmulatorThread) -> Iterator[EmulatorAdmin]:
     """A fresh world per test: one OAuth client, Alice (Europe/Rome) and Bob (UTC)."""
-    client = EmulatorAdmin(emulator.base_url)
-    client.reset()
-    client.add_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
-    client.add_user(ALICE, "Alice", "Europe/Rome")
-    client.add_user(BOB, "Bob", "UTC")
+    client = fresh_world(emulator)
     yield client
     client.close()
 

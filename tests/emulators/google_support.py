@@ -26,6 +26,17 @@ ALICE = "alice@example.test"
 BOB = "bob@example.test"
 
 
+def fresh_world(emulator: EmulatorThread) -> EmulatorAdmin:
+    """The emulator emptied, then one OAuth client, Alice (Europe/Rome) and Bob (UTC): the
+    world every test of the emulator and of calendar-sync's Google adapter starts from."""
+    admin = EmulatorAdmin(emulator.base_url)
+    admin.reset()
+    admin.add_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
+    admin.add_user(ALICE, "Alice", "Europe/Rome")
+    admin.add_user(BOB, "Bob", "UTC")
+    return admin
+
+
 def credentials_for(emulator: EmulatorThread, admin: EmulatorAdmin, email: str,
                     scopes: tuple[str, ...] = (CALENDAR,)) -> Credentials:
     """Credentials holding only a refresh token: google-auth refreshes them against the

@@ -153,7 +153,6 @@ class FakeAdapters(AdapterFactory):
         self.accounts: dict[str, FakeAccount] = {}  # by login (CalDAV) or refresh token
         self.codes: dict[str, tuple[str, str]] = {}  # code -> (verifier, refresh token)
         self.revoked: list[str] = []
-        self.issued_states: list[str] = []
         self.resolver = self.resolve
 
     @staticmethod
@@ -179,7 +178,6 @@ class FakeAdapters(AdapterFactory):
         return FakeAdapter(account, account.secret if account else "", "google")
 
     def google_authorization_url(self, state: str, code_verifier: str) -> str:
-        self.issued_states.append(state)
         return f"https://accounts.example/auth?state={state}"
 
     async def exchange_google_code(self, code: str, code_verifier: str) -> GoogleGrant:

@@ -41,6 +41,7 @@ from convene_calendar_sync.providers.google_oauth import (
     NoRefreshToken,
     OAuthExchangeFailed,
 )
+from convene_calendar_sync.settings import allow_plain_http_oauth_to_loopback
 
 from infra.emulators.google_calendar.app import EmulatorThread
 from infra.emulators.google_calendar.client import EmulatorAdmin
@@ -52,6 +53,7 @@ from tests.emulators.google_support import (
     CLIENT_SECRET,
     REDIRECT_URI,
     PushReceiver,
+    fresh_world,
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -75,19 +77,18 @@ def emulator() -> Iterator[EmulatorThread]:
 @pytest.fixture
 def admin(emulator: EmulatorThread) -> Iterator[EmulatorAdmin]:
     """A fresh world per test: the OAuth client, Alice (Europe/Rome) and Bob (UTC)."""
-    client = EmulatorAdmin(emulator.base_url)
-    client.reset()
-    client.add_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
-    client.add_user(ALICE, "Alice", "Europe/Rome")
-    client.add_user(BOB, "Bob", "UTC")
+    client = fresh_world(emulator)
     yield client
     client.close()
 
 
 @pytest.fixture
 def config(emulator: EmulatorThread) -> GoogleConfig:
-    return GoogleConfig.at(emulator.base_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                           redirect_uri=REDIRECT_URI)
+    config = GoogleConfig.at(emulator.base_url, client_id=CLIENT_ID,
+                             client_secret=CLIENT_SECRET, redirect_uri=REDIRECT_URI)
+    # what bootstrap does for a service configured with the emulator's http endpoints
+    assert allow_plain_http_oauth_to_loopback(config.auth_uri, config.token_uri)
+    return config
 
 
 @pytest.fixture(autouse=True)

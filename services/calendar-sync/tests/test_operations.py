@@ -8,8 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from calendar_sync_support import ACCOUNT, NOW, FakeAccount, FakeAdapter, connect_google  # noqa: I001
 from convene_calendar_sync.operations import rotate_keys
+from convene_calendar_sync.providers.base import AccessDenied
 from convene_calendar_sync.providers.metered import PROVIDER_CALLS, MeteredAdapter
 from convene_calendar_sync.store import CREDENTIALS, CredentialStore
 from convene_calendar_sync.sync_timers import sync_timer_id
@@ -93,10 +95,8 @@ async def test_every_provider_call_is_metered_with_its_outcome() -> None:
                    if sample.name.endswith("_count") and sample.labels == wanted)
 
     before = count("access_denied")
-    try:
+    with pytest.raises(AccessDenied):
         await adapter.list_calendars()
-    except Exception as exc:  # noqa: BLE001
-        assert type(exc).__name__ == "AccessDenied"
     assert count("access_denied") == before + 1
 
 

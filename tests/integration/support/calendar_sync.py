@@ -215,3 +215,14 @@ async def dies_after_the_provider_write(stack: Stack, title: str) -> AsyncIterat
         assert crash_after_provider_write.MESSAGE in sync.log_tail(), sync.log_tail()
     finally:
         stack.start("calendar-sync")
+
+
+async def host_bookable(stack: Stack, acc: SyncAccount) -> bool:
+    """Whether a colleague sees the host as bookable over the coming week (R30)."""
+    now = datetime.now(timezone.utc)
+    answer = await sync_call(stack, "GET", f"/users/{acc.host['id']}/availability",
+                             acc.token(acc.colleague["id"]),
+                             params={"start": now.isoformat(),
+                                     "end": (now + timedelta(days=7)).isoformat()})
+    assert answer.status_code == 200, answer.text
+    return bool(answer.json()["bookable"])

@@ -40,7 +40,10 @@ from convene_calendar_sync.domain.errors import VersionConflict
 from convene_calendar_sync.handlers import TOPICS, build_handlers
 from convene_calendar_sync.inbound import CalendarPolling
 from convene_calendar_sync.outbound import OUTBOUND_RETRY, OutboundRetry
-from convene_calendar_sync.settings import CalendarSyncSettings
+from convene_calendar_sync.settings import (
+    CalendarSyncSettings,
+    allow_plain_http_oauth_to_loopback,
+)
 from convene_calendar_sync.store import (
     CHANNELS,
     CONNECTIONS,
@@ -109,6 +112,8 @@ def bootstrap(
 ) -> CalendarSync:
     """Build calendar-sync; each keyword argument replaces one dependency (tests)."""
     settings = settings or CalendarSyncSettings()
+    allow_plain_http_oauth_to_loopback(settings.google_auth_uri, settings.google_token_uri,
+                                       settings.google_revoke_uri)
     broker = broker or build_broker(settings)
     store = store or MongoStore.from_settings(settings)
     store.declare(*INDEXES, *BUSY_INDEXES, *revision_indexes(REVISIONS),

@@ -47,9 +47,10 @@ import asyncio
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from convene_kit.clock import as_utc
 from convene_kit.store import MAX_FIND, IndexSpec, find_all, scoped_filter
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -74,16 +75,9 @@ def event_key(provider_event_id: str) -> str:
     return hashlib.sha1(provider_event_id.encode()).hexdigest()[:20]
 
 
-def _aware(moment: datetime) -> datetime:
-    """A stored datetime in aware UTC (the driver gives naive UTC unless tz_aware)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
 def _stored(moment: datetime) -> datetime:
     """What BSON keeps of a datetime (milliseconds), so a re-read compares equal."""
-    utc = _aware(moment)
+    utc = as_utc(moment)
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
@@ -128,7 +122,7 @@ class _Listed:
 def _entries(document: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     """A month document's events with aware datetimes (comparable to :class:`_Listed`)."""
     return {key: {"event_id": entry["event_id"], "title": entry["title"],
-                  "intervals": [{"start": _aware(i["start"]), "end": _aware(i["end"])}
+                  "intervals": [{"start": as_utc(i["start"]), "end": as_utc(i["end"])}
                                 for i in entry["intervals"]]}
             for key, entry in ((document or {}).get("events") or {}).items()}
 

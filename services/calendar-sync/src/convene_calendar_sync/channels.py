@@ -17,6 +17,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from convene_kit.clock import as_utc
 from prometheus_client import Gauge
 
 from convene_calendar_sync import sync_timers
@@ -47,7 +48,7 @@ async def ensure(deps: Deps, connection: Connection, calendar_id: str,
     current = [c for c in await deps.channels.of_connection(connection.connection_id)
                if c["calendar_key"] == key]
     margin = timedelta(seconds=settings.google_channel_renew_before_s)
-    if any(_aware(c["expires_at"]) > now + margin for c in current):
+    if any(as_utc(c["expires_at"]) > now + margin for c in current):
         return
     CHANNELS_EXPIRING.set(len(current))
     channel_id = uuid.uuid4().hex
@@ -97,9 +98,3 @@ async def notified(deps: Deps, *, channel_id: str, token: str, resource_id: str,
         await sync_timers.sync_now(deps, channel["connection_id"], channel["calendar_id"],
                                    channel["account_id"])
     return True
-
-
-def _aware(value: Any) -> Any:
-    from datetime import timezone
-
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -27,13 +27,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from convene_kit.aggregates import KeyTaken
+from convene_kit.clock import as_utc
 from convene_kit.store import MAX_FIND, find_all
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from convene_calendar_sync import access, channels
 from convene_calendar_sync.deps import Deps
-from convene_calendar_sync.domain.calendar_events import ChangePage, RemoteEvent
+from convene_calendar_sync.domain.calendar_events import RemoteEvent
 from convene_calendar_sync.domain.connection import Connection
 from convene_calendar_sync.domain.errors import NotFound
 from convene_calendar_sync.domain.synced import (
@@ -171,7 +172,7 @@ async def _sync(deps: Deps, connection: Connection, calendar_id: str,
             previous = state.get("synced_at")
             if previous is not None:
                 SYNC_LAG.labels(provider=connection.provider).observe(
-                    (deps.clock() - _aware(previous)).total_seconds())
+                    (deps.clock() - as_utc(previous)).total_seconds())
             return
 
 
@@ -274,7 +275,7 @@ async def _gone(deps: Deps, connection: Connection, calendar_id: str,
                                sort=[("_id", 1)], limit=MAX_FIND)
         for document in found:
             ended = document.get("end")
-            if ended is not None and _aware(ended) < window_start:
+            if ended is not None and as_utc(ended) < window_start:
                 continue
             if document["provider_event_id"] not in shown:
                 await _publish_one(deps, connection, calendar_id,
@@ -284,11 +285,3 @@ async def _gone(deps: Deps, connection: Connection, calendar_id: str,
             return
         after = found[-1]["_id"]
 
-
-def _aware(value: datetime) -> datetime:
-    from datetime import timezone
-
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-__all__ = ["CalendarPolling", "ChangePage", "sync_calendar"]

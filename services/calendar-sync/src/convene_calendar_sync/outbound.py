@@ -35,7 +35,6 @@ from convene_calendar_sync.deps import Deps
 from convene_calendar_sync.domain.calendar_events import Attendee, OutboundEvent, WrittenEvent
 from convene_calendar_sync.domain.connection import Connection
 from convene_calendar_sync.providers.base import AccessDenied, CalendarGone, ProviderUnavailable
-from convene_calendar_sync.store import LINK_EVENTS
 
 logger = logging.getLogger(__name__)
 
@@ -240,5 +239,3 @@ class OutboundRetry:
         await write_meeting(deps, meeting)
         return True
 
-
-__all__ = ["LINK_EVENTS", "OUTBOUND_RETRY", "OutboundRetry", "write_meeting"]

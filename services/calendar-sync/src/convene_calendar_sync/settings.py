@@ -1,4 +1,8 @@
-"""Settings of the calendar-sync service: CONVENE_* environment variables (see convene_kit)."""
+"""Settings of the calendar-sync service: CONVENE_* environment variables (see convene_kit),
+and the one environment switch a library needs (:func:`allow_plain_http_oauth_to_loopback`)."""
+
+import os
+from urllib.parse import urlsplit
 
 from convene_kit.settings import ServiceSettings
 from pydantic import Field, SecretStr
@@ -48,3 +52,23 @@ class CalendarSyncSettings(ServiceSettings):
     sync_window_future_days: int = 185
     timer_interval_s: float = 1.0
     availability_max_days: int = 92
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def allow_plain_http_oauth_to_loopback(*uris: str) -> bool:
+    """Let oauthlib talk OAuth over plain http to a loopback host (the Google emulator of
+    the tests and `make run`); True if it was allowed.
+
+    oauthlib refuses http:// endpoints unless OAUTHLIB_INSECURE_TRANSPORT is set, and reads
+    that variable on every call (it has no per-client switch). It is set only when one of
+    ``uris`` is plain http on a loopback host, and never unset: a set-then-restore pair
+    would race between worker threads, and a process configured with loopback endpoints
+    talks OAuth to nothing else. A plain-http endpoint anywhere else stays refused."""
+    for uri in uris:
+        parts = urlsplit(uri)
+        if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+            os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+            return True
+    return False

@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from convene_kit.aggregates import VersionedRepository
+from convene_kit.clock import as_utc
 from convene_kit.outbox import insert_with_events
 from convene_kit.store import MAX_FIND, IndexSpec, find_all, scoped_filter
 from pymongo.asynchronous.collection import AsyncCollection
@@ -187,7 +188,7 @@ class OAuthStates:
         expired or unknown state gives None."""
         key = self.state_hash(state)
         found = await self.collection.find_one({"_id": key})
-        if found is None or _aware(found["expires_at"]) <= now:
+        if found is None or as_utc(found["expires_at"]) <= now:
             return None
         try:
             await self.collection.insert_one({"_id": f"used:{key}", "used_at": now,
@@ -273,9 +274,3 @@ class Channels:
 
     async def delete(self, channel_id: str) -> None:
         await self.collection.delete_one({"_id": channel_id})
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import timezone
-
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

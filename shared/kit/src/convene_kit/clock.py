@@ -18,3 +18,11 @@ def utc_now() -> datetime:
     written and read back compares equal."""
     now = datetime.now(timezone.utc)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A time as aware UTC. The kit's store reads times aware; one without a zone (read by
+    a client without ``tz_aware``) is UTC, as BSON keeps every time."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

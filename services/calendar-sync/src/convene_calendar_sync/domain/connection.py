@@ -27,7 +27,6 @@ from convene_schemas.events.calendar_sync import (
     CalendarConnected,
     CalendarConnectionUpdated,
     CalendarDisconnected,
-    ConnectionState,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,11 +41,6 @@ SYNC_ON_BY_DEFAULT: dict[str, bool] = {"google": True, "caldav": True}
 """R26: calendar sync is on by default for Google (and Microsoft 365, part 2)."""
 
 WRITABLE = ("owner", "writer")
-
-
-def _ms(moment: datetime) -> datetime:
-    """``moment`` at the store's precision (milliseconds), so a stored copy compares equal."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def connection_id_for(account_id: str, user_id: str, provider: str, account_email: str) -> str:
@@ -165,7 +159,7 @@ def new_connection(*, account_id: str, user_id: str, provider: Provider, account
         account_id=account_id, user_id=user_id, provider=provider, account_email=account_email,
         server_url=server_url, listed=calendars, calendar_ids=[primary.calendar_id],
         primary_calendar_id=primary.calendar_id, sync_enabled=SYNC_ON_BY_DEFAULT[provider],
-        credentials_at=_ms(now), created_at=now, updated_at=now)
+        credentials_at=now, created_at=now, updated_at=now)
     return connection, [CalendarConnected(**connection.state_fields(now))]
 
 
@@ -184,7 +178,7 @@ def reconnect(connection: Connection, *, listed: Iterable[ProviderCalendar], now
                               inactive_calendar_ids=[], access_lost_reason=None,
                               server_url=server_url or connection.server_url,
                               sync_enabled=SYNC_ON_BY_DEFAULT[connection.provider],
-                              task_sync_enabled=False, credentials_at=_ms(now))
+                              task_sync_enabled=False, credentials_at=now)
         return new, [CalendarConnected(**new.state_fields(now), reconnected=True)]
     kept = [c for c in connection.calendar_ids if c in listed_ids] or [
         _primary_of(calendars).calendar_id]
@@ -194,8 +188,7 @@ def reconnect(connection: Connection, *, listed: Iterable[ProviderCalendar], now
     gone = [c for c in connection.calendar_ids if c not in listed_ids]
     new = connection.next(now, listed=calendars, calendar_ids=kept, primary_calendar_id=primary,
                           inactive_calendar_ids=[], access_lost_reason=None,
-                          server_url=server_url or connection.server_url,
-                          credentials_at=_ms(now))
+                          server_url=server_url or connection.server_url, credentials_at=now)
     events: list[Event] = []
     if restored:
         events.append(CalendarAccessRestored(**new._state(now), restored_calendar_ids=restored))
@@ -296,6 +289,3 @@ def restore_access(connection: Connection, *, calendar_ids: Iterable[str],
                           access_lost_reason=connection.access_lost_reason if rest else None)
     return new, [CalendarAccessRestored(**new._state(now), restored_calendar_ids=back)]
 
-
-def state_event_types() -> tuple[type[ConnectionState], ...]:
-    return (CalendarConnected, CalendarConnectionUpdated)

@@ -4,7 +4,7 @@ and read with ``icalendar`` and series expanded with ``recurring_ical_events``.
 
 The URL is the user's, so every request goes through the egress guard
 (:func:`convene_kit.egress.guarded_client`): caldav's HTTP session is replaced by a guarded
-httpx client (:class:`_GuardedDAVClient`). Choices worth knowing:
+httpx client (:class:`GuardedDAVClient`). Choices worth knowing:
 
 * Basic auth is sent with every request (no 401 round trip; Digest is not supported).
 * The primary calendar is the first VEVENT calendar in href order: RFC 6638's default
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, tzinfo
 from typing import Any, NoReturn, cast
@@ -31,7 +31,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
-from caldav.aio import AsyncDAVClient, Calendar
+from caldav.aio import Calendar
 from caldav.lib import error as dav_error
 from convene_kit.egress import EgressPolicy, EgressRefused, Resolver, guarded_client
 from lxml import etree
@@ -52,6 +52,7 @@ from convene_calendar_sync.providers.base import (
     ProviderUnavailable,
     UrlRefused,
 )
+from convene_calendar_sync.providers.caldav_http import GuardedDAVClient
 from convene_calendar_sync.providers.caldav_ical import (
     remote_event,
     resource_name,
@@ -71,59 +72,6 @@ _CALENDAR_PROPS = ["{DAV:}resourcetype", "{DAV:}displayname", f"{_CALDAV}calenda
 _VALID_SYNC_TOKEN = "{DAV:}valid-sync-token"
 _GETETAG = "{DAV:}getetag"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-class _Response:
-    """An httpx response with the attributes caldav reads of a niquests response."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.status_code = response.status_code
-        self.headers = response.headers
-        self.content = response.content
-        self.text = response.text
-        self.url = response.url
-        self.reason = self.reason_phrase = response.reason_phrase
-
-
-class _GuardedSession:
-    """Stands in for the HTTP session of caldav's async client. caldav requires niquests
-    and so always takes its niquests code path, whose ``request(method, url, data=...,
-    proxies=..., verify=..., cert=...)`` this accepts; TLS options and timeouts are the
-    guarded client's own, set once."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
-
-    async def request(self, method: str, url: str, *, data: bytes | str | None = None,
-                      content: bytes | str | None = None, headers: Any = None,
-                      auth: httpx.Auth | None = None, proxies: Any = None,
-                      **_tls_and_timeout: Any) -> _Response:
-        if proxies:
-            raise ValueError("proxies would bypass the egress guard")
-        response = await self._client.request(
-            method, url, content=data if data is not None else content, headers=headers,
-            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
-        return _Response(response)
-
-    async def close(self) -> None:
-        await self._client.aclose()
-
-    aclose = close
-
-
-class _GuardedDAVClient(AsyncDAVClient):
-    """caldav's async client with a guarded session, also when caldav recreates it."""
-
-    def __init__(self, *, session_factory: Callable[[], httpx.AsyncClient],
-                 **kwargs: Any) -> None:
-        self._session_factory = session_factory
-        super().__init__(**kwargs)
-        assert self.features is not None
-        # caldav retries a 401 once without HTTP/2 while that feature is unknown: moot here.
-        self.features.set_feature("http.multiplexing", False)
-
-    def _create_session(self) -> None:
-        self.session = _GuardedSession(self._session_factory())
 
 
 def _public_url(url: str) -> str:
@@ -152,7 +100,7 @@ class CalDavAdapter:
             raise UrlRefused("the CalDAV URL must be an http or https URL with a host")
         self._url = _public_url(url)  # userinfo in the URL is never used nor repeated
         self._username = username
-        self._client = _GuardedDAVClient(
+        self._client = GuardedDAVClient(
             session_factory=lambda: guarded_client(policy, resolver=resolver, timeout=timeout_s,
                                                    follow_redirects=True),
             url=self._url, username=username, password=password,

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from google.auth.transport.requests import AuthorizedSession
@@ -34,7 +32,6 @@ USERINFO_EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
 # report as a changed scope.
 DEFAULT_SCOPES = (CALENDAR_SCOPE, "openid", USERINFO_EMAIL_SCOPE)
 _EMAIL_SCOPES = (USERINFO_EMAIL_SCOPE, "email")
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _HTTP_TIMEOUT_S = 30
 
 
@@ -150,21 +147,7 @@ def calendar_service(config: GoogleConfig, creds: Credentials) -> Any:
 # --- the blocking halves (worker threads) ----------------------------------------------------
 
 
-def _allow_plain_http_to_loopback(*uris: str) -> None:
-    """oauthlib refuses http:// endpoints unless OAUTHLIB_INSECURE_TRANSPORT is set, and reads
-    that variable on every call (it has no per-client switch). The emulator (tests, `make run`)
-    serves OAuth on http://127.0.0.1, so the variable is set here, only when an endpoint is
-    plain http on a loopback host, and never unset: a set-then-restore pair would race between
-    worker threads, and a process configured with loopback endpoints talks OAuth to nothing
-    else. A plain-http endpoint anywhere else stays refused by oauthlib."""
-    for uri in uris:
-        parts = urlsplit(uri)
-        if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
-            os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
-
-
 def _flow(config: GoogleConfig, code_verifier: str) -> Flow:
-    _allow_plain_http_to_loopback(config.auth_uri, config.token_uri)
     client = {"web": {"client_id": config.client_id, "client_secret": config.client_secret,
                       "auth_uri": config.auth_uri, "token_uri": config.token_uri,
                       "redirect_uris": [config.redirect_uri]}}
@@ -225,7 +208,6 @@ def _account_email(config: GoogleConfig, creds: Credentials, scopes: tuple[str, 
 
 def _revoke(config: GoogleConfig, refresh_token: str) -> None:
     try:
-        _allow_plain_http_to_loopback(config.revoke_uri)
         url, headers, body = WebApplicationClient(config.client_id).prepare_token_revocation_request(
             config.revoke_uri, refresh_token, token_type_hint="refresh_token")
         response = requests.post(url, data=body, headers=headers, timeout=_HTTP_TIMEOUT_S)

@@ -27,11 +27,11 @@ replicas, and the reminder email.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from convene_kit.clock import Clock, utc_now
+from convene_kit.clock import Clock, as_utc, utc_now
 from convene_kit.kafka import EventPublisher
 from convene_kit.outbox import Outbox, outbox_entries
 from convene_kit.timers import Timers
@@ -129,17 +129,13 @@ def reminder_events(timer: dict[str, Any], now: datetime) -> list[ReminderDue]:
             recipient=RecipientModel(kind=person["kind"], id=person["id"],
                                      email=person["email"], time_zone=person["time_zone"],
                                      language=person["language"]),
-            offset=timer["offset"], due_at=_utc(timer["due_at"]),
-            meeting_start=_utc(timer["meeting_start"])))
+            offset=timer["offset"], due_at=as_utc(timer["due_at"]),
+            meeting_start=as_utc(timer["meeting_start"])))
     return events
 
 
 def _offset_minutes(timer: dict[str, Any]) -> int:
     return ReminderOffset.model_validate(timer["offset"]).minutes()
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class ReminderFiring:
@@ -165,7 +161,7 @@ class ReminderFiring:
             await self.timers.delete(timer["_id"])  # fired by another replica
             return False
         REMINDERS_FIRED.inc()
-        REMINDER_LATENESS.observe(max(0.0, (now - _utc(timer["due_at"])).total_seconds()))
+        REMINDER_LATENESS.observe(max(0.0, (now - as_utc(timer["due_at"])).total_seconds()))
         try:
             await self.outbox.publish_pending(self.collection, claim)
         except Exception:

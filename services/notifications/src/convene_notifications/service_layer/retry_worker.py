@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from convene_kit.claims import Claims
-from convene_kit.clock import Clock, utc_now
+from convene_kit.clock import Clock, as_utc, utc_now
 from convene_kit.periodic import every
 from convene_kit.store import IndexSpec
 from prometheus_client import Gauge
@@ -51,10 +51,6 @@ RETRIES_PENDING = Gauge("convene_email_retries_pending",
 
 _PRUNE_EVERY = 1000  # rounds between prunings of old leases
 _GAUGE_EVERY = 10  # rounds between counts of the queue (a scan of the mail log)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def attempt_key(email_id: str, attempts: int) -> str:
@@ -100,7 +96,7 @@ class RetryWorker:
         # The kit's lease windows are aligned to the epoch; shifting them by the attempt's
         # due time (stored, so every replica shifts alike) starts the first window when
         # the attempt falls due, so its holder has (nearly) the whole window to send.
-        shift = timedelta(seconds=_utc(listed["next_attempt_at"]).timestamp()
+        shift = timedelta(seconds=as_utc(listed["next_attempt_at"]).timestamp()
                           % self.lease.total_seconds())
         lease = await self.leases.lease(attempt_key(email_id, attempts), self.lease,
                                         now=self.clock() - shift)
