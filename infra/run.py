@@ -115,7 +115,52 @@ def calendar_sync_env(cfg: config.InfraConfig, endpoints: dict[str, str]) -> dic
     return {"CONVENE_CREDENTIALS_ENCRYPTION_KEY": keyring.read_text().strip(),
             "CONVENE_ALLOW_PRIVATE_URLS": "true",
             "CONVENE_GOOGLE_CLIENT_ID": client_id, "CONVENE_GOOGLE_CLIENT_SECRET": client_secret,
-            "CONVENE_GOOGLE_REDIRECT_URI": redirect}
+            "CONVENE_GOOGLE_REDIRECT_URI": redirect,
+            "CONVENE_INTERNAL_API_TOKENS": f"booking-pages:{service_token(cfg)}"}
+
+
+def service_token(cfg: config.InfraConfig) -> str:
+    """booking-pages' token for calendar-sync's availability reads (made once, 0600)."""
+    path = cfg.home / "service-token"
+    if not path.exists():
+        import secrets
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def booking_pages_env(cfg: config.InfraConfig) -> dict[str, str]:
+    """booking-pages reads availability from calendar-sync with its token; prefill links
+    are signed with a key kept across restarts."""
+    key = cfg.home / "prefill-key"
+    if not key.exists():
+        import secrets
+
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    return {"CONVENE_CALENDAR_SYNC_URL": CALENDAR_SYNC_URL,
+            "CONVENE_CALENDAR_SYNC_TOKEN": service_token(cfg),
+            "CONVENE_PREFILL_SIGNING_KEY": key.read_text().strip(),
+            "CONVENE_PUBLIC_BASE_URL": BOOKING_PAGES_URL}
+
+
+BOOKING_PAGES_URL = "http://127.0.0.1:8105"
+DEMO_PAGE_SLUG = "hana-intro"
+
+
+def seed_demo_page(keys: Path, host_user_id: str) -> None:
+    """The host's demo scheduling page, once (a slug taken means it exists)."""
+    token = mint(keys, host_user_id)
+    status, body = _call("POST", f"{BOOKING_PAGES_URL}/pages", token, {
+        "slug": DEMO_PAGE_SLUG, "title": "Intro call with Hana", "time_zone": "Europe/Rome",
+        "durations": [30, 60], "minimum_notice_minutes": 60,
+        "description": "A first talk about what Demo Co can do for you.",
+        "form_fields": [{"key": "company", "label": "Company", "required": True}]})
+    if status not in (201, 409):
+        raise InfraError(f"seeding the demo page failed with HTTP {status}: {body}")
 
 
 def connect_demo_calendar(endpoints: dict[str, str], token: str) -> dict:
@@ -211,7 +256,8 @@ def main() -> int:
         specs = existing_services()
         keys = dev_keys(cfg)
         env = {**os.environ, **endpoints, "CONVENE_JWT_PUBLIC_KEY_FILE": str(keys / "public.pem")}
-        own_env = {"calendar-sync": calendar_sync_env(cfg, endpoints)}
+        own_env = {"calendar-sync": calendar_sync_env(cfg, endpoints),
+                   "booking-pages": booking_pages_env(cfg)}
         for spec in specs:
             log = open(cfg.log_file(spec.name), "ab")  # noqa: SIM115 - handed to the child
             services.append(subprocess.Popen(
@@ -253,6 +299,11 @@ def main() -> int:
                   f"{endpoints['CONVENE_CALDAV_URL']}demo/work/ ; connections: "
                   f"GET {CALENDAR_SYNC_URL}/connections with the token")
             print("  schedule the demo meeting: see README.md, 'Try it'")
+            if any(s.name == "booking-pages" for s in specs):
+                seed_demo_page(keys, seeded["users"])
+                print(f"  the host's scheduling page (public API): {BOOKING_PAGES_URL}/public/"
+                      f"pages/{DEMO_PAGE_SLUG} ; its free times: .../{DEMO_PAGE_SLUG}/slots"
+                      f"?duration=30&time_zone=Europe/Rome&from=YYYY-MM-DD&to=YYYY-MM-DD")
         print("", flush=True)
         while not stop_requested:
             for proc in services:

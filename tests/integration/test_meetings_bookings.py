@@ -1,5 +1,6 @@
 """Bookings through the real stack (R34, R35) and the switch to send no invitations:
-what the visitor receives (the SMTP sink), what the topics and the contact's timeline show."""
+what the visitor receives (the SMTP sink), what the topics and the contact's timeline show,
+and a brand-new visitor made a contact by records before meetings books them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from support.meetings import (
     booked_records,
     call,
     consumed_by,
+    contacts_with_email,
     known_without_calendar,
     meeting_body,
     meeting_events,
@@ -48,10 +50,11 @@ async def the_booked_meeting(stack: Stack, event: BookingRequested) -> tuple:
     return found[0]
 
 
-async def on_timeline(stack: Stack, acc: MeetingsAccount, meeting_id: str) -> dict | None:
+async def on_timeline(stack: Stack, acc: MeetingsAccount, meeting_id: str,
+                      contact_id: str | None = None) -> dict | None:
     admin = stack.token(acc.id, "usr_admin", roles="admin")
     async with httpx.AsyncClient(base_url=stack.url("records"), timeout=20) as client:
-        response = await client.get(f"/contacts/{acc.contact['id']}/timeline",
+        response = await client.get(f"/contacts/{contact_id or acc.contact['id']}/timeline",
                                     headers=auth(admin))
     assert response.status_code == 200, response.text
     return next((e for e in response.json()["items"] if e["meeting_id"] == meeting_id), None)
@@ -81,6 +84,45 @@ async def test_an_online_booking_invites_the_visitor_once(stack: Stack) -> None:
                          timeout=60)
     assert len(await booked_records(stack, acc.id, event.booking_id)) == 1
     assert len(mails(event.title, visitor)) == 1
+
+
+async def test_a_new_visitor_becomes_a_contact_invited_to_the_meeting(stack: Stack) -> None:
+    """No contact has the visitor's address: records makes one (once, though the booking is
+    delivered three times), meetings waits for it and books the meeting with it, the
+    visitor gets one invitation and the meeting is on the new contact's timeline."""
+    acc = MeetingsAccount(stack)
+    await connect_calendar(stack, acc, acc.uid("host"))
+    ready = await post_when_known(stack, acc.token("host"), meeting_body(
+        acc, send_invitations=False), waiting_for=("no_connected_calendar", "unknown_host",
+                                                    "unknown_attendee"))
+    assert ready.status_code == 201, ready.text
+    visitor = f"Nova.{uuid.uuid4().hex[:8]}@Visitor.example"  # as typed, capitals and all
+    event = booking(acc, offline=False).model_copy(update={
+        "contact_id": None,
+        "visitor": Visitor(name="Nova Quinn", email=visitor, time_zone="UTC")})
+    event_id = new_event_id()
+    await publish_as(stack, event, event_id)
+    await publish_as(stack, event, event_id)  # redelivered as is
+    partition, offset = await publish_as(stack, event, new_event_id())  # and as a new event
+
+    record, scheduled = await the_booked_meeting(stack, event)
+    await consumed_by(stack, "records", BOOKINGS, partition, offset)
+    [contact] = await contacts_with_email(stack, acc, visitor.lower())
+    assert (contact["email"], contact["first_name"], contact["last_name"]) == (
+        visitor, "Nova", "Quinn")
+    assert [(a.kind, a.id, a.invite) for a in scheduled.attendees] == [
+        ("contact", contact["id"], True)]
+    assert [(r.kind, r.id) for r in scheduled.associations] == [("contact", contact["id"])]
+    await wait_for(lambda: mails(event.title, visitor), "the new visitor's invitation",
+                   timeout=60)
+    await wait_for(lambda: on_timeline(stack, acc, scheduled.meeting_id, contact["id"]),
+                   "the meeting on the new contact's timeline", timeout=60)
+    await consumed_by(stack, "meetings", BOOKINGS, partition, offset)
+    await wait_processed(stack, record.partition, record.offset, "handle the booked meeting",
+                         timeout=60)
+    assert len(await booked_records(stack, acc.id, event.booking_id)) == 1
+    assert len(mails(event.title, visitor)) == 1
+    assert len(await contacts_with_email(stack, acc, visitor)) == 1
 
 
 async def test_an_offline_request_is_logged_then_confirmed_with_a_calendar(stack: Stack) -> None:

@@ -1,5 +1,6 @@
 """Nothing is lost: a booking that reaches meetings before its owner's UserUpserted is held,
-then booked exactly once when the owner becomes known (real stack, real Kafka and store)."""
+then booked exactly once when the owner becomes known, with the contact records made of the
+visitor (real stack, real Kafka and store)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from convene_schemas.events.meetings import MeetingScheduled
 from convene_schemas.events.records import UserUpserted
 from pymongo import AsyncMongoClient
 from support import endpoint, wait_for
-from support.meetings import MeetingsAccount, booked_records, call, consumed_by, publish_as
+from support.meetings import (
+    MeetingsAccount,
+    booked_records,
+    call,
+    consumed_by,
+    contacts_with_email,
+    publish_as,
+)
 from support.services import Stack
 from support.skeleton import events_on
 
@@ -52,7 +60,9 @@ async def test_a_booking_before_its_owner_is_held_then_booked_once(stack: Stack)
     created, so no UserUpserted of it exists until this test publishes one on the records
     topic (as records would: full state, paid seat, version 1; records never publishes for
     this id, so no other version competes). The booking (also redelivered, with the same and
-    with a new event id) is consumed first; only then is the owner announced."""
+    with a new event id) is consumed first; records makes the visitor a contact, and only
+    once meetings knows that contact (the booking then waits for its owner alone) is the
+    owner announced."""
     acc = MeetingsAccount(stack)
     owner = f"usr_{uuid.uuid4().hex}"
     start = (datetime.now(timezone.utc) + timedelta(days=5)).replace(microsecond=0)
@@ -74,6 +84,12 @@ async def test_a_booking_before_its_owner_is_held_then_booked_once(stack: Stack)
     assert (held["_id"], held["owner_user_id"], held["event_id"]) == (
         f"{acc.id}:{event.booking_id}", owner, event_id)
 
+    async def waiting_for_the_owner_alone() -> bool:
+        return [h["waiting_for"] for h in await held_bookings(stack, acc.id)] == [["owner"]]
+
+    await wait_for(waiting_for_the_owner_alone, "meetings to know the visitor's contact",
+                   timeout=60)
+    [visitor] = await contacts_with_email(stack, acc, event.visitor.email)
     partition, offset = await publish_as(stack, owner_upserted(acc.id, owner), new_event_id())
     found = await wait_for(lambda: booked_records(stack, acc.id, event.booking_id),
                            "the held booking's meeting", timeout=60)
@@ -81,6 +97,7 @@ async def test_a_booking_before_its_owner_is_held_then_booked_once(stack: Stack)
     assert isinstance(scheduled, MeetingScheduled)
     assert (scheduled.source, scheduled.booking_id, scheduled.host_user_id, scheduled.title) == (
         "booking_page", event.booking_id, owner, event.title)
+    assert [a.id for a in scheduled.attendees] == [visitor["id"]]
     await consumed_by(stack, "meetings", RECORDS, partition, offset)
     assert await held_bookings(stack, acc.id) == []
     assert [(m["id"], m["booking_id"]) for m in await owners_meetings(stack, acc, owner)] == [

@@ -39,6 +39,7 @@ NOW = support.NOW
 ACCOUNT = support.ACCOUNT
 
 KEYRING = f"k1:{generate_key()}"
+BOOKING_PAGES_TOKEN = support.BOOKING_PAGES_TOKEN
 
 
 class Clock:
@@ -98,7 +99,8 @@ class Harness:
 @pytest.fixture
 def harness(signing_key: ec.EllipticCurvePrivateKey) -> Harness:
     settings = CalendarSyncSettings(topic_prefix="", jwt_public_key_file=None,
-                                    credentials_encryption_key=KEYRING)  # type: ignore[arg-type]
+                                    credentials_encryption_key=KEYRING,  # type: ignore[arg-type]
+                                    internal_api_tokens=f"booking-pages:{BOOKING_PAGES_TOKEN}")  # type: ignore[arg-type]
     store = FakeStore()
     publisher = RecordingPublisher(settings)
     public_pem = signing_key.public_key().public_bytes(

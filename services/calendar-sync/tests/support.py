@@ -28,6 +28,7 @@ from convene_schemas.events.records import ContactUpserted, UserUpserted
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 ACCOUNT = "acc_1"
+BOOKING_PAGES_TOKEN = "booking-pages-token-" + "x" * 32
 
 
 @dataclass

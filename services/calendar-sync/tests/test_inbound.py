@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from calendar_sync_support import NOW, contact_upserted, user_upserted
+from calendar_sync_support import ACCOUNT, BOOKING_PAGES_TOKEN, NOW, contact_upserted, user_upserted
 from convene_calendar_sync.domain.calendar_events import BusyInterval, RemoteEvent
 from convene_schemas.events.calendar_sync import (
     CalendarAccessLost,
@@ -143,6 +143,31 @@ async def test_availability_merges_counted_calendars_and_hides_titles_from_other
         "start": NOW.isoformat(), "end": (NOW + timedelta(days=200)).isoformat()})
     assert too_long.status_code == 422
     assert too_long.json()["error"]["code"] == "range_too_long"
+
+
+async def test_another_service_reads_merged_busy_time_with_its_token_only(
+        harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
+    account = await _connected(harness, client, mint)
+    account.put(PRIMARY, _event("e1", hours=24, title="Board meeting"))
+    account.put(HOME, _event("h1", hours=48, title="Dentist"))
+    await _sync(harness)
+    params = {"start": NOW.isoformat(), "end": (NOW + timedelta(days=7)).isoformat()}
+    route = f"/internal/accounts/{ACCOUNT}/users/u1/availability"
+    service = {"Authorization": f"Bearer {BOOKING_PAGES_TOKEN}"}
+    view = await client.get(route, headers=service, params=params)
+    assert view.status_code == 200, view.text
+    body = view.json()
+    assert body["bookable"] is True and body["connected"] is True
+    assert len(body["busy_merged"]) == 2 and "busy" not in body  # no titles at all
+    assert "Board meeting" not in view.text and "Dentist" not in view.text
+    other_account = await client.get("/internal/accounts/acc_other/users/u1/availability",
+                                     headers=service, params=params)
+    assert other_account.json()["busy_merged"] == [] and not other_account.json()["connected"]
+    for headers, code in [({}, "missing_token"),
+                          ({"Authorization": "Bearer " + "y" * 43}, "invalid_token"),
+                          (mint("u1"), "invalid_token")]:  # a user's JWT is no service token
+        refused = await client.get(route, headers=headers, params=params)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == code
 
 
 async def test_a_changed_password_makes_the_user_not_bookable_until_reconnected(

@@ -43,3 +43,23 @@ async def test_an_offline_page_logs_the_meeting_without_invitations(harness, rec
     assert (scheduled.send_invitations, scheduled.no_invitations_reason) == (
         False, "calendar_sync_off")
     assert [(a.id, a.no_invite_reason) for a in scheduled.attendees] == [(ct, "invitations_off")]
+
+
+async def test_a_contact_whose_address_differs_in_case_is_the_visitor(harness, records) -> None:
+    acc, owner, ct = records.new_id("acc"), records.new_id("usr"), records.new_id("ct")
+    await harness.deliver(records.user(acc, owner))
+    await harness.deliver(records.contact(acc, ct, email="DANA@Globex.example"))
+    await harness.deliver(booking(acc, owner, records))  # dana@globex.example
+    [scheduled] = [e.event for e in harness.publisher.events()]
+    assert [a.id for a in scheduled.attendees] == [ct]
+
+
+async def test_of_several_contacts_with_the_address_the_lowest_id_attends(harness,
+                                                                         records) -> None:
+    acc, owner = records.new_id("acc"), records.new_id("usr")
+    await harness.deliver(records.user(acc, owner))
+    for ct in ("ct_b", "ct_a", "ct_c"):
+        await harness.deliver(records.contact(acc, ct, email="dana@globex.example"))
+    await harness.deliver(booking(acc, owner, records))
+    [scheduled] = [e.event for e in harness.publisher.events()]
+    assert [a.id for a in scheduled.attendees] == ["ct_a"]

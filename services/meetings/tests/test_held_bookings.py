@@ -1,5 +1,6 @@
-"""A booking that arrives before meetings knows its owner is held, not lost, and booked when
-the owner's UserUpserted is applied; a deactivated owner's booking is refused, not silent."""
+"""A booking that arrives before meetings knows its owner, or a contact of its visitor, is
+held, not lost, and booked when the owner's UserUpserted and a ContactUpserted with the
+visitor's address are both applied; a deactivated owner's booking is refused, not silent."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ def held(harness) -> list[dict]:
 
 def scheduled(harness) -> list:
     return [e.event for e in harness.publisher.events()]
+
+
+async def visitor_is_a_contact(harness, records, acc: str) -> str:
+    """A contact with the address test_bookings.booking's visitor has; its id."""
+    ct = records.new_id("ct")
+    await harness.deliver(records.contact(acc, ct, email="dana@globex.example"))
+    return ct
 
 
 async def test_a_booking_for_an_unknown_owner_is_held_then_booked(harness, records) -> None:
@@ -49,6 +57,7 @@ async def test_a_booking_for_an_unknown_owner_is_held_then_booked(harness, recor
 
 async def test_a_booking_redelivered_while_held_is_booked_once(harness, records) -> None:
     acc, owner = records.new_id("acc"), records.new_id("usr")
+    await visitor_is_a_contact(harness, records, acc)
     before = counted("convene_bookings_held_total")
     event = booking(acc, owner, records)
     event_id = new_event_id()
@@ -68,6 +77,7 @@ async def test_an_owner_known_between_the_check_and_the_hold_is_booked_at_once(
     """The race: the owner's UserUpserted is applied (finding nothing held) after the booking
     handler saw the owner unknown and before its hold landed; the re-read books it."""
     acc, owner = records.new_id("acc"), records.new_id("usr")
+    await visitor_is_a_contact(harness, records, acc)
     repo = harness.service.deps.held_bookings
     hold = repo.hold
 
@@ -85,6 +95,7 @@ async def test_an_owner_known_between_the_check_and_the_hold_is_booked_at_once(
 async def test_a_crash_before_the_held_booking_is_deleted_books_once(
         harness, records, monkeypatch) -> None:
     acc, owner = records.new_id("acc"), records.new_id("usr")
+    await visitor_is_a_contact(harness, records, acc)
     await harness.deliver(booking(acc, owner, records))
     repo = harness.service.deps.held_bookings
     release = repo.release
@@ -109,6 +120,7 @@ async def test_a_deactivated_owner_refuses_the_booking_visibly(harness, records,
     await harness.deliver(records.user(acc, owner, active=False))
     before = counted("convene_bookings_refused_total", reason="owner_inactive")
     with caplog.at_level(logging.WARNING, logger="convene_meetings.bookings"):
+        # The visitor is no contact: a refusal does not wait for one.
         await harness.deliver(booking(acc, owner, records))
     assert scheduled(harness) == [] and held(harness) == []
     assert counted("convene_bookings_refused_total", reason="owner_inactive") == before + 1
@@ -136,9 +148,81 @@ async def test_an_unknown_contact_id_falls_back_to_the_visitor_address(harness,
     assert [a.id for a in meeting.attendees] == [ct]
 
 
-async def test_a_visitor_matching_no_contact_is_no_attendee(harness, records) -> None:
+async def test_a_visitor_who_is_no_contact_is_held_until_the_contact_is_known(
+        harness, records) -> None:
+    """records makes the visitor a contact; until its ContactUpserted is applied here the
+    booking waits, then the meeting has that contact as attendee and association."""
+    acc, owner, ct = records.new_id("acc"), records.new_id("usr"), records.new_id("ct")
+    await harness.deliver(records.user(acc, owner))
+    await harness.deliver(records.calendar(acc, owner))
+    before = counted("convene_bookings_held_total")
+    event = booking(acc, owner, records)
+    await harness.deliver(event)
+    await harness.deliver(event)  # redelivered while held
+    assert scheduled(harness) == []
+    [kept] = held(harness)
+    assert (kept["waiting_for"], kept["visitor_email_key"]) == (["contact"],
+                                                                "dana@globex.example")
+    assert counted("convene_bookings_held_total") == before + 1
+
+    await harness.deliver(records.contact(acc, records.new_id("ct"), email="bo@globex.example"))
+    assert scheduled(harness) == [] and len(held(harness)) == 1  # someone else's address
+
+    contact = records.contact(acc, ct, email="Dana@Globex.example")  # the address in any case
+    await harness.deliver(contact)
+    [meeting] = scheduled(harness)
+    assert [(a.kind, a.id, a.invite) for a in meeting.attendees] == [("contact", ct, True)]
+    assert [(r.kind, r.id) for r in meeting.associations] == [("contact", ct)]
+    assert (meeting.booking_id, meeting.send_invitations) == ("bkg_1", True)
+    assert held(harness) == []
+    await harness.deliver(contact)  # redelivered: nothing more
+    await harness.deliver(event)
+    assert len(scheduled(harness)) == 1
+
+
+@pytest.mark.parametrize("contact_first", [True, False])
+async def test_a_booking_waiting_for_owner_and_contact_is_booked_once_both_are_known(
+        harness, records, contact_first) -> None:
+    acc, owner, ct = records.new_id("acc"), records.new_id("usr"), records.new_id("ct")
+    await harness.deliver(booking(acc, owner, records))
+    assert held(harness)[0]["waiting_for"] == ["owner", "contact"]
+    first, then = records.contact(acc, ct, email="dana@globex.example"), records.user(acc, owner)
+    if not contact_first:
+        first, then = then, first
+    await harness.deliver(first)
+    assert scheduled(harness) == []
+    assert held(harness)[0]["waiting_for"] == (["owner"] if contact_first else ["contact"])
+    await harness.deliver(then)
+    [meeting] = scheduled(harness)
+    assert (meeting.host_user_id, [a.id for a in meeting.attendees]) == (owner, [ct])
+    assert held(harness) == []
+
+
+async def test_a_contact_known_between_the_check_and_the_hold_is_booked_at_once(
+        harness, records, monkeypatch) -> None:
+    """The race: the visitor's ContactUpserted is applied (finding nothing held) after the
+    booking handler saw no contact and before its hold landed; the re-read books it."""
+    acc, owner, ct = records.new_id("acc"), records.new_id("usr"), records.new_id("ct")
+    await harness.deliver(records.user(acc, owner))
+    repo = harness.service.deps.held_bookings
+    hold = repo.hold
+
+    async def contact_arrives_first(*args, **kwargs):
+        await read_models.record_contact(harness.service.deps.read_models,
+                                         records.contact(acc, ct, email="dana@globex.example"))
+        return await hold(*args, **kwargs)
+
+    monkeypatch.setattr(repo, "hold", contact_arrives_first)
+    await harness.deliver(booking(acc, owner, records))
+    [meeting] = scheduled(harness)
+    assert [a.id for a in meeting.attendees] == [ct]
+    assert held(harness) == []
+
+
+async def test_another_accounts_contact_releases_nothing(harness, records) -> None:
     acc, owner = records.new_id("acc"), records.new_id("usr")
     await harness.deliver(records.user(acc, owner))
-    await harness.deliver(booking(acc, owner, records, contact_id=records.new_id("ct")))
-    [meeting] = scheduled(harness)
-    assert (meeting.attendees, meeting.associations) == ([], [])
+    await harness.deliver(booking(acc, owner, records))
+    await harness.deliver(records.contact(records.new_id("acc"), records.new_id("ct"),
+                                          email="dana@globex.example"))
+    assert scheduled(harness) == [] and len(held(harness)) == 1

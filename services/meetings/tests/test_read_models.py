@@ -109,3 +109,25 @@ async def test_records_events_reach_the_read_models_through_the_consumer(
     assert ct in (await directory(harness, acc, contacts=[ct])).contacts
     processed = harness.collection(PROCESSED_EVENTS_COLLECTION).docs
     assert list(processed) == [f"meetings:{event_id}"]
+
+
+async def test_contacts_are_found_by_address_in_any_case(harness, records) -> None:
+    acc, ct = records.new_id("acc"), records.new_id("ct")
+    await harness.deliver(records.contact(acc, ct, email=" Dana@Globex.Example"))
+    assert harness.collection("contacts").docs[f"{acc}:{ct}"]["email_key"] == (
+        "dana@globex.example")
+    repo = harness.service.deps.read_models
+    for address in ("dana@globex.example", "DANA@GLOBEX.EXAMPLE"):
+        assert [c.contact_id for c in await repo.contacts_by_email(acc, [address])] == [ct]
+    assert await repo.contacts_by_email(records.new_id("acc"), ["dana@globex.example"]) == []
+
+
+async def test_a_contact_stored_before_email_key_is_found_by_its_address(harness,
+                                                                          records) -> None:
+    acc, ct = records.new_id("acc"), records.new_id("ct")
+    await harness.deliver(records.contact(acc, ct, email="dana@globex.example"))
+    legacy = harness.collection("contacts").docs[f"{acc}:{ct}"]
+    del legacy["email_key"]
+    repo = harness.service.deps.read_models
+    found = await repo.contacts_by_email(acc, ["Dana@Globex.example"])
+    assert [c.contact_id for c in found] == [ct]

@@ -89,6 +89,21 @@ async def test_a_blocked_attempt_tells_the_owner_why(service, mailer, reason: st
 
 
 @pytest.mark.contract
+async def test_a_blocked_attempt_names_the_visitor_and_the_page_when_it_knows_them(
+        service, mailer) -> None:
+    owner = user_upserted(language="en", time_zone="America/New_York", email="olga@acme.example")
+
+    async with TestKafkaBroker(service.runtime.broker) as broker:
+        await publish(broker, owner)
+        await publish(broker, attempt_blocked(owner.user_id, visitor_name="Jian Li",
+                                              page_title="Intro call with Olga"))
+
+    text = strictly_parsed(mailer, "olga@acme.example").get_body(("plain",)).get_content()
+    assert ('Jian Li tried to book a meeting with you on your scheduling page '
+            '"Intro call with Olga"') in text
+
+
+@pytest.mark.contract
 async def test_a_finnish_owner_reads_finnish(service, mailer) -> None:
     owner = user_upserted(language="fi", time_zone="Europe/Helsinki", email="olga@acme.example")
 

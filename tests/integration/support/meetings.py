@@ -124,6 +124,16 @@ async def booked_records(stack: Stack, account_id: str, booking_id: str) -> list
             if e.booking_id == booking_id]
 
 
+async def contacts_with_email(stack: Stack, acc: MeetingsAccount, email: str) -> list[dict]:
+    """GET /contacts?email= on records' API: the account's live contacts with the address
+    (compared case-insensitively)."""
+    admin = stack.token(acc.id, "usr_admin", roles="admin")
+    async with httpx.AsyncClient(base_url=stack.url("records"), timeout=20) as client:
+        response = await client.get("/contacts", params={"email": email}, headers=auth(admin))
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
 async def consumed_by(stack: Stack, service: str, topic: str, partition: int,
                       offset: int) -> None:
     """Wait until ``service``'s consumer group committed past ``offset`` of ``topic``."""

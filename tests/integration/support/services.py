@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -126,6 +127,7 @@ class Stack:
         from convene_kit.secret_box import generate_key
 
         self.secret_keys = f"it1:{generate_key()}"
+        self.service_token = secrets.token_urlsafe(32)
         self.keys = self.workdir / "keys"
         subprocess.run([sys.executable, "-m", "convene_kit.devtokens", "keygen",
                         "--dir", str(self.keys)], check=True, capture_output=True)
@@ -163,6 +165,8 @@ class Stack:
         })
         if service == "calendar-sync":
             env.update(self.calendar_sync_env())
+        if service == "booking-pages":
+            env.update(self.booking_pages_env())
         env.update(extra or {})
         return env
 
@@ -176,12 +180,25 @@ class Stack:
                "CONVENE_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
                "CONVENE_GOOGLE_REDIRECT_URI": GOOGLE_REDIRECT_URI,
                "CONVENE_SYNC_INTERVAL_S": "1", "CONVENE_SYNC_RETRY_S": "1",
-               "CONVENE_TIMER_INTERVAL_S": "0.2", "CONVENE_SYNC_LEASE_S": "5"}
+               "CONVENE_TIMER_INTERVAL_S": "0.2", "CONVENE_SYNC_LEASE_S": "5",
+               "CONVENE_INTERNAL_API_TOKENS": f"booking-pages:{self.service_token}"}
         for name in ("CONVENE_GOOGLE_API_ENDPOINT", "CONVENE_GOOGLE_AUTH_URI",
                      "CONVENE_GOOGLE_TOKEN_URI", "CONVENE_GOOGLE_REVOKE_URI",
                      "CONVENE_GOOGLE_USERINFO_URI"):
             env[name] = endpoint(name)
         return env
+
+    def booking_pages_env(self) -> dict[str, str]:
+        """booking-pages reads availability from this stack's calendar-sync (started before
+        it, see PACKAGES) with the stack's service token; tests set their own rate limits."""
+        calendar_sync = self.services.get("calendar-sync")
+        url = f"http://127.0.0.1:{calendar_sync.port}" if calendar_sync else "http://127.0.0.1:9"
+        return {"CONVENE_CALENDAR_SYNC_URL": url, "CONVENE_CALENDAR_SYNC_TOKEN": self.service_token,
+                "CONVENE_PREFILL_SIGNING_KEY": self.service_token[::-1],
+                "CONVENE_PUBLIC_RATE_PER_CLIENT": "100000/minute",
+                "CONVENE_PUBLIC_RATE_PER_PAGE": "100000/minute",
+                "CONVENE_BOOKING_RATE_PER_CLIENT": "100000/minute",
+                "CONVENE_HOUSEKEEPING_INTERVAL_S": "1"}
 
     def start(self, *names: str, extra: dict[str, dict[str, str]] | None = None,
               modules: dict[str, str] | None = None) -> None:

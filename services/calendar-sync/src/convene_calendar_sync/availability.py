@@ -16,8 +16,15 @@ async def user_availability(deps: Deps, principal: Principal, user_id: str, star
                             end: datetime) -> tuple[Availability, bool]:
     """The availability of ``user_id`` (of the caller's account) as the caller may see it,
     and whether the user has any active connection at all."""
+    return await availability_of(deps, principal.account_id, user_id, start, end,
+                                 viewer_is_owner=principal.user_id == user_id)
+
+
+async def availability_of(deps: Deps, account_id: str, user_id: str, start: datetime,
+                          end: datetime, *, viewer_is_owner: bool
+                          ) -> tuple[Availability, bool]:
+    """The availability of ``user_id`` of ``account_id``: titles only for the owner."""
     start, end = check_range(start, end)
-    account_id = principal.account_id
     connections = [c for c in await deps.connections.of_user(account_id, user_id) if c.active]
     busy: dict[str, list[BusyEntry]] = {}
     active: dict[str, bool] = {}
@@ -27,7 +34,7 @@ async def user_availability(deps: Deps, principal: Principal, user_id: str, star
             active[key] = calendar_id not in connection.inactive_calendar_ids
             busy[key] = await deps.busy.busy_between(account_id, connection.connection_id,
                                                      calendar_id, start, end)
-    view = availability(start, end, busy, active, viewer_is_owner=principal.user_id == user_id)
+    view = availability(start, end, busy, active, viewer_is_owner=viewer_is_owner)
     inactive = [key.split("\x1f", 1)[1] for key in view.inactive_calendar_ids]
     view = Availability(start=view.start, end=view.end, busy=view.busy,
                         busy_merged=view.busy_merged,

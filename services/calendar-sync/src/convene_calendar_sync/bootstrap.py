@@ -24,6 +24,7 @@ from convene_kit.relay import OutboxRelay
 from convene_kit.revisions import RevisionLog, revision_indexes
 from convene_kit.runtime import ServiceRuntime
 from convene_kit.secret_box import SecretBox, generate_key
+from convene_kit.service_tokens import ServiceTokens
 from convene_kit.store import MongoStore
 from convene_kit.timers import Timers, TimerScheduler, timer_indexes
 from fastapi import FastAPI
@@ -166,6 +167,7 @@ def bootstrap(
                      title="Convene calendar-sync")
     add_error_handlers(app)
     app.state.deps = deps
+    app.state.service_tokens = ServiceTokens.from_setting(settings.internal_api_tokens)
     return CalendarSync(settings=settings, runtime=runtime, app=app, deps=deps,
                         scheduler=scheduler)
 

@@ -53,6 +53,13 @@ class CalendarSyncSettings(ServiceSettings):
     timer_interval_s: float = 1.0
     availability_max_days: int = 92
 
+    # Services allowed to read availability without a user's token (booking-pages for
+    # public pages): "name:token,..." (convene_kit.service_tokens). Empty: the internal
+    # availability route refuses every call.
+    internal_api_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="Service tokens accepted by /internal/...: 'name:token,...'.")
+
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 

@@ -1,13 +1,22 @@
 """BookingRequested (booking-pages) -> a meeting of the page owner (R34); nothing is lost.
 
-A booking whose owner meetings does not know yet (records' ``UserUpserted`` travels on
-another topic and may come later) is *held* (``held_store``) and booked when the owner's
-``UserUpserted`` is applied (:func:`release_held`). After holding, the read model is read
-again: if the owner's ``UserUpserted`` was applied between the first read and the hold, its
-look-up of held bookings may have missed this one, but then the re-read sees the owner and
-the booking is made at once. Booking is idempotent (the meeting id comes from the booking
-id), and a held booking is deleted only after its meeting was inserted, so any path may book
-it, twice even, and a crash in between is repaired when the event is redelivered.
+A booking becomes a meeting once meetings knows two things, which records announces on
+another topic and so may come later: the page's owner (``UserUpserted``) and a contact of
+the visitor (``ContactUpserted``: records makes one for every visitor it has no contact
+of). Until then the booking is *held* (``held_store``), and booked when the last of them is
+applied (:func:`release_for_owner`, :func:`release_for_visitor`: each books the held
+bookings that wait for nothing else any more). After holding, the read models are read
+again: if what it waited for was applied between the first read and the hold, that
+release's look-up of held bookings may have missed this one, but then the re-read sees it
+and the booking is made at once. (Each release writes its read model before looking up held
+bookings, and the hold precedes the re-read, so at least one of the two sees the other.)
+Booking is idempotent (the meeting id comes from the booking id), and a held booking is
+deleted only after its meeting was inserted, so any path may book it, twice even, and a
+crash in between is repaired when the event is redelivered.
+
+The visitor's contact is the one ``contact_id`` names, else the account's contact with the
+visitor's address, case-insensitively; of several, the lowest contact id (the order
+``contacts_by_email`` returns), the same one on every path and redelivery.
 """
 
 from __future__ import annotations
@@ -19,46 +28,90 @@ from convene_schemas.events.booking_pages import BookingRequested
 from prometheus_client import Counter
 
 from convene_meetings.deps import Deps
-from convene_meetings.domain.booked import booking_refusal, meeting_from_booking
+from convene_meetings.domain.booked import booking_refusal, meeting_from_booking, waiting_for
+from convene_meetings.domain.directory import ContactProfile, Directory
 from convene_meetings.domain.meeting import Meeting
 
 logger = logging.getLogger(__name__)
 
 BOOKINGS_HELD = Counter("convene_bookings_held_total",
-                        "Bookings held until meetings knows their owner.")
+                        "Bookings held until meetings knows their owner and the visitor's "
+                        "contact.")
 BOOKINGS_REFUSED = Counter("convene_bookings_refused_total",
                            "Bookings that made no meeting, by reason.", ["reason"])
 
 
 async def take_booking(deps: Deps, booking: BookingRequested, event_id: str) -> Meeting | None:
-    """BookingRequested: book it, or hold it while its owner is unknown here."""
-    if not await owner_known(deps, booking):
-        if await deps.held_bookings.hold(booking, event_id, deps.clock()):
+    """BookingRequested: book it, or hold it while its owner or the visitor's contact is
+    unknown here."""
+    waiting = await what_it_waits_for(deps, booking)
+    if waiting:
+        if await deps.held_bookings.hold(booking, event_id, waiting, deps.clock()):
             BOOKINGS_HELD.inc()
-            logger.info("booking %s held: owner %s not known yet", booking.booking_id,
-                        booking.owner_user_id)
-        if not await owner_known(deps, booking):  # the UserUpserted may have come meanwhile
+            logger.info("booking %s held: waiting for its %s", booking.booking_id,
+                        " and ".join(waiting))
+        still = await what_it_waits_for(deps, booking)  # applied meanwhile?
+        if still:
+            if still != waiting:
+                await deps.held_bookings.still_waiting(booking, still)
             return None
     return await book_and_release(deps, booking)
 
 
-async def release_held(deps: Deps, account_id: str, user_id: str) -> int:
-    """Book every booking held for this user (its UserUpserted was applied); the count."""
-    held = await deps.held_bookings.of_owner(account_id, user_id)
+async def release_for_owner(deps: Deps, account_id: str, user_id: str) -> int:
+    """Book the bookings held for this user that wait for nothing else (its UserUpserted
+    was applied); how many were booked (or refused)."""
+    return await release(deps, await deps.held_bookings.of_owner(account_id, user_id))
+
+
+async def release_for_visitor(deps: Deps, account_id: str, email: str) -> int:
+    """Book the bookings held whose visitor has this address and that wait for nothing else
+    (a ContactUpserted with it was applied); how many were booked (or refused)."""
+    return await release(deps, await deps.held_bookings.of_visitor(account_id, email))
+
+
+async def release(deps: Deps, held: list[BookingRequested]) -> int:
+    """Book each of these held bookings that waits for nothing any more; note what the
+    others wait for now."""
+    released = 0
     for booking in held:
+        waiting = await what_it_waits_for(deps, booking)
+        if waiting:
+            await deps.held_bookings.still_waiting(booking, waiting)
+            continue
         await book_and_release(deps, booking)
-    return len(held)
+        released += 1
+    return released
 
 
-async def owner_known(deps: Deps, booking: BookingRequested) -> bool:
-    """True once the users read model has the booking's owner (active or not)."""
+async def what_it_waits_for(deps: Deps, booking: BookingRequested) -> list[str]:
+    """``owner`` and/or ``contact`` while the read models lack them; empty when the booking
+    can be booked or refused (:func:`~convene_meetings.domain.booked.waiting_for`)."""
     directory = await deps.read_models.directory(booking.account_id, {booking.owner_user_id},
-                                                 set())
-    return booking.owner_user_id in directory.users
+                                                 named_contact(booking))
+    contact = await visitors_contact(deps, booking, directory)
+    return waiting_for(booking, directory, visitor_known=contact is not None)
+
+
+def named_contact(booking: BookingRequested) -> set[str]:
+    """The contact id the booking names, if any."""
+    return {booking.contact_id} if booking.contact_id else set()
+
+
+async def visitors_contact(deps: Deps, booking: BookingRequested,
+                           directory: Directory) -> ContactProfile | None:
+    """The contact ``contact_id`` names if known here, else the account's contact with the
+    visitor's address (the lowest id of several); None if neither."""
+    contact = directory.contacts.get(booking.contact_id or "")
+    if contact is None:  # no contact_id, or records' ContactUpserted has not arrived yet
+        matches = await deps.read_models.contacts_by_email(booking.account_id,
+                                                           [booking.visitor.email])
+        contact = matches[0] if matches else None
+    return contact
 
 
 async def book_and_release(deps: Deps, booking: BookingRequested) -> Meeting | None:
-    """Book a booking whose owner is known, then forget it if it was held."""
+    """Book a booking that waits for nothing, then forget it if it was held."""
     meeting = await book(deps, booking)
     await deps.held_bookings.release(booking.account_id, booking.booking_id)
     return meeting
@@ -66,18 +119,16 @@ async def book_and_release(deps: Deps, booking: BookingRequested) -> Meeting | N
 
 async def book(deps: Deps, booking: BookingRequested) -> Meeting | None:
     """Create the booked meeting once (its id comes from the booking); None if not made
-    (refused, or made already)."""
+    (refused, or made already). A visitor's contact deleted since the booking stopped
+    waiting leaves the meeting without it, rather than waiting for a contact that may never
+    come again."""
     account_id = booking.account_id
-    contact_ids = {booking.contact_id} if booking.contact_id else set()
     directory = await deps.read_models.directory(account_id, {booking.owner_user_id},
-                                                 contact_ids)
-    contact = directory.contacts.get(booking.contact_id or "")
-    if contact is None:  # no contact_id, or records' ContactUpserted has not arrived yet
-        matches = await deps.read_models.contacts_by_email(account_id, [booking.visitor.email])
-        contact = matches[0] if matches else None
-        if contact is not None:
-            directory = await deps.read_models.directory(
-                account_id, {booking.owner_user_id}, {contact.contact_id})
+                                                 named_contact(booking))
+    contact = await visitors_contact(deps, booking, directory)
+    if contact is not None and contact.contact_id not in directory.contacts:
+        directory = await deps.read_models.directory(
+            account_id, {booking.owner_user_id}, {contact.contact_id})
     refusal = booking_refusal(booking, directory)
     if refusal is not None:
         BOOKINGS_REFUSED.labels(reason=refusal).inc()

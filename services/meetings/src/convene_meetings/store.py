@@ -22,7 +22,7 @@ from typing import Any
 from convene_kit.aggregates import VersionedRepository
 from convene_kit.read_models import VersionedReadModel
 from convene_kit.store import IndexSpec, find_all, scoped_filter
-from convene_schemas.events.common import ReminderOffset
+from convene_schemas.events.common import ReminderOffset, email_key
 from pymongo.asynchronous.collection import AsyncCollection
 
 from convene_meetings.domain.calendars import CalendarConnection
@@ -52,6 +52,12 @@ INDEXES: list[IndexSpec] = [
     IndexSpec(collection=MEETINGS, name="account_awaiting_host_start",
               keys=[("account_id", 1), ("awaiting_calendar", 1), ("host_user_id", 1),
                     ("start", 1), ("_id", 1)]),
+    # A contact by address (a booking's visitor, R34; a calendar event's attendees, R26);
+    # account_email serves the documents written before email_key was kept.
+    IndexSpec(collection=CONTACTS, keys=[("account_id", 1), ("email_key", 1)],
+              name="account_email_key"),
+    IndexSpec(collection=CONTACTS, keys=[("account_id", 1), ("email", 1)],
+              name="account_email"),
     # A host's calendar connections (R16, R17, R28).
     IndexSpec(collection=CALENDAR_CONNECTIONS, keys=[("account_id", 1), ("user_id", 1)],
               name="account_user"),
@@ -123,9 +129,12 @@ class ReadModelRepository:
     async def put_contact(
         self, account_id: str, contact_id: str, version: int, state: Mapping[str, Any]
     ) -> bool:
-        """Store a contact's state if ``version`` is newer (a newer upsert undeletes it)."""
-        return await self._contacts.put(account_id, contact_id, version,
-                                        {**state, "contact_id": contact_id, "deleted": False})
+        """Store a contact's state if ``version`` is newer (a newer upsert undeletes it),
+        with its address as compared (``email_key``, None without one)."""
+        email = state.get("email")
+        return await self._contacts.put(account_id, contact_id, version, {
+            **state, "contact_id": contact_id, "deleted": False,
+            "email_key": email_key(email) if email else None})
 
     async def delete_contact(
         self, account_id: str, contact_id: str, version: int, *, permanent: bool
@@ -157,12 +166,18 @@ class ReadModelRepository:
     async def contacts_by_email(
         self, account_id: str, emails: Iterable[str]
     ) -> list[ContactProfile]:
-        """The account's (not deleted) contacts with one of these addresses (R26)."""
-        wanted = sorted({e for e in emails} | {e.lower() for e in emails})
-        if not wanted:
+        """The account's (not deleted) contacts with one of these addresses, compared
+        case-insensitively (:func:`~convene_schemas.events.common.email_key`, as records
+        matches a booking's visitor), by contact id (R26, R34)."""
+        addresses = list(emails)
+        keys = sorted({email_key(e) for e in addresses})
+        if not keys:
             return []
-        found = [d for d in await find_all(
-            self.contacts, scoped_filter(account_id, {"email": {"$in": wanted}}))
+        # A document written before email_key was kept is found by its address as stored
+        # (the earlier rule: as given or lower-cased) until its next ContactUpserted.
+        legacy = sorted(set(addresses) | {e.lower() for e in addresses})
+        found = [d for d in await find_all(self.contacts, scoped_filter(account_id, {"$or": [
+            {"email_key": {"$in": keys}}, {"email": {"$in": legacy}}]}))
             if not d.get("deleted")]
         return sorted((contact_profile(d) for d in found), key=lambda c: c.contact_id)
 

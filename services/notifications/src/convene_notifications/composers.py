@@ -170,10 +170,10 @@ class ReminderComposer(Composing):
 
 
 def _visitor(event: OwnerEvent) -> tuple[str, str]:
-    """(name, address) of the visitor; the name is empty after a blocked attempt."""
+    """(name, address) of the visitor; either may be empty after a blocked attempt."""
     if isinstance(event, BookingRequested):
         return single_line(event.visitor.name), event.visitor.email
-    return "", event.visitor_email or ""
+    return single_line(event.visitor_name or ""), event.visitor_email or ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,7 @@ class OwnerComposer(Composing):
             "kind": planned.kind,
             "owner_name": single_line(owner.name),
             "slug": event.slug,
+            "page_title": "" if requested else single_line(event.page_title or ""),
             "when": format_when(start, time_zone, language),
             "time_zone": time_zone,
             "duration_minutes": duration_minutes(start, end),

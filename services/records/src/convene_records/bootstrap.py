@@ -84,7 +84,8 @@ def bootstrap(
     publisher = publisher or EventPublisher(broker, settings)
     deps = build_deps(store, publisher, clock=clock or utc_now)
     # No processed-event records: the meeting handler's writes are version-guarded and keyed
-    # by record and meeting (idempotent by construction), which saves a lookup and an
+    # by record and meeting, and the booking handler matches by address or derives the new
+    # contact's id from it (both idempotent by construction), which saves a lookup and an
     # insert on every event.
     consumer = subscribe_events(broker, settings, TOPICS, build_handlers(deps))
     relay = OutboxRelay.from_settings(store, publisher, settings, collections=OUTBOX_COLLECTIONS)

@@ -1,4 +1,6 @@
-"""/users/{user_id}/availability: busy time for the scheduling view and booking pages."""
+"""/users/{user_id}/availability: busy time for the scheduling view (a user's token); and
+/internal/accounts/{account_id}/users/{user_id}/availability for booking-pages' public pages
+(a service token, merged blocks only, never a title)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Annotated
 
 from convene_kit.auth import CurrentPrincipal
 from convene_kit.openapi import error_responses
+from convene_kit.service_tokens import CallingService
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
@@ -57,4 +60,33 @@ async def get_availability(user_id: str, principal: CurrentPrincipal,
         user_id=user_id, start=view.start, end=view.end, bookable=view.bookable,
         connected=connected, inactive_calendar_ids=view.inactive_calendar_ids,
         busy=[BusyBlockRead(start=b.start, end=b.end, title=b.title) for b in view.busy],
+        busy_merged=[IntervalRead(start=i.start, end=i.end) for i in view.busy_merged])
+
+
+class InternalAvailabilityRead(BaseModel):
+    user_id: str
+    start: datetime
+    end: datetime
+    bookable: bool = Field(description="False with no active connection or while a counted "
+                           "calendar's access is lost (R30).")
+    connected: bool = Field(description="The user has an active calendar connection.")
+    inactive_calendar_ids: list[str]
+    busy_merged: list[IntervalRead] = Field(description="Busy time over every counted "
+                                            "calendar, merged, without titles.")
+
+
+@router.get("/internal/accounts/{account_id}/users/{user_id}/availability",
+            response_model=InternalAvailabilityRead,
+            summary="A user's busy time for another service (service token; no titles)",
+            responses=error_responses({422: "range_invalid, range_too_long (over 92 days)"}))
+async def get_internal_availability(account_id: str, user_id: str, caller: CallingService,
+                                    deps: Annotated[Deps, Depends(_deps)],
+                                    start: Annotated[datetime, Query(description="With an offset.")],
+                                    end: Annotated[datetime, Query(description="With an offset.")]
+                                    ) -> InternalAvailabilityRead:
+    view, connected = await service.availability_of(deps, account_id, user_id, start, end,
+                                                    viewer_is_owner=False)
+    return InternalAvailabilityRead(
+        user_id=user_id, start=view.start, end=view.end, bookable=view.bookable,
+        connected=connected, inactive_calendar_ids=view.inactive_calendar_ids,
         busy_merged=[IntervalRead(start=i.start, end=i.end) for i in view.busy_merged])

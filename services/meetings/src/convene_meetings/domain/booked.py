@@ -1,14 +1,15 @@
 """Meetings booked on a scheduling page (R34): BookingRequested -> a meeting of the page owner.
 
 The meeting id is derived from the booking id, so a redelivered booking cannot make two
-meetings. The visitor attends as the contact records matched (``contact_id``) or, failing
-that, the contact with the visitor's address; the contract has no attendee kind for a visitor
-who is no contact, so such a visitor is not listed (notifications reads the booking itself).
-On an offline page (``page_offline``, R35), or when meetings knows no active connection
-of the owner with calendar sync on, the booking is a *request*: the meeting is logged on the
+meetings. The visitor attends as the contact ``contact_id`` names or, failing that, the
+contact with the visitor's address (records makes one for every visitor, R34): the attendee
+the invitation goes to, and the association that puts the meeting on the contact's
+timeline. Until meetings knows that contact and the page's owner, the booking waits
+(:func:`waiting_for`; the caller holds it, ``bookings.py``): an unknown owner is no refusal.
+On an offline page (``page_offline``, R35), or when meetings knows no active connection of
+the owner with calendar sync on, the booking is a *request*: the meeting is logged on the
 records with ``awaiting_calendar``, no invitations (``calendar_sync_off``), and waits for the
-owner to confirm it with a connected calendar (``editing.confirm_request``). An owner unknown
-to the read model is no refusal here: the caller holds the booking (``bookings.py``).
+owner to confirm it with a connected calendar (``editing.confirm_request``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ def booking_refusal(booking: BookingRequested, directory: Directory) -> str | No
     if (booking.end - booking.start).total_seconds() < 60:
         return "too_short"
     return None
+
+
+def waiting_for(booking: BookingRequested, directory: Directory, *,
+                visitor_known: bool) -> list[str]:
+    """What a booking waits for before it becomes a meeting: ``owner`` while the users read
+    model lacks the page's owner, ``contact`` while meetings knows no contact of the visitor
+    (``visitor_known``). Nothing when it can be booked, or when it is refused whatever the
+    visitor (a deactivated owner, under a minute: :func:`booking_refusal`)."""
+    if booking.owner_user_id not in directory.users:
+        return ["owner"] if visitor_known else ["owner", "contact"]
+    if booking_refusal(booking, directory) is not None or visitor_known:
+        return []
+    return ["contact"]
 
 
 def meeting_from_booking(booking: BookingRequested, *, directory: Directory,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from convene_schemas.events.common import email_key as shared_email_key
 from email_validator import EmailNotValidError, validate_email
 
 InvalidReason = Literal["missing", "malformed", "bounced"]
@@ -52,5 +53,6 @@ def check_contact_email(raw: str | None) -> EmailCheck:
 
 
 def email_key(address: str) -> str:
-    """The case-insensitive form two addresses are compared by (one user per key, R1)."""
-    return address.strip().lower()
+    """The case-insensitive form two addresses are compared by (one user per key, R1; a
+    booking visitor's contact, R34): the contract's rule, which meetings uses too."""
+    return shared_email_key(address)

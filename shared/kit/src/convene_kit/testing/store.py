@@ -15,8 +15,8 @@ from typing import Any
 import bson
 from bson import ObjectId
 from bson.codec_options import CodecOptions
-from pymongo.errors import DuplicateKeyError, WriteError
-from pymongo.results import DeleteResult, InsertOneResult, UpdateResult
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
+from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 
 from convene_kit.store import IndexSpec
 
@@ -240,6 +240,30 @@ class FakeCollection:
         doc = bson_copy({"_id": ObjectId(), **document})
         self._store(doc, new=True)
         return InsertOneResult(doc["_id"], True)
+
+    async def insert_many(self, documents: Iterable[Mapping[str, Any]],
+                          ordered: bool = True) -> InsertManyResult:
+        """As MongoDB: ordered stops at the first duplicate and raises BulkWriteError with
+        ``nInserted`` and the failed document's index; unordered inserts all it can."""
+        await asyncio.sleep(0)
+        self._check()
+        inserted: list[Any] = []
+        errors: list[dict[str, Any]] = []
+        for index, document in enumerate(documents):
+            doc = bson_copy({"_id": ObjectId(), **document})
+            try:
+                self._store(doc, new=True)
+            except DuplicateKeyError as exc:
+                errors.append({"index": index, "code": 11000, "errmsg": str(exc)})
+                if ordered:
+                    break
+                continue
+            inserted.append(doc["_id"])
+        if errors:
+            raise BulkWriteError({"nInserted": len(inserted), "writeErrors": errors,
+                                  "writeConcernErrors": [], "nUpserted": 0, "nMatched": 0,
+                                  "nModified": 0, "nRemoved": 0, "upserted": []})
+        return InsertManyResult(inserted, True)
 
     async def find_one(self, query: Mapping[str, Any] | None = None, *_: Any,
                        **__: Any) -> dict[str, Any] | None:

@@ -106,3 +106,10 @@ class BookingAttemptBlocked(BookingPagesEvent):
     visitor_email: EmailAddress | None = Field(
         default=None, description="The visitor's address, when entered before the block."
     )
+    visitor_name: PersonName | None = Field(
+        default=None, description="The visitor's name, when entered before the block."
+    )
+    page_title: str | None = Field(
+        default=None, max_length=200, description="The page's title, so the owner's email "
+        "can say where someone tried to book."
+    )

@@ -35,6 +35,17 @@ EmailAddress = Annotated[
 RawEmail = Annotated[str, Field(max_length=320)]
 """An email property as a user typed it: it may be malformed (R3, R13)."""
 
+
+def email_key(address: str) -> str:
+    """The form two email addresses are compared by: surrounding space dropped, lower-cased.
+
+    One rule for every service that matches people by address: records finds a booking
+    visitor's contact by it, and meetings waits for that contact by it (R34), so the two
+    can never disagree about whether a contact exists.
+    """
+    return address.strip().lower()
+
+
 HttpsUrl = Annotated[str, Field(pattern=r"^https://\S+$", max_length=2048)]
 """An absolute ``https://`` URL, kept exactly as the producer wrote it."""
 

@@ -1,0 +1,362 @@
+"""The visitor's side (R29, R30, R35, R41): a page, its free times, holds and bookings.
+
+Anonymous: nothing leaves but the page's public settings and free times. Free times come from
+the page's rules (``domain.slots``), the host's busy time in calendar-sync's mirror (every
+counted calendar, R29; no provider call) and this service's own reservation cells, so a time
+booked a moment ago is gone before the calendar shows it.
+
+Booking (R41): the slot is checked again, then its cells are inserted for the host
+(``store.Reservations``): of two visitors racing for overlapping times exactly one inserts
+them; the other gets 409 ``slot_taken`` with fresh times. Then the booking is stored with
+its BookingRequested in its outbox (one write), and the cells are confirmed. A crash between
+the cells and the booking leaves cells with a deadline and no booking: :func:`sweep` (and any
+later booking that meets them) drops them once the deadline has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from convene_kit.aggregates import KeyTaken
+
+from convene_booking_pages import pages as owner_side
+from convene_booking_pages.availability import HostAvailability, Interval
+from convene_booking_pages.deps import Deps
+from convene_booking_pages.domain import booking as bookings
+from convene_booking_pages.domain.account import AccountSettings
+from convene_booking_pages.domain.booking import Booking, VisitorRequest
+from convene_booking_pages.domain.errors import Conflict, NotFound, RuleViolation
+from convene_booking_pages.domain.page import Page
+from convene_booking_pages.domain.slots import Slot, free_slots, offered, owner_day
+
+logger = logging.getLogger(__name__)
+
+PENDING = timedelta(minutes=2)
+"""How long a booking's cells wait for the booking to be stored before anyone may drop them."""
+STALE_GRACE = timedelta(seconds=30)
+"""Margin past a cell's deadline before it counts as abandoned (clock skew between replicas)."""
+
+Status = Literal["available", "offline", "unavailable"]
+
+
+@dataclass(frozen=True)
+class PublicPage:
+    page: Page
+    account: AccountSettings
+    owner_name: str | None
+    status: Status
+    unavailable_reason: str | None
+
+
+def _host_name(host: str | None) -> str:
+    return (host or "").split(":", 1)[0].strip().lower().rstrip(".")
+
+
+def _no_page(slug: str) -> NotFound:
+    return NotFound("page_not_found", "There is no scheduling page at this address.",
+                    {"slug": slug})
+
+
+async def resolve(deps: Deps, host: str | None, slug: str) -> tuple[Page, AccountSettings]:
+    """The page at ``slug`` as reached through ``host``: on a custom domain only its
+    account's pages (R37), on the default domain any. Unknown, deleted, another domain's:
+    the same 404."""
+    held = await deps.slugs.holder(slug)
+    if held is None:
+        raise _no_page(slug)
+    domain = _host_name(host)
+    custom = await deps.domains.holder(domain) if domain else None
+    if custom is not None and custom["account_id"] != held["account_id"]:
+        raise _no_page(slug)
+    page = await deps.pages.get(held["account_id"], held["holder_id"])
+    if page is None or page.deleted or page.slug != slug:
+        raise _no_page(slug)
+    account = await owner_side.account_settings(deps, page.account_id)
+    if custom is not None and account.custom_domain != domain:
+        raise _no_page(slug)  # a domain the account switched away from
+    return page, account
+
+
+async def robots(deps: Deps, host: str | None) -> str:
+    """robots.txt of the host: R38 on a custom domain whose owner asked."""
+    custom = await deps.domains.holder(_host_name(host))
+    if custom is None:
+        return bookings_robots(None)
+    account = await owner_side.account_settings(deps, custom["account_id"])
+    return bookings_robots(account if account.custom_domain == _host_name(host) else None)
+
+
+def bookings_robots(account: AccountSettings | None) -> str:
+    from convene_booking_pages.domain.account import robots_txt
+
+    return robots_txt(account)
+
+
+async def _active_members(deps: Deps, page: Page) -> list[dict[str, Any]]:
+    found = await deps.users.get_many(page.account_id, page.members())
+    return [user for user in found if user.get("active")]
+
+
+async def public_page(deps: Deps, host: str | None, slug: str) -> PublicPage:
+    """The page and whether it can be booked now: ``unavailable`` when pages are turned off
+    (R36) or no host is active; ``offline`` when no host has a connected calendar (R35)."""
+    page, account = await resolve(deps, host, slug)
+    members = await _active_members(deps, page)
+    owner = next((m for m in members if m["user_id"] == page.owner_user_id), None)
+    owner_name = owner["name"] if owner else None
+    if not account.pages_enabled:
+        return PublicPage(page, account, owner_name, "unavailable", "pages_turned_off")
+    if not members:
+        return PublicPage(page, account, owner_name, "unavailable", "host_unavailable")
+    now = deps.clock()
+    views = [await deps.availability.of_host(page.account_id, m["user_id"], now,
+                                             now + timedelta(minutes=5)) for m in members]
+    status: Status = "available" if any(v.connected for v in views) else "offline"
+    return PublicPage(page, account, owner_name, status, None)
+
+
+async def _host_busy(deps: Deps, page: Page, user_id: str, start: datetime, end: datetime,
+                     now: datetime, *, own_reservation: str | None = None
+                     ) -> tuple[HostAvailability, list[Interval], dict[date, int]]:
+    """One host over ``[start, end)``: calendar-sync's view, busy time (the calendars' and
+    this service's live cells, but for the visitor's own hold) and the host's bookings per
+    local day."""
+    schedule = page.schedule()
+    pad = timedelta(minutes=schedule.buffer_before_minutes + schedule.buffer_after_minutes)
+    view = await deps.availability.of_host(page.account_id, user_id, start - pad, end + pad)
+    busy = list(view.busy) if view.connected else []
+    for cell in await deps.reservations.of_user_between(page.account_id, user_id,
+                                                        start - pad, end + pad):
+        if cell["reservation_id"] == own_reservation:
+            continue
+        if cell["until"] is None or _aware(cell["until"]) > now:
+            at = _aware(cell["at"])
+            busy.append((at, at + bookings.CELL))
+    standing = await deps.bookings.of_host_between(page.account_id, user_id,
+                                                   start - timedelta(days=1),
+                                                   end + timedelta(days=1))
+    per_day = Counter(owner_day(schedule, b.start) for b in standing)
+    return view, busy, dict(per_day)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def visitor_window(from_day: date, to_day: date, time_zone: str, max_days: int
+                   ) -> tuple[datetime, datetime]:
+    """``[from_day 00:00, to_day+1 00:00)`` in the visitor's zone, as UTC instants."""
+    try:
+        zone = ZoneInfo(time_zone)
+    except (KeyError, ValueError):
+        raise RuleViolation("time_zone_unknown", "Unknown time zone.",
+                            {"time_zone": time_zone}) from None
+    if to_day < from_day or (to_day - from_day).days >= max_days:
+        raise RuleViolation("range_invalid", f"Ask for 1 to {max_days} days.",
+                            {"from": from_day.isoformat(), "to": to_day.isoformat()})
+    start = datetime.combine(from_day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(to_day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return start, end
+
+
+async def slots(deps: Deps, page: Page, duration: int, start: datetime,
+                end: datetime) -> list[Slot]:
+    """Free times of the page in ``[start, end)``: those of any active host (round robin)."""
+    if duration not in page.durations:
+        raise RuleViolation("duration_not_offered", "This page does not offer that length.",
+                            {"offered": page.durations})
+    now = deps.clock()
+    found: set[Slot] = set()
+    for member in await _active_members(deps, page):
+        view, busy, per_day = await _host_busy(deps, page, member["user_id"], start, end, now)
+        if view.connected and not view.bookable:
+            continue  # a calendar of this host is inactive (R30)
+        found.update(free_slots(page.schedule(), duration, busy=busy, window_start=start,
+                                window_end=end, now=now, bookings_per_day=per_day))
+    return sorted(found, key=lambda s: s.start)
+
+
+async def _fresh_slots(deps: Deps, page: Page, request: VisitorRequest) -> list[dict[str, str]]:
+    """The visitor's day's free times, for a 409."""
+    zone = ZoneInfo(request.time_zone)
+    day = request.start.astimezone(zone).date()
+    start, end = visitor_window(day, day, request.time_zone, 1)
+    found = await slots(deps, page, request.duration_minutes, start, end)
+    return [{"start": s.start.astimezone(zone).isoformat(),
+             "end": s.end.astimezone(zone).isoformat()} for s in found]
+
+
+async def _blocked(deps: Deps, page: Page, request: VisitorRequest, host_user_id: str,
+                   reason: Literal["calendar_access_lost", "pages_turned_off"],
+                   inactive: list[str]) -> Conflict:
+    """Tell the host someone tried to book (once per page, slot, visitor and reason), and the
+    visitor's refusal."""
+    event = bookings.attempt_blocked(page, request, host_user_id=host_user_id, reason=reason,
+                                     inactive_calendar_ids=inactive, now=deps.clock())
+    try:
+        await deps.aggregates.create(deps.attempts, event, [event])
+    except KeyTaken:
+        pass  # this visitor's attempt at this slot was told already
+    if reason == "pages_turned_off":
+        return Conflict("pages_turned_off", "This scheduling page is not taking bookings "
+                        "right now. The host has been told that you tried.")
+    return Conflict("calendar_inactive", "This host cannot take bookings right now. They "
+                    "have been told that you tried to book, and can contact you.")
+
+
+async def _order_hosts(deps: Deps, page: Page, members: list[dict[str, Any]]) -> list[str]:
+    """Round robin: the host with the fewest bookings of this page first, then page order."""
+    ids = [m["user_id"] for m in members]
+    counts = {i: await deps.bookings.count_of_page(page.account_id, page.page_id, i)
+              for i in ids}
+    return sorted(ids, key=lambda i: (counts[i], ids.index(i)))
+
+
+async def _reserve(deps: Deps, page: Page, user_id: str, start: datetime, end: datetime,
+                   reservation_id: str, until: datetime | None) -> bool:
+    """Insert the host's cells of ``[start, end)``; abandoned cells in the way (past their
+    deadline, no booking behind them) are dropped and the insert tried once more."""
+    now = deps.clock()
+    for _ in range(4):
+        taken = await deps.reservations.reserve(page.account_id, user_id, start, end,
+                                                reservation_id, until, now)
+        if not taken:
+            return True
+        dropped = False
+        for cell in await deps.reservations.holders(taken):
+            if await _abandoned(deps, cell, now):
+                dropped |= await deps.reservations.drop_stale(cell)
+        if not dropped:
+            return False
+    return False
+
+
+async def _abandoned(deps: Deps, cell: dict[str, Any], now: datetime) -> bool:
+    if cell["until"] is None or _aware(cell["until"]) + STALE_GRACE > now:
+        return False
+    booked = await deps.bookings.get(cell["account_id"], cell["reservation_id"])
+    return booked is None or booked.state != "booked"
+
+
+async def hold(deps: Deps, host: str | None, slug: str, start: datetime,
+               duration: int) -> tuple[str, datetime]:
+    """Hold a slot while the visitor fills the form (the page's ``hold_minutes``)."""
+    page, account = await resolve(deps, host, slug)
+    if page.hold_minutes == 0:
+        raise RuleViolation("holds_off", "This page does not hold slots.")
+    if not account.pages_enabled:
+        raise Conflict("pages_turned_off", "This scheduling page is not taking bookings "
+                       "right now.")
+    now = deps.clock()
+    hold_id = f"bkg_{uuid.uuid4().hex[:24]}"
+    until = now + timedelta(minutes=page.hold_minutes)
+    end = start + timedelta(minutes=duration)
+    for host_id in await _order_hosts(deps, page, await _active_members(deps, page)):
+        view, busy, per_day = await _host_busy(deps, page, host_id, start, end, now)
+        if view.connected and not view.bookable:
+            continue
+        if not offered(page.schedule(), duration, start, busy=busy, now=now,
+                       bookings_per_day=per_day):
+            continue
+        if await _reserve(deps, page, host_id, start, end, hold_id, until):
+            return hold_id, until
+    raise Conflict("slot_taken", "This time was just taken; please pick another one.")
+
+
+async def book(deps: Deps, host: str | None, slug: str, request: VisitorRequest,
+               hold_id: str | None = None) -> tuple[Booking, Page]:
+    """Book a slot, or refuse: 409 ``slot_taken`` (with fresh times), ``calendar_inactive``
+    or ``pages_turned_off`` (the host is emailed, R30/R36); 422 for the form."""
+    page, account = await resolve(deps, host, slug)
+    answers = bookings.check_request(page, request)
+    members = await _active_members(deps, page)
+    if not account.pages_enabled:
+        raise await _blocked(deps, page, request, page.owner_user_id, "pages_turned_off", [])
+    if not members:
+        raise Conflict("host_unavailable", "This page is not taking bookings.")
+    now = deps.clock()
+    start = request.start.astimezone(UTC)
+    end = start + timedelta(minutes=request.duration_minutes)
+    held = await _held_by(deps, hold_id, now) if hold_id else None
+    inactive_host: tuple[str, list[str]] | None = None
+    for host_id in await _order_hosts(deps, page, members):
+        if held is not None and held != host_id:
+            continue
+        view, busy, per_day = await _host_busy(deps, page, host_id, start, end, now,
+                                               own_reservation=hold_id if held else None)
+        if view.connected and not view.bookable:
+            inactive_host = inactive_host or (host_id, view.inactive_calendar_ids)
+            continue
+        if not offered(page.schedule(), request.duration_minutes, start, busy=busy, now=now,
+                       bookings_per_day=per_day):
+            continue
+        booking_id = hold_id if held is not None else f"bkg_{uuid.uuid4().hex[:24]}"
+        if held is None and not await _reserve(deps, page, host_id, start, end, booking_id,
+                                               now + PENDING):
+            continue
+        booking = bookings.new_booking(page, request, booking_id=booking_id,
+                                       host_user_id=host_id, offline=not view.connected,
+                                       now=now)
+        event = bookings.booking_requested(booking, page, answers, now)
+        try:
+            await deps.aggregates.create(deps.bookings, booking, [event])
+        except BaseException:
+            if held is None:
+                await deps.reservations.release(booking_id)
+            raise
+        if await deps.reservations.confirm(booking_id) < len(bookings.cells(start, end)):
+            # Only a replica stalled past PENDING + STALE_GRACE between its cells and its
+            # booking gets here: the booking stands, and the time may be held twice.
+            logger.error("booking %s was stored after its cells were taken back", booking_id)
+        logger.info("booking %s of page %s for host %s", booking_id, page.page_id, host_id)
+        return booking, page
+    if inactive_host is not None:
+        raise await _blocked(deps, page, request, inactive_host[0], "calendar_access_lost",
+                             inactive_host[1])
+    raise Conflict("slot_taken", "This time is no longer free; please pick another one.",
+                   {"fresh_slots": await _fresh_slots(deps, page, request)})
+
+
+async def _held_by(deps: Deps, hold_id: str, now: datetime) -> str | None:
+    """The host a live hold reserved, or None (unknown, expired or already booked)."""
+    found = await deps.reservations.of_reservation(hold_id)
+    if not found or any(c["until"] is None or _aware(c["until"]) <= now for c in found):
+        return None
+    return str(found[0]["user_id"])
+
+
+async def sweep(deps: Deps) -> int:
+    """Drop cells past their deadline with no booking behind them (expired holds, crashed
+    bookings); confirm those whose booking was stored; forget cells of the past."""
+    now = deps.clock()
+    handled = 0
+    for cell in await deps.reservations.expired(now - STALE_GRACE):
+        booked = await deps.bookings.get(cell["account_id"], cell["reservation_id"])
+        if booked is not None and booked.state == "booked":
+            await deps.reservations.confirm(cell["reservation_id"])
+        else:
+            await deps.reservations.drop_stale(cell)
+        handled += 1
+    handled += await deps.reservations.prune_past(now - timedelta(days=2))
+    return handled
+
+
+async def meeting_ended(deps: Deps, account_id: str, booking_id: str,
+                        state: Literal["canceled", "moved"]) -> None:
+    """The booking's meeting was canceled or moved: its cells no longer hold the time (a
+    moved meeting's new time is busy in the host's calendar)."""
+    async def rule(booking: Booking, now: datetime) -> tuple[Booking, list[Any]] | None:
+        changed = bookings.ended(booking, state, now)
+        return None if changed is None else (changed, [])
+
+    if await deps.bookings.get(account_id, booking_id) is None:
+        return  # not one of ours (a test's, or made before this service)
+    await deps.aggregates.change(deps.bookings, account_id, booking_id, rule,
+                                 missing=NotFound("booking_not_found", "No such booking."))
+    await deps.reservations.release(booking_id)

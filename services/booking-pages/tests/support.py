@@ -1,0 +1,61 @@
+"""What booking-pages' unit tests share besides fixtures: the clock, calendar-sync's
+availability stood in for, records' users. Loaded by conftest as ``booking_pages_support``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from convene_booking_pages.availability import HostAvailability, Interval
+from convene_schemas.events.records import UserUpserted
+
+NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # a Monday, 08:00 in Rome
+ACCOUNT = "acc_1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class FakeAvailability:
+    """calendar-sync's availability as the tests set it, per host."""
+
+    hosts: dict[str, HostAvailability] = field(default_factory=dict)
+    calls: int = 0
+    down: bool = False
+
+    def set(self, user_id: str, *, connected: bool = True, bookable: bool = True,
+            busy: list[Interval] | None = None, inactive: list[str] | None = None) -> None:
+        self.hosts[user_id] = HostAvailability(connected=connected, bookable=bookable,
+                                               inactive_calendar_ids=inactive or [],
+                                               busy=busy or [])
+
+    async def of_host(self, account_id: str, user_id: str, start: datetime,
+                      end: datetime) -> HostAvailability:
+        from convene_booking_pages.domain.errors import Unavailable
+
+        self.calls += 1
+        if self.down:
+            raise Unavailable("availability_unavailable", "down")
+        found = self.hosts.get(user_id, HostAvailability(connected=False, bookable=False))
+        return HostAvailability(found.connected, found.bookable, found.inactive_calendar_ids,
+                                [b for b in found.busy if b[1] > start and b[0] < end])
+
+    async def aclose(self) -> None:
+        return None
+
+
+def user_upserted(user_id: str, *, name: str = "Olga Host", active: bool = True,
+                  account_id: str = ACCOUNT, version: int = 1) -> UserUpserted:
+    return UserUpserted(account_id=account_id, version=version, occurred_at=NOW,
+                        user_id=user_id, email=f"{user_id}@acme.example", name=name,
+                        time_zone="Europe/Rome", language="en", seat="sales_professional",
+                        personal_email_access=True, active=active)
