@@ -77,7 +77,7 @@ def test_autoscaling_beyond_the_partitions_is_refused(name: str) -> None:
 
 
 def test_more_partitions_allow_more_replicas() -> None:
-    topics = {"partitions": {"meetings.events.v1": 12}}
+    topics = {"partitions": {"meetings.events.v1": 12, "booking-pages.events.v1": 12}}
     render = helm_template({"topics": topics, **service("records", replicas=12)})
     assert render.returncode == 0, render.stderr
     assert render.named("Deployment", "convene-records")["spec"]["replicas"] == 12
