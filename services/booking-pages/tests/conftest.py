@@ -16,13 +16,9 @@ import pytest
 from convene_booking_pages.bootstrap import BookingPages, bootstrap
 from convene_booking_pages.handlers import build_handlers
 from convene_booking_pages.settings import BookingPagesSettings
-from convene_kit import devtokens
-from convene_kit.auth import JwtVerifier
-from convene_kit.testing import FakeStore, RecordingPublisher
+from convene_kit.testing import FakeStore, GatewayKeys, ManualClock, RecordingPublisher
 from convene_schemas.base import Event
 from convene_schemas.envelope import from_kafka_message, new_event_id, to_kafka_message
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 # The service's folder has a hyphen, so its tests are not a package: the support module is
 # loaded by path once, here, and test modules import it as ``booking_pages_support``.
@@ -32,28 +28,21 @@ assert _spec is not None and _spec.loader is not None
 support = importlib.util.module_from_spec(_spec)
 sys.modules["booking_pages_support"] = support
 _spec.loader.exec_module(support)
-Clock = support.Clock
 FakeAvailability = support.FakeAvailability
 ACCOUNT = support.ACCOUNT
 NOW = support.NOW
 
 
 @pytest.fixture(scope="session")
-def signing_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+def gateway() -> GatewayKeys:
+    return GatewayKeys()
 
 
 @pytest.fixture
-def mint(signing_key: ec.EllipticCurvePrivateKey) -> Callable[..., dict[str, str]]:
-    pem = signing_key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-
+def mint(gateway: GatewayKeys) -> Callable[..., dict[str, str]]:
     def headers(user_id: str, account_id: str = ACCOUNT,
                 roles: tuple[str, ...] = ()) -> dict[str, str]:
-        token = devtokens.mint_token(pem, account_id=account_id, user_id=user_id,
-                                     roles=list(roles))
-        return {"Authorization": f"Bearer {token}"}
+        return gateway.headers(account_id=account_id, user_id=user_id, roles=roles)
 
     return headers
 
@@ -64,7 +53,7 @@ class Harness:
     store: FakeStore
     publisher: RecordingPublisher
     availability: FakeAvailability
-    clock: Clock
+    clock: ManualClock
 
     async def deliver(self, event: Event) -> None:
         """Hand ``event`` to its handler as the consumer would (envelope and all)."""
@@ -77,33 +66,30 @@ class Harness:
         return [e for e in found if kind is None or isinstance(e, kind)]
 
 
-def build_harness(signing_key: ec.EllipticCurvePrivateKey, **settings: Any) -> Harness:
+def build_harness(gateway: GatewayKeys, **settings: Any) -> Harness:
     config = BookingPagesSettings(jwt_public_key_file=None, topic_prefix="",
                                   prefill_signing_key="k" * 32,  # type: ignore[arg-type]
                                   **settings)
     store = FakeStore()
     publisher = RecordingPublisher(config)
-    public_pem = signing_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    verifier = JwtVerifier(public_pem, audience=config.jwt_audience, issuer=config.jwt_issuer)
-    clock = Clock()
+    clock = ManualClock(NOW)
     availability = FakeAvailability()
     service = bootstrap(config, store=store, publisher=publisher,  # type: ignore[arg-type]
-                        verifier=verifier, availability=availability,  # type: ignore[arg-type]
+                        verifier=gateway.verifier(), availability=availability,  # type: ignore[arg-type]
                         clock=clock)
     return Harness(service=service, store=store, publisher=publisher,
                    availability=availability, clock=clock)
 
 
 @pytest.fixture
-def harness(signing_key: ec.EllipticCurvePrivateKey) -> Harness:
-    return build_harness(signing_key)
+def harness(gateway: GatewayKeys) -> Harness:
+    return build_harness(gateway)
 
 
 @pytest.fixture
-def make_harness(signing_key: ec.EllipticCurvePrivateKey) -> Callable[..., Harness]:
+def make_harness(gateway: GatewayKeys) -> Callable[..., Harness]:
     """A harness with other settings (rate limits, ...)."""
-    return lambda **settings: build_harness(signing_key, **settings)
+    return lambda **settings: build_harness(gateway, **settings)
 
 
 @pytest.fixture

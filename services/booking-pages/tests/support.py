@@ -1,27 +1,16 @@
-"""What booking-pages' unit tests share besides fixtures: the clock, calendar-sync's
+"""What booking-pages' unit tests share besides fixtures: the time they start at, calendar-sync's
 availability stood in for, records' users. Loaded by conftest as ``booking_pages_support``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from convene_booking_pages.availability import HostAvailability, Interval
 from convene_schemas.events.records import UserUpserted
 
 NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # a Monday, 08:00 in Rome
 ACCOUNT = "acc_1"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -48,9 +37,6 @@ class FakeAvailability:
         found = self.hosts.get(user_id, HostAvailability(connected=False, bookable=False))
         return HostAvailability(found.connected, found.bookable, found.inactive_calendar_ids,
                                 [b for b in found.busy if b[1] > start and b[0] < end])
-
-    async def aclose(self) -> None:
-        return None
 
 
 def user_upserted(user_id: str, *, name: str = "Olga Host", active: bool = True,

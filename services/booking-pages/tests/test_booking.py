@@ -178,6 +178,17 @@ async def test_a_hold_keeps_the_slot_for_its_visitor_until_it_expires(
     assert {c["reservation_id"] for c in cells} == {held.json()["hold_id"]}
 
 
+async def test_only_a_length_the_page_offers_can_be_held(
+        harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
+    await _page(harness, client, mint, hold_minutes=5)
+    refused = await client.post("/public/pages/olga-intro/holds",
+                                json={"start": TUESDAY_10_ROME.isoformat(),
+                                      "duration_minutes": 720})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "duration_not_offered"
+    assert harness.store.collection("reservations").docs == {}
+
+
 async def test_cells_of_a_booking_that_was_never_stored_are_taken_back(
         harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
     await _page(harness, client, mint)
@@ -243,10 +254,8 @@ async def test_calendar_sync_down_is_a_503_not_a_guess(harness: Any, client: htt
 
 
 def _canceled(booking_id: str) -> MeetingCanceled:
-    from convene_schemas.events.meetings import MeetingCanceled as Canceled
-
     start = TUESDAY_10_ROME
-    return Canceled.model_validate({
+    return MeetingCanceled.model_validate({
         "account_id": "acc_1", "version": 1, "occurred_at": NOW.isoformat(),
         "meeting_id": "mtg_x", "ical_uid": "mtg_x@convene", "title": "Intro", "start":
         start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat(),

@@ -8,7 +8,6 @@ import importlib.util
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,16 @@ import pytest
 from convene_calendar_sync.bootstrap import CalendarSync, bootstrap
 from convene_calendar_sync.handlers import build_handlers
 from convene_calendar_sync.settings import CalendarSyncSettings
-from convene_kit import devtokens
-from convene_kit.auth import JwtVerifier
 from convene_kit.secret_box import generate_key
-from convene_kit.testing import FakeCollection, FakeStore, RecordingPublisher
+from convene_kit.testing import (
+    FakeCollection,
+    FakeStore,
+    GatewayKeys,
+    ManualClock,
+    RecordingPublisher,
+)
 from convene_schemas.base import Event
 from convene_schemas.envelope import from_kafka_message, new_event_id, to_kafka_message
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 # The service's folder has a hyphen, so its tests are not a package: the support module is
 # loaded by path once, here, and test modules import it as ``calendar_sync_support``.
@@ -42,31 +43,15 @@ KEYRING = f"k1:{generate_key()}"
 BOOKING_PAGES_TOKEN = support.BOOKING_PAGES_TOKEN
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture(scope="session")
-def signing_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+def gateway() -> GatewayKeys:
+    return GatewayKeys()
 
 
 @pytest.fixture
-def mint(signing_key: ec.EllipticCurvePrivateKey) -> Callable[..., dict[str, str]]:
-    pem = signing_key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-
+def mint(gateway: GatewayKeys) -> Callable[..., dict[str, str]]:
     def headers(user_id: str, account_id: str = ACCOUNT) -> dict[str, str]:
-        token = devtokens.mint_token(pem, account_id=account_id, user_id=user_id)
-        return {"Authorization": f"Bearer {token}"}
+        return gateway.headers(account_id=account_id, user_id=user_id)
 
     return headers
 
@@ -77,7 +62,7 @@ class Harness:
     store: FakeStore
     publisher: RecordingPublisher
     adapters: FakeAdapters
-    clock: Clock
+    clock: ManualClock
 
     async def deliver(self, event: Event) -> None:
         """Hand ``event`` to its handler as the consumer would (envelope and all)."""
@@ -97,21 +82,18 @@ class Harness:
 
 
 @pytest.fixture
-def harness(signing_key: ec.EllipticCurvePrivateKey) -> Harness:
+def harness(gateway: GatewayKeys) -> Harness:
     settings = CalendarSyncSettings(topic_prefix="", jwt_public_key_file=None,
                                     credentials_encryption_key=KEYRING,  # type: ignore[arg-type]
                                     internal_api_tokens=f"booking-pages:{BOOKING_PAGES_TOKEN}")  # type: ignore[arg-type]
     store = FakeStore()
     publisher = RecordingPublisher(settings)
-    public_pem = signing_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    verifier = JwtVerifier(public_pem, audience=settings.jwt_audience, issuer=settings.jwt_issuer)
-    clock = Clock()
+    clock = ManualClock(NOW)
     from convene_calendar_sync.bootstrap import keyring
 
     adapters = FakeAdapters(settings, keyring(settings))
     service = bootstrap(settings, store=store, publisher=publisher,  # type: ignore[arg-type]
-                        verifier=verifier, adapters=adapters, clock=clock)
+                        verifier=gateway.verifier(), adapters=adapters, clock=clock)
     return Harness(service=service, store=store, publisher=publisher, adapters=adapters,
                    clock=clock)
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from convene_kit import devtokens
-from convene_kit.auth import JwtVerifier
+from convene_kit.testing import GatewayKeys
 from convene_meetings.bootstrap import MeetingsService, bootstrap
 from convene_meetings.handlers import build_handlers
 from convene_meetings.settings import MeetingsSettings
@@ -21,8 +20,6 @@ from convene_schemas.base import Event
 from convene_schemas.envelope import from_kafka_message, new_event_id, to_kafka_message
 from convene_schemas.events.calendar_sync import Calendar, CalendarConnected
 from convene_schemas.events.records import AccountSettingsChanged, ContactUpserted, UserUpserted
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 # Test modules are imported by path (--import-mode=importlib); the repository root is on
 # sys.path (pytest's pythonpath), so the fakes are reached as a namespace package.
@@ -35,19 +32,14 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="session")
-def signing_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+def gateway() -> GatewayKeys:
+    return GatewayKeys()
 
 
 @pytest.fixture
-def mint(signing_key: ec.EllipticCurvePrivateKey) -> Callable[..., dict[str, str]]:
-    pem = signing_key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-
+def mint(gateway: GatewayKeys) -> Callable[..., dict[str, str]]:
     def headers(account_id: str, user_id: str, roles: tuple[str, ...] = ()) -> dict[str, str]:
-        token = devtokens.mint_token(pem, account_id=account_id, user_id=user_id, roles=roles)
-        return {"Authorization": f"Bearer {token}"}
+        return gateway.headers(account_id=account_id, user_id=user_id, roles=roles)
 
     return headers
 
@@ -69,15 +61,12 @@ class Harness:
 
 
 @pytest.fixture
-def harness(signing_key: ec.EllipticCurvePrivateKey) -> Harness:
+def harness(gateway: GatewayKeys) -> Harness:
     settings = MeetingsSettings(topic_prefix="", jwt_public_key_file=None)
     store = FakeStore()
     publisher = RecordingPublisher(settings)
-    public_pem = signing_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    verifier = JwtVerifier(public_pem, audience=settings.jwt_audience, issuer=settings.jwt_issuer)
     service = bootstrap(settings, store=store, publisher=publisher,  # type: ignore[arg-type]
-                        verifier=verifier, clock=lambda: NOW)
+                        verifier=gateway.verifier(), clock=lambda: NOW)
     return Harness(service=service, store=store, publisher=publisher)
 
 

@@ -5,33 +5,26 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from convene_kit import devtokens
-from convene_kit.auth import JwtVerifier
+from convene_kit.testing import GatewayKeys
 from convene_notifications.bootstrap import Notifications
 from convene_notifications.mailer import PermanentDeliveryError
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from notifications_testing import FakeMailer, RecordingPublisher, build, contact, meeting
 
 
 @pytest.fixture(scope="module")
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+def key() -> GatewayKeys:
+    return GatewayKeys()
 
 
-def token(key, account_id: str = "acc_1") -> str:
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return devtokens.mint_token(private, account_id=account_id, user_id="usr_1", roles=["team"])
+def token(key: GatewayKeys, account_id: str = "acc_1") -> str:
+    return key.token(account_id=account_id, user_id="usr_1", roles=["team"])
 
 
 @pytest.fixture
 def service(key, store, mailer: FakeMailer, publisher: RecordingPublisher,
             clock) -> Notifications:
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    verifier = JwtVerifier(public, audience="convene", issuer="convene-gateway")
+    verifier = key.verifier()
     mailer.failures.append(PermanentDeliveryError("5.1.1 no such user", 550))
     return build(store=store, mailer=mailer, publisher=publisher, clock=clock,
                  verifier=verifier)

@@ -7,12 +7,9 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from convene_kit import devtokens
-from convene_kit.auth import JwtVerifier
+from convene_kit.testing import GatewayKeys
 from convene_records.bootstrap import INDEXES, Records, bootstrap
 from convene_records.settings import RecordsSettings
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from services.records.tests.fakes import FakeStore, RecordingPublisher
@@ -21,8 +18,8 @@ Headers = dict[str, str]
 
 
 @pytest.fixture(scope="session")
-def gateway_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+def gateway() -> GatewayKeys:
+    return GatewayKeys()
 
 
 @pytest.fixture
@@ -43,11 +40,9 @@ def publisher(settings: RecordsSettings) -> RecordingPublisher:
 
 @pytest.fixture
 def service(settings: RecordsSettings, store: FakeStore, publisher: RecordingPublisher,
-            gateway_key: ec.EllipticCurvePrivateKey) -> Records:
-    public_pem = gateway_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    verifier = JwtVerifier(public_pem, audience="convene", issuer="convene-gateway")
-    return bootstrap(settings, store=store, publisher=publisher, verifier=verifier)  # type: ignore[arg-type]
+            gateway: GatewayKeys) -> Records:
+    return bootstrap(settings, store=store, publisher=publisher,  # type: ignore[arg-type]
+                     verifier=gateway.verifier())
 
 
 @pytest.fixture
@@ -57,17 +52,11 @@ def client(service: Records) -> TestClient:
 
 
 @pytest.fixture
-def auth(gateway_key: ec.EllipticCurvePrivateKey) -> Callable[..., Headers]:
+def auth(gateway: GatewayKeys) -> Callable[..., Headers]:
     """``auth(account_id)``: headers with a gateway token for a user of that account."""
-    private_pem = gateway_key.private_bytes(serialization.Encoding.PEM,
-                                            serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption())
-
     def headers(account_id: str, user_id: str = "usr_admin",
                 roles: tuple[str, ...] = ()) -> Headers:
-        token = devtokens.mint_token(private_pem, account_id=account_id, user_id=user_id,
-                                     roles=roles)
-        return {"Authorization": f"Bearer {token}"}
+        return gateway.headers(account_id=account_id, user_id=user_id, roles=roles)
 
     return headers
 

@@ -9,7 +9,6 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from convene_kit.auth import JwtVerifier
 from convene_kit.clock import utc_now as utcnow
 from convene_kit.http import ApiError
 from convene_kit.outbox import outbox_entries
@@ -18,7 +17,6 @@ from convene_records.bootstrap import Records, bootstrap
 from convene_records.domain.people import change_contact
 from convene_records.service_layer import accounts, crm, people
 from convene_schemas.events.records import CompanyUpserted, ContactUpserted, UserUpserted
-from cryptography.hazmat.primitives import serialization
 
 from services.records.tests.fakes import FakeStore, RecordingPublisher
 
@@ -144,16 +142,12 @@ async def test_a_claim_whose_email_is_taken_meanwhile_is_withdrawn(
 
 
 async def test_the_injected_clock_dates_changes_and_claims(
-        settings, store: FakeStore, publisher: RecordingPublisher, gateway_key) -> None:
-    public_pem = gateway_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        settings, store: FakeStore, publisher: RecordingPublisher, gateway) -> None:
     at = iter([datetime(2030, 1, 2, 9, 0, tzinfo=timezone.utc),
                datetime(2030, 1, 2, 9, 5, tzinfo=timezone.utc)])
     now = next(at)
     records = bootstrap(settings, store=store, publisher=publisher,  # type: ignore[arg-type]
-                        verifier=JwtVerifier(public_pem, audience="convene",
-                                             issuer="convene-gateway"),
-                        clock=lambda: now)
+                        verifier=gateway.verifier(), clock=lambda: now)
     await accounts.create_account(records.deps, "acc_clock", name="Acme", sandbox=False,
                                   default_time_zone="UTC", default_language="en")
     contact = await people.create_contact(records.deps, "acc_clock", email=None,

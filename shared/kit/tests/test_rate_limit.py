@@ -4,12 +4,9 @@ names; bounded memory that never refuses a newcomer; all-or-nothing over several
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 
 import pytest
-from convene_kit import rate_limit
 from convene_kit.http import create_app
 from convene_kit.openapi import error_responses, undocumented_errors
 from convene_kit.rate_limit import (
@@ -305,13 +302,3 @@ def test_client_address_groups_ipv6_by_64_and_keeps_ipv4_whole() -> None:
 
 def test_client_address_without_a_peer_is_one_shared_key() -> None:
     assert client_address(request_from(None)) == "unknown"
-
-
-def test_a_second_import_reuses_the_refusal_counter(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = importlib.util.spec_from_file_location("convene_kit_rate_limit_again",
-                                                  rate_limit.__file__)
-    assert spec is not None and spec.loader is not None
-    again = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, again)  # dataclasses look their module up
-    spec.loader.exec_module(again)  # a duplicate registration would raise here
-    assert again.RATE_LIMITED_TOTAL is rate_limit.RATE_LIMITED_TOTAL

@@ -62,6 +62,3 @@ class AvailabilityClient:
             inactive_calendar_ids=list(body.get("inactive_calendar_ids", [])),
             busy=[(datetime.fromisoformat(b["start"]), datetime.fromisoformat(b["end"]))
                   for b in body.get("busy_merged", [])])
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

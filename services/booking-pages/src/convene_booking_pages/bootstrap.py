@@ -29,7 +29,6 @@ from faststream.kafka import KafkaBroker
 
 from convene_booking_pages import public
 from convene_booking_pages.api import ROUTERS
-from convene_booking_pages.api.errors import add_error_handlers
 from convene_booking_pages.availability import AvailabilityClient
 from convene_booking_pages.deps import Deps, Limits
 from convene_booking_pages.domain.errors import VersionConflict
@@ -135,6 +134,5 @@ def bootstrap(
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier,
                      title="Convene booking-pages")
-    add_error_handlers(app)
     app.state.deps = deps
     return BookingPages(settings=settings, runtime=runtime, app=app, deps=deps)

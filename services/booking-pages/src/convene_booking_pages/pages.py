@@ -40,30 +40,29 @@ async def account_settings(deps: Deps, account_id: str) -> AccountSettings:
             or accounts.defaults(account_id))
 
 
-async def _claim_slug(deps: Deps, page: Page | PageSettings, account_id: str,
-                      page_id: str) -> None:
-    """Claim ``page.slug`` for ``page_id``; a stale claim (its page gone or moved to another
+async def _claim_slug(deps: Deps, slug: str, account_id: str, page_id: str) -> None:
+    """Claim ``slug`` for ``page_id``; a stale claim (its page gone or moved to another
     slug) is taken back once. 409 ``slug_taken`` otherwise."""
     now = deps.clock()
     for _ in range(2):
-        if await deps.slugs.claim(page.slug, account_id, page_id, now):
+        if await deps.slugs.claim(slug, account_id, page_id, now):
             return
-        held = await deps.slugs.holder(page.slug)
+        held = await deps.slugs.holder(slug)
         if held is None:
             continue
         holder = await deps.pages.get(held["account_id"], held["holder_id"])
-        if holder is not None and not holder.deleted and holder.slug == page.slug:
+        if holder is not None and not holder.deleted and holder.slug == slug:
             break
-        await deps.slugs.release(page.slug, held["holder_id"])
+        await deps.slugs.release(slug, held["holder_id"])
     raise Conflict("slug_taken", "This address is taken; choose another slug.",
-                   {"slug": page.slug})
+                   {"slug": slug})
 
 
 async def create_page(deps: Deps, principal: Principal, settings: PageSettings) -> Page:
     page_id = f"pg_{uuid.uuid4().hex[:20]}"
     page = pages.new_page(settings, page_id=page_id, account_id=principal.account_id,
                           owner_user_id=principal.user_id, now=deps.clock())
-    await _claim_slug(deps, page, principal.account_id, page_id)
+    await _claim_slug(deps, page.slug, principal.account_id, page_id)
     try:
         return await deps.aggregates.create(deps.pages, page, [])
     except BaseException:
@@ -97,9 +96,7 @@ async def edit_page(deps: Deps, principal: Principal, page_id: str,
     current = await _own_page(deps, principal, page_id)
     new_slug = changes.get("slug")
     if new_slug is not None and new_slug != current.slug:
-        await _claim_slug(deps, PageSettings.model_validate(
-            {**current.model_dump(include=set(PageSettings.model_fields)), "slug": new_slug}),
-            principal.account_id, page_id)
+        await _claim_slug(deps, new_slug, principal.account_id, page_id)
 
     async def rule(page: Page, now: datetime) -> tuple[Page, list[Any]] | None:
         if page.deleted:

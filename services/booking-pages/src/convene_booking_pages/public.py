@@ -29,7 +29,7 @@ from convene_booking_pages import pages as owner_side
 from convene_booking_pages.availability import HostAvailability, Interval
 from convene_booking_pages.deps import Deps
 from convene_booking_pages.domain import booking as bookings
-from convene_booking_pages.domain.account import AccountSettings
+from convene_booking_pages.domain.account import AccountSettings, robots_txt
 from convene_booking_pages.domain.booking import Booking, VisitorRequest
 from convene_booking_pages.domain.errors import Conflict, NotFound, RuleViolation
 from convene_booking_pages.domain.page import Page
@@ -87,15 +87,9 @@ async def robots(deps: Deps, host: str | None) -> str:
     """robots.txt of the host: R38 on a custom domain whose owner asked."""
     custom = await deps.domains.holder(_host_name(host))
     if custom is None:
-        return bookings_robots(None)
+        return robots_txt(None)
     account = await owner_side.account_settings(deps, custom["account_id"])
-    return bookings_robots(account if account.custom_domain == _host_name(host) else None)
-
-
-def bookings_robots(account: AccountSettings | None) -> str:
-    from convene_booking_pages.domain.account import robots_txt
-
-    return robots_txt(account)
+    return robots_txt(account if account.custom_domain == _host_name(host) else None)
 
 
 async def _active_members(deps: Deps, page: Page) -> list[dict[str, Any]]:
@@ -135,18 +129,13 @@ async def _host_busy(deps: Deps, page: Page, user_id: str, start: datetime, end:
                                                         start - pad, end + pad):
         if cell["reservation_id"] == own_reservation:
             continue
-        if cell["until"] is None or _aware(cell["until"]) > now:
-            at = _aware(cell["at"])
-            busy.append((at, at + bookings.CELL))
+        if cell["until"] is None or cell["until"] > now:
+            busy.append((cell["at"], cell["at"] + bookings.CELL))
     standing = await deps.bookings.of_host_between(page.account_id, user_id,
                                                    start - timedelta(days=1),
                                                    end + timedelta(days=1))
     per_day = Counter(owner_day(schedule, b.start) for b in standing)
     return view, busy, dict(per_day)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def visitor_window(from_day: date, to_day: date, time_zone: str, max_days: int
@@ -168,9 +157,7 @@ def visitor_window(from_day: date, to_day: date, time_zone: str, max_days: int
 async def slots(deps: Deps, page: Page, duration: int, start: datetime,
                 end: datetime) -> list[Slot]:
     """Free times of the page in ``[start, end)``: those of any active host (round robin)."""
-    if duration not in page.durations:
-        raise RuleViolation("duration_not_offered", "This page does not offer that length.",
-                            {"offered": page.durations})
+    bookings.check_duration(page, duration)
     now = deps.clock()
     found: set[Slot] = set()
     for member in await _active_members(deps, page):
@@ -238,7 +225,7 @@ async def _reserve(deps: Deps, page: Page, user_id: str, start: datetime, end: d
 
 
 async def _abandoned(deps: Deps, cell: dict[str, Any], now: datetime) -> bool:
-    if cell["until"] is None or _aware(cell["until"]) + STALE_GRACE > now:
+    if cell["until"] is None or cell["until"] + STALE_GRACE > now:
         return False
     booked = await deps.bookings.get(cell["account_id"], cell["reservation_id"])
     return booked is None or booked.state != "booked"
@@ -248,6 +235,7 @@ async def hold(deps: Deps, host: str | None, slug: str, start: datetime,
                duration: int) -> tuple[str, datetime]:
     """Hold a slot while the visitor fills the form (the page's ``hold_minutes``)."""
     page, account = await resolve(deps, host, slug)
+    bookings.check_duration(page, duration)
     if page.hold_minutes == 0:
         raise RuleViolation("holds_off", "This page does not hold slots.")
     if not account.pages_enabled:
@@ -326,7 +314,7 @@ async def book(deps: Deps, host: str | None, slug: str, request: VisitorRequest,
 async def _held_by(deps: Deps, hold_id: str, now: datetime) -> str | None:
     """The host a live hold reserved, or None (unknown, expired or already booked)."""
     found = await deps.reservations.of_reservation(hold_id)
-    if not found or any(c["until"] is None or _aware(c["until"]) <= now for c in found):
+    if not found or any(c["until"] is None or c["until"] <= now for c in found):
         return None
     return str(found[0]["user_id"])
 

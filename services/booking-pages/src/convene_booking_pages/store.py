@@ -12,9 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from convene_kit.aggregates import VersionedRepository
+from convene_kit.aggregates import ModelRepository, VersionedRepository
 from convene_kit.store import MAX_FIND, IndexSpec, find_all, scoped_filter
-from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -44,21 +43,7 @@ INDEXES: list[IndexSpec] = [
 ]
 
 
-class _ModelRepository(VersionedRepository[Any]):
-    """Heads stored as the model's fields plus ``_id``."""
-
-    model: type[BaseModel]
-    id_field: str
-
-    def document(self, aggregate: Any) -> dict[str, Any]:
-        return {"_id": getattr(aggregate, self.id_field), **aggregate.model_dump(mode="python")}
-
-    def from_document(self, document: Mapping[str, Any]) -> Any:
-        return self.model.model_validate(
-            {k: document[k] for k in self.model.model_fields if k in document})
-
-
-class PageRepository(_ModelRepository):
+class PageRepository(ModelRepository[Page]):
     model = Page
     id_field = "page_id"
 
@@ -71,12 +56,12 @@ class PageRepository(_ModelRepository):
         return [self.from_document(d) for d in found]
 
 
-class AccountRepository(_ModelRepository):
+class AccountRepository(ModelRepository[AccountSettings]):
     model = AccountSettings
     id_field = "account_id"
 
 
-class BookingRepository(_ModelRepository):
+class BookingRepository(ModelRepository[Booking]):
     model = Booking
     id_field = "booking_id"
 
@@ -145,10 +130,11 @@ class Reservations:
         """Insert every cell of ``[start, end)`` for the user; the ids of the cells another
         reservation holds ([] = reserved). Cells this call inserted before meeting a taken
         one are deleted again, so a refused reservation holds nothing."""
-        ids = [cell_id(account_id, user_id, at) for at in cells(start, end)]
+        times = cells(start, end)
+        ids = [cell_id(account_id, user_id, at) for at in times]
         documents = [{"_id": i, "account_id": account_id, "user_id": user_id, "at": at,
                       "reservation_id": reservation_id, "until": until, "reserved_at": now}
-                     for i, at in zip(ids, cells(start, end), strict=True)]
+                     for i, at in zip(ids, times, strict=True)]
         try:
             await self.collection.insert_many(documents, ordered=True)
         except BulkWriteError as exc:

@@ -33,7 +33,6 @@ from faststream.kafka import KafkaBroker
 from convene_calendar_sync import connections
 from convene_calendar_sync.adapters import AdapterFactory
 from convene_calendar_sync.api import ROUTERS
-from convene_calendar_sync.api.errors import add_error_handlers
 from convene_calendar_sync.busy_store import BUSY, BUSY_INDEX, BusyMirror
 from convene_calendar_sync.busy_store import INDEXES as BUSY_INDEXES
 from convene_calendar_sync.deps import Deps
@@ -165,7 +164,6 @@ def bootstrap(
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier,
                      title="Convene calendar-sync")
-    add_error_handlers(app)
     app.state.deps = deps
     app.state.service_tokens = ServiceTokens.from_setting(settings.internal_api_tokens)
     return CalendarSync(settings=settings, runtime=runtime, app=app, deps=deps,

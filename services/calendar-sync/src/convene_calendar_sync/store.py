@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from convene_kit.aggregates import VersionedRepository
+from convene_kit.aggregates import ModelRepository
 from convene_kit.clock import as_utc
 from convene_kit.outbox import insert_with_events
 from convene_kit.store import MAX_FIND, IndexSpec, find_all, scoped_filter
@@ -72,15 +72,11 @@ INDEXES: list[IndexSpec] = [
 ]
 
 
-class ConnectionRepository(VersionedRepository[Connection]):
+class ConnectionRepository(ModelRepository[Connection]):
     """The connections' heads; changed through :class:`convene_kit.aggregates.Aggregates`."""
 
-    def document(self, aggregate: Connection) -> dict[str, Any]:
-        return {"_id": aggregate.connection_id, **aggregate.model_dump(mode="python")}
-
-    def from_document(self, document: Mapping[str, Any]) -> Connection:
-        return Connection.model_validate(
-            {k: document[k] for k in Connection.model_fields if k in document})
+    model = Connection
+    id_field = "connection_id"
 
     async def of_user(self, account_id: str, user_id: str) -> list[Connection]:
         """Every connection of a user, the active ones first (a handful)."""
@@ -90,15 +86,11 @@ class ConnectionRepository(VersionedRepository[Connection]):
         return sorted(connections, key=lambda c: (not c.active, c.connection_id))
 
 
-class SyncedEventRepository(VersionedRepository[SyncedEvent]):
+class SyncedEventRepository(ModelRepository[SyncedEvent]):
     """The mirrored provider events that were published (CalendarEventChanged aggregates)."""
 
-    def document(self, aggregate: SyncedEvent) -> dict[str, Any]:
-        return {"_id": aggregate.calendar_event_id, **aggregate.model_dump(mode="python")}
-
-    def from_document(self, document: Mapping[str, Any]) -> SyncedEvent:
-        return SyncedEvent.model_validate(
-            {k: document[k] for k in SyncedEvent.model_fields if k in document})
+    model = SyncedEvent
+    id_field = "calendar_event_id"
 
 
 class CredentialStore:

@@ -23,7 +23,6 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from convene_meetings.api import ROUTERS
-from convene_meetings.api.errors import add_error_handlers
 from convene_meetings.deps import Deps
 from convene_meetings.domain.errors import VersionConflict
 from convene_meetings.handlers import TOPICS, build_handlers
@@ -93,6 +92,5 @@ def bootstrap(
                              background=[revisions.run_pruning])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene meetings")
-    add_error_handlers(app)
     app.state.deps = deps
     return MeetingsService(settings=settings, runtime=runtime, app=app, deps=deps)

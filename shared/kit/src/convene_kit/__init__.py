@@ -10,7 +10,9 @@ another service's aggregates kept by version), ``timers`` (durable timers with k
 scheduler), ``secret_box`` (AES-GCM keyring for secrets at rest), ``egress`` (the SSRF guard
 for user-supplied URLs), ``consumer`` + ``lanes`` +
 ``dlq`` (safe consumption, partitions in parallel, dead letters, replay CLI), ``periodic``
-(background loops), ``http`` (create_app, ApiError), ``auth`` (JwtVerifier, Principal),
+(background loops), ``http`` (create_app, ApiError), ``refusals`` (the domains' refusals),
+``rate_limit`` (per-key limits, 429), ``service_tokens`` (service-to-service reads), ``auth``
+(JwtVerifier, Principal),
 ``paging`` (keyset cursors), ``devtokens`` (dev keys and tokens), ``runtime``
 (ServiceRuntime, serve), ``testing`` (test helpers and the in-memory store fake).
 """

@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from convene_schemas.base import Event
+from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -127,6 +128,25 @@ class VersionedRepository(Generic[A]):
             await self._scoped.update_one(account_id, {"_id": aggregate_id}, {"$set": state})
         except DuplicateKeyError as exc:
             raise KeyTaken(str(exc)) from exc
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ModelRepository(VersionedRepository[Any], Generic[M]):
+    """Heads stored as a pydantic model's fields plus ``_id`` (the value of the model's
+    ``id_field``); store-only fields of a document (the outbox, ``_id``) are ignored when
+    it is read back. Subclasses set ``model`` and ``id_field`` and add their queries."""
+
+    model: type[M]
+    id_field: str
+
+    def document(self, aggregate: M) -> dict[str, Any]:
+        return {"_id": getattr(aggregate, self.id_field), **aggregate.model_dump(mode="python")}
+
+    def from_document(self, document: Mapping[str, Any]) -> M:
+        return self.model.model_validate(
+            {k: document[k] for k in self.model.model_fields if k in document})
 
 
 class Aggregates:

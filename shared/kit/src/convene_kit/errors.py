@@ -10,6 +10,8 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from convene_kit.refusals import Refusal
+
 STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -27,8 +29,9 @@ STATUS_CODES = {
 """The code of an HTTP error that carries no code of its own, by status."""
 
 
-class ApiError(Exception):
-    """An error a service function raises; rendered as the standard JSON error body."""
+class ApiError(Refusal):
+    """A refusal with its status given where it is raised (the kit's own, and a service's
+    one-off answers); rendered as the standard JSON error body."""
 
     def __init__(
         self,
@@ -39,12 +42,8 @@ class ApiError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(code, message, details, headers=headers)
         self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = dict(headers or {})
 
 
 def error_response(

@@ -1,7 +1,8 @@
 """The HTTP side of a service: FastAPI app with health, readiness, metrics and one error shape.
 
 Every 4xx/5xx body is ``{"error": {"code", "message", "details"}}`` (:mod:`convene_kit.errors`):
-service errors (:class:`ApiError`), unknown routes (404 ``not_found``), wrong methods (405
+service errors (:class:`ApiError` and the domains' :class:`~convene_kit.refusals.Refusal`
+subclasses), unknown routes (404 ``not_found``), wrong methods (405
 ``method_not_allowed`` with every allowed method in ``Allow``; OPTIONS answers 204 with the
 same header), a body that is not JSON (415 ``unsupported_media_type``), FastAPI's request
 validation (422 ``validation_error`` with per-field details, or the boundary rule's own code,
@@ -43,6 +44,7 @@ from convene_kit.errors import STATUS_CODES, ApiError, error_response
 from convene_kit.logging import log_context
 from convene_kit.metrics import CONTENT_TYPE_LATEST, HTTP_LATENCY, generate_latest
 from convene_kit.openapi import OPERATIONS_TAG, document_errors
+from convene_kit.refusals import Refusal
 from convene_kit.settings import ServiceSettings
 from convene_kit.store import is_infrastructure_error
 
@@ -54,8 +56,8 @@ logger = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[bool | None]]
 Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
 
-async def _api_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+async def _refusal(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
@@ -208,7 +210,7 @@ def create_app(
         verifier = JwtVerifier.from_settings(settings)
     app.state.jwt_verifier = verifier
 
-    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(Refusal, _refusal)  # ApiError and every domain's refusals
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

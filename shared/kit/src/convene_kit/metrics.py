@@ -25,6 +25,11 @@ EVENTS_DEAD_LETTERED = Counter(
     "Messages sent to the dead-letter topic, by reason.",
     ["topic", "type", "reason"],
 )
+RATE_LIMITED_TOTAL = Counter(
+    "convene_rate_limited_total",
+    "Requests a rate limiter of this replica refused (answered 429), by limiter.",
+    ["limiter"],
+)
 DLQ_BRAKE_ENGAGED = Gauge(
     "convene_dlq_brake_engaged",
     "1 while the DLQ brake holds a partition: dead-lettering and consuming it stopped.",

@@ -40,12 +40,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, Counter
 from starlette.requests import Request
 
 from convene_kit.errors import ApiError
+from convene_kit.metrics import RATE_LIMITED_TOTAL
 
-__all__ = ["RATE_LIMITED_ERRORS", "RATE_LIMITED_TOTAL", "Rate", "RateLimited", "RateLimiter",
+__all__ = ["RATE_LIMITED_ERRORS", "Rate", "RateLimited", "RateLimiter",
            "client_address", "enforce"]
 
 RATE_LIMITED_ERRORS = {
@@ -54,19 +54,6 @@ RATE_LIMITED_ERRORS = {
 }
 """For a limited route's ``responses=error_responses({**RATE_LIMITED_ERRORS, ...})``."""
 
-
-def _refusals_counter() -> Counter:
-    name = "convene_rate_limited_total"
-    try:
-        return Counter(name, "Requests a rate limiter of this replica refused (answered 429), "
-                             "by limiter.", ["limiter"])
-    except ValueError:  # this module imported a second time (a reload): keep the one series
-        existing = REGISTRY._names_to_collectors[name]
-        assert isinstance(existing, Counter)
-        return existing
-
-
-RATE_LIMITED_TOTAL = _refusals_counter()
 
 _UNIT_SECONDS = {
     "s": 1, "sec": 1, "second": 1, "seconds": 1,

@@ -66,12 +66,17 @@ class Booking(BaseModel):
     updated_at: datetime
 
 
+def check_duration(page: Page, minutes: int) -> None:
+    """:class:`RuleViolation` ``duration_not_offered`` for a length the page does not offer."""
+    if minutes not in page.durations:
+        raise RuleViolation("duration_not_offered", "This page does not offer that length.",
+                            {"offered": page.durations})
+
+
 def check_request(page: Page, request: VisitorRequest) -> list[FormAnswer]:
     """The form's answers in form order, or :class:`RuleViolation` for a duration the page
     does not offer, a required answer missing, a choice not offered or an unknown key."""
-    if request.duration_minutes not in page.durations:
-        raise RuleViolation("duration_not_offered", "This page does not offer that length.",
-                            {"offered": page.durations})
+    check_duration(page, request.duration_minutes)
     known = {field.key: field for field in page.form_fields}
     unknown = sorted(set(request.answers) - set(known))
     if unknown:

@@ -1,24 +1,16 @@
-"""Why booking-pages refuses a request: a machine-readable code, a human message, details.
-
-The HTTP layer renders each with its status (``api/errors.py``). Messages shown to a public
-visitor never name the owner's other meetings or another account's pages.
+"""Why booking-pages refuses a request: the kit's :class:`~convene_kit.refusals.Refusal` with
+a machine-readable code, a human message, details and, per class, the HTTP status (every app
+built by the kit renders refusals). Messages shown to a public visitor never name the owner's
+other meetings or another account's pages.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from convene_kit.refusals import Refusal
 
 
-class BookingPagesError(Exception):
+class BookingPagesError(Refusal):
     """Base of every refusal booking-pages raises."""
-
-    status = 422
-
-    def __init__(self, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
 
 
 class RuleViolation(BookingPagesError):
@@ -48,6 +40,7 @@ class Unavailable(BookingPagesError):
     """A service this request needs did not answer (calendar-sync's availability): 503."""
 
     status = 503
+    default_headers = {"Retry-After": "2"}
 
 
 class VersionConflict(BookingPagesError):

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from convene_kit.auth import CurrentPrincipal
 from convene_kit.openapi import error_responses
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from convene_calendar_sync import availability as service
 from convene_calendar_sync.deps import Deps
+from convene_calendar_sync.domain.busy import Availability
 
 router = APIRouter(tags=["availability"])
 
@@ -34,7 +35,9 @@ class IntervalRead(BaseModel):
     end: datetime
 
 
-class AvailabilityRead(BaseModel):
+class MergedAvailabilityRead(BaseModel):
+    """What another service sees (no titles at all)."""
+
     user_id: str
     start: datetime
     end: datetime
@@ -42,9 +45,15 @@ class AvailabilityRead(BaseModel):
                            "calendar's access is lost (R30).")
     connected: bool = Field(description="The user has an active calendar connection.")
     inactive_calendar_ids: list[str]
+    busy_merged: list[IntervalRead] = Field(description="Busy time over every counted "
+                                            "calendar, merged, without titles.")
+
+
+class AvailabilityRead(MergedAvailabilityRead):
+    """What a user of the account sees."""
+
     busy: list[BusyBlockRead] = Field(description="The owner: one block per event, titled; "
                                       "others: merged blocks without titles (R18).")
-    busy_merged: list[IntervalRead]
 
 
 @router.get("/users/{user_id}/availability", response_model=AvailabilityRead,
@@ -57,36 +66,26 @@ async def get_availability(user_id: str, principal: CurrentPrincipal,
                            ) -> AvailabilityRead:
     view, connected = await service.user_availability(deps, principal, user_id, start, end)
     return AvailabilityRead(
-        user_id=user_id, start=view.start, end=view.end, bookable=view.bookable,
-        connected=connected, inactive_calendar_ids=view.inactive_calendar_ids,
-        busy=[BusyBlockRead(start=b.start, end=b.end, title=b.title) for b in view.busy],
-        busy_merged=[IntervalRead(start=i.start, end=i.end) for i in view.busy_merged])
-
-
-class InternalAvailabilityRead(BaseModel):
-    user_id: str
-    start: datetime
-    end: datetime
-    bookable: bool = Field(description="False with no active connection or while a counted "
-                           "calendar's access is lost (R30).")
-    connected: bool = Field(description="The user has an active calendar connection.")
-    inactive_calendar_ids: list[str]
-    busy_merged: list[IntervalRead] = Field(description="Busy time over every counted "
-                                            "calendar, merged, without titles.")
+        **_merged(user_id, view, connected),
+        busy=[BusyBlockRead(start=b.start, end=b.end, title=b.title) for b in view.busy])
 
 
 @router.get("/internal/accounts/{account_id}/users/{user_id}/availability",
-            response_model=InternalAvailabilityRead,
+            response_model=MergedAvailabilityRead,
             summary="A user's busy time for another service (service token; no titles)",
             responses=error_responses({422: "range_invalid, range_too_long (over 92 days)"}))
 async def get_internal_availability(account_id: str, user_id: str, caller: CallingService,
                                     deps: Annotated[Deps, Depends(_deps)],
                                     start: Annotated[datetime, Query(description="With an offset.")],
                                     end: Annotated[datetime, Query(description="With an offset.")]
-                                    ) -> InternalAvailabilityRead:
+                                    ) -> MergedAvailabilityRead:
     view, connected = await service.availability_of(deps, account_id, user_id, start, end,
                                                     viewer_is_owner=False)
-    return InternalAvailabilityRead(
-        user_id=user_id, start=view.start, end=view.end, bookable=view.bookable,
-        connected=connected, inactive_calendar_ids=view.inactive_calendar_ids,
-        busy_merged=[IntervalRead(start=i.start, end=i.end) for i in view.busy_merged])
+    return MergedAvailabilityRead(**_merged(user_id, view, connected))
+
+
+def _merged(user_id: str, view: Availability, connected: bool) -> dict[str, Any]:
+    return {"user_id": user_id, "start": view.start, "end": view.end,
+            "bookable": view.bookable, "connected": connected,
+            "inactive_calendar_ids": view.inactive_calendar_ids,
+            "busy_merged": [IntervalRead(start=i.start, end=i.end) for i in view.busy_merged]}

@@ -1,24 +1,15 @@
-"""Why calendar-sync refuses a request: a machine-readable code, a message, details.
-
-The HTTP layer maps each class to its status (``api/errors.py``); messages never hold a
-credential.
+"""Why calendar-sync refuses a request: the kit's :class:`~convene_kit.refusals.Refusal`
+with a machine-readable code, a message, details and, per class, the HTTP status (every app
+built by the kit renders refusals); messages never hold a credential.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from convene_kit.refusals import Refusal
 
 
-class CalendarSyncError(Exception):
-    """Base of every refusal calendar-sync raises."""
-
-    status = 422
-
-    def __init__(self, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
+class CalendarSyncError(Refusal):
+    """Base of every refusal calendar-sync raises (422 unless a subclass says otherwise)."""
 
 
 class RuleViolation(CalendarSyncError):

@@ -4,12 +4,15 @@
   committed positions, bounded polls (never a bare sleep);
 * ``store``: :class:`FakeStore`, the one in-memory MongoDB of the unit tests, run under the
   real repositories;
+* ``gateway``: :class:`GatewayKeys` (a gateway key pair: the service's verifier, callers'
+  bearer headers) and :class:`ManualClock`;
 * ``publishers``: :class:`RecordingPublisher` (unit tests), :class:`CrashingPublisher` (the
   crash between a write and its publish, for a process an integration test starts; no
   fault injection lives in product code) and :func:`capture_dead_letters`.
 """
 
 from convene_kit.dlq import topic_partitions
+from convene_kit.testing.gateway import GatewayKeys, ManualClock
 from convene_kit.testing.kafka import (
     committed_offset,
     committed_through,
@@ -39,6 +42,8 @@ __all__ = [
     "FakeCollection",
     "FakeCursor",
     "FakeStore",
+    "GatewayKeys",
+    "ManualClock",
     "RecordingPublisher",
     "apply_update",
     "bson_copy",
