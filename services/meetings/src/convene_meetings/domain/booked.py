@@ -14,25 +14,18 @@ owner to confirm it with a connected calendar (``editing.confirm_request``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from convene_schemas.events.booking_pages import BookingRequested
 from convene_schemas.events.common import RecordRef
-from convene_schemas.events.meetings import MeetingScheduled, ical_uid_for
+from convene_schemas.events.meetings import MeetingScheduled, booked_meeting_id, ical_uid_for
 
 from convene_meetings.domain.calendars import CalendarConnection, calendar_policy
 from convene_meetings.domain.directory import ContactProfile, Directory
 from convene_meetings.domain.invitations import InvitationPolicy
 from convene_meetings.domain.meeting import Meeting
 from convene_meetings.domain.scheduling import PartyRef, resolve_attendees
-
-
-def booked_meeting_id(account_id: str, booking_id: str) -> str:
-    """The one meeting id a booking can become."""
-    digest = hashlib.sha256(f"booking:{account_id}:{booking_id}".encode()).hexdigest()
-    return "mtg_" + digest[:32]
 
 
 def booking_policy(booking: BookingRequested,

@@ -9,6 +9,7 @@ Internal team notes (R8, R11) are deliberately absent: they never travel on Kafk
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import ClassVar, Literal
 
@@ -75,6 +76,14 @@ ATTENDEE_VISIBLE_FIELDS: frozenset[str] = frozenset(
 def ical_uid_for(meeting_id: str) -> str:
     """The stable iCalendar UID of a meeting created in Convene (one UID everywhere)."""
     return f"{meeting_id}@{ICAL_UID_DOMAIN}"
+
+
+def booked_meeting_id(account_id: str, booking_id: str) -> str:
+    """The one meeting id a booking (booking-pages' BookingRequested) can become: meetings
+    makes the meeting under it, and the booking's confirmation page offers its .ics under
+    ``ical_uid_for`` of it, so the visitor's calendar keeps one event."""
+    digest = hashlib.sha256(f"booking:{account_id}:{booking_id}".encode()).hexdigest()
+    return "mtg_" + digest[:32]
 
 
 class MeetingsEvent(Event):
