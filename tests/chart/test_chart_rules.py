@@ -217,15 +217,47 @@ def test_network_policy_of_each_service(name: str) -> None:
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     (ingress,) = policy["ingress"]
     assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
-    sources = [p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers(ingress)]
+    sources = [p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+               if "namespaceSelector" in p else p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+               for p in peers(ingress)]
     public = name == "booking-pages"  # the production scenario publishes the pages
-    assert sources == ["gateway", "monitoring"] + (["ingress-nginx"] if public else [])
+    assert sources == ["gateway", "monitoring"] + (["ingress-nginx"] if public else []) + (
+        ["booking-pages"] if name == "calendar-sync" else [])
     egress_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
     expected = {53, 9093, 27017} | ({587} if name == "notifications" else set()) | (
-        {443} if name == "calendar-sync" else set())
+        {443} if name == "calendar-sync" else set()) | ({8103} if name == "booking-pages" else set())
     assert egress_ports == expected
     kafka = next(rule for rule in policy["egress"] if rule["ports"][0]["port"] == 9093)
     assert peers(kafka) == values["networkPolicy"]["egress"]["kafka"]["to"]
+
+
+def test_only_booking_pages_reaches_calendar_sync_inside_the_namespace() -> None:
+    render = helm_template(SCENARIOS["production"])
+    calendar_sync = render.named("NetworkPolicy", "convene-calendar-sync")["spec"]
+    pods = render.named("Deployment", "convene-booking-pages")["spec"]["selector"]["matchLabels"]
+    (ingress,) = calendar_sync["ingress"]
+    in_namespace = [p for p in peers(ingress) if "namespaceSelector" not in p]
+    assert in_namespace == [{"podSelector": {"matchLabels": pods}}]
+    booking_pages = render.named("NetworkPolicy", "convene-booking-pages")["spec"]
+    to_calendar_sync = next(rule for rule in booking_pages["egress"] if rule["ports"][0]["port"] == 8103)
+    target = render.named("Deployment", "convene-calendar-sync")["spec"]["selector"]["matchLabels"]
+    assert peers(to_calendar_sync) == [{"podSelector": {"matchLabels": target}}]
+    without = helm_template(service("booking-pages", enabled=False)).named("NetworkPolicy", "convene-calendar-sync")
+    assert all("namespaceSelector" in p for p in peers(without["spec"]["ingress"][0]))
+
+
+def test_booking_pages_links_and_client_addresses_follow_the_ingress() -> None:
+    def env(render: Any) -> dict[str, str]:
+        (container,) = render.named("Deployment", "convene-booking-pages")["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e.get("value", "") for e in container["env"]}
+
+    public = env(helm_template(SCENARIOS["all-enabled"]))
+    assert public["CONVENE_PUBLIC_BASE_URL"] == "https://meet.example.com"
+    assert public["CONVENE_TRUSTED_PROXIES"] == "1"
+    internal = env(helm_template())
+    assert internal["CONVENE_PUBLIC_BASE_URL"] == "http://convene-booking-pages:8105"
+    chosen = env(helm_template(service("booking-pages", publicBaseUrl="https://book.acme.example/")))
+    assert chosen["CONVENE_PUBLIC_BASE_URL"] == "https://book.acme.example"
 
 
 def test_calendar_providers_are_reached_on_public_addresses_only() -> None:
@@ -245,12 +277,13 @@ def test_public_ingress_serves_booking_pages_only() -> None:
     for rule in ingress["spec"]["rules"]:
         for path in rule["http"]["paths"]:
             assert path["backend"]["service"]["name"] == "convene-booking-pages"
-            assert path["path"] in ("/book", "/embed")
+            assert path["path"] in ("/meetings", "/book", "/public", "/robots.txt")
     assert not helm_template().of_kind("Ingress")
 
 
-@pytest.mark.parametrize("path", ["/", "/metrics", "/docs"])
+@pytest.mark.parametrize("path", ["/", "/metrics", "/docs", "/pages", "/account", "/internal"])
 def test_public_ingress_refuses_internal_paths(path: str) -> None:
+    """The owner API (/pages, /account) stays behind the gateway, like the probes and metrics."""
     render = helm_template(service("booking-pages", ingress={"enabled": True, "paths": [path]}))
     assert render.returncode != 0
     assert "would make more than the public pages public" in render.stderr

@@ -24,9 +24,12 @@ REFS = HERE / "secret-refs-values.yaml"
 EXPECTED_REFS = {
     "records": {"CONVENE_MONGO_URL": ("convene-mongodb", "url")},
     "meetings": {"CONVENE_MONGO_URL": ("convene-mongodb", "url")},
-    "booking-pages": {"CONVENE_MONGO_URL": ("convene-mongodb", "url")},
+    "booking-pages": {"CONVENE_MONGO_URL": ("convene-mongodb", "url"),
+                      "CONVENE_CALENDAR_SYNC_TOKEN": ("convene-service-token", "token"),
+                      "CONVENE_PREFILL_SIGNING_KEY": ("convene-prefill-key", "key")},
     "calendar-sync": {"CONVENE_MONGO_URL": ("convene-mongodb", "url"),
-                      "CONVENE_CREDENTIALS_ENCRYPTION_KEY": ("convene-credentials-key", "key")},
+                      "CONVENE_CREDENTIALS_ENCRYPTION_KEY": ("convene-credentials-key", "key"),
+                      "CONVENE_BOOKING_PAGES_SERVICE_TOKEN": ("convene-service-token", "token")},
     "notifications": {"CONVENE_MONGO_URL": ("convene-mongodb-notifications", "url"),
                       "CONVENE_SMTP_USERNAME": ("convene-smtp", "username"),
                       "CONVENE_SMTP_PASSWORD": ("convene-smtp", "password")},
@@ -48,7 +51,7 @@ def assert_no_secret_in(text: str) -> None:
 
 
 def test_the_fake_secrets_are_recognisable() -> None:
-    assert len(FAKE_SECRETS) == 6
+    assert len(FAKE_SECRETS) == 8
     assert all("FAKE-" in value for value in FAKE_SECRETS.values())
 
 
@@ -84,6 +87,8 @@ def test_each_secret_reaches_its_container_only_by_reference() -> None:
 MONGO_URL = FAKE_SECRETS[("convene-mongodb", "url")]
 SMTP_PASSWORD = FAKE_SECRETS[("convene-smtp", "password")]
 ENCRYPTION_KEY = FAKE_SECRETS[("convene-credentials-key", "key")]
+SERVICE_TOKEN = FAKE_SECRETS[("convene-service-token", "token")]
+PREFILL_KEY = FAKE_SECRETS[("convene-prefill-key", "key")]
 
 # Secret values put where the chart takes plain values, or under keys it does not have.
 SMUGGLED: dict[str, dict[str, Any]] = {
@@ -99,6 +104,13 @@ SMUGGLED: dict[str, dict[str, Any]] = {
         "services": {"calendarSync": {"env": {"CONVENE_CREDENTIALS_ENCRYPTION_KEY": ENCRYPTION_KEY}}}},
     "the encryption key value": {"credentialsEncryptionKey": {"value": ENCRYPTION_KEY}},
     "a Kafka password": {"kafka": {"password": SMTP_PASSWORD}},
+    "the service token as calendar-sync's env": {
+        "services": {"calendarSync": {"env": {"CONVENE_INTERNAL_API_TOKENS": f"booking-pages:{SERVICE_TOKEN}"}}}},
+    "the service token as booking-pages' env": {
+        "services": {"bookingPages": {"env": {"CONVENE_CALENDAR_SYNC_TOKEN": SERVICE_TOKEN}}}},
+    "the prefill key as env": {
+        "services": {"bookingPages": {"env": {"CONVENE_PREFILL_SIGNING_KEY": PREFILL_KEY}}}},
+    "the service token value": {"serviceToken": {"value": SERVICE_TOKEN}},
 }
 
 
@@ -123,3 +135,24 @@ def test_walk_finds_no_secret_shaped_value_in_defaults() -> None:
             assert "@" not in value.split("://", 1)[1].split("/", 1)[0], f"credentials in {'.'.join(path)}"
         if path and path[-1].lower() in ("password", "token", "value"):
             pytest.fail(f"values.yaml has a secret-looking key {'.'.join(path)}")
+
+
+def test_calendar_sync_accepts_the_token_booking_pages_sends() -> None:
+    render = helm_template(REFS)
+
+    def env_of(name: str) -> list[dict[str, Any]]:
+        (container,) = render.named("Deployment", f"convene-{name}")["spec"]["template"]["spec"]["containers"]
+        return list(container["env"])
+
+    calendar_sync = env_of("calendar-sync")
+    names = [e["name"] for e in calendar_sync]
+    tokens = next(e for e in calendar_sync if e["name"] == "CONVENE_INTERNAL_API_TOKENS")
+    # Kubernetes expands $(VAR) only from variables defined before it.
+    assert tokens["value"] == "booking-pages:$(CONVENE_BOOKING_PAGES_SERVICE_TOKEN)"
+    assert names.index("CONVENE_BOOKING_PAGES_SERVICE_TOKEN") < names.index("CONVENE_INTERNAL_API_TOKENS")
+    booking_pages = {e["name"]: e for e in env_of("booking-pages")}
+    assert booking_pages["CONVENE_CALENDAR_SYNC_URL"]["value"] == "http://convene-calendar-sync:8103"
+    defaults = helm_template()
+    (container,) = defaults.named("Deployment", "convene-calendar-sync")["spec"]["template"]["spec"]["containers"]
+    assert "CONVENE_INTERNAL_API_TOKENS" not in {e["name"] for e in container["env"]}, \
+        "without a Secret the internal reads stay closed"

@@ -181,6 +181,18 @@ error message ends up in CI logs).
 {{- end }}
 {{- end }}
 
+{{/* Where page links point on the default domain (booking-pages' CONVENE_PUBLIC_BASE_URL). */}}
+{{- define "convene.publicBaseUrl" -}}
+{{- $svc := .Values.services.bookingPages }}
+{{- if $svc.publicBaseUrl }}
+{{- $svc.publicBaseUrl | trimSuffix "/" }}
+{{- else if $svc.ingress.enabled }}
+{{- printf "%s://%s" (ternary "https" "http" (ne $svc.ingress.tls.secretName "")) $svc.ingress.host }}
+{{- else }}
+{{- printf "http://%s:%v" (include "convene.serviceFullname" (dict "root" . "name" "booking-pages")) $svc.port }}
+{{- end }}
+{{- end }}
+
 {{/*
 The environment a service's container gets. Secret values only ever arrive as
 secretKeyRef; plain values in services.<name>.env may not shadow the chart's own.
@@ -189,7 +201,7 @@ secretKeyRef; plain values in services.<name>.env may not shadow the chart's own
 {{- $root := .root }}
 {{- $svc := include "convene.serviceValues" . | fromYaml }}
 {{- $key := include "convene.serviceKey" .name }}
-{{- $managed := list "CONVENE_SERVICE_NAME" "CONVENE_REPLICA_ID" "CONVENE_HTTP_HOST" "CONVENE_HTTP_PORT" "CONVENE_KAFKA_BOOTSTRAP" "CONVENE_TOPIC_PREFIX" "CONVENE_MONGO_URL" "CONVENE_MONGO_MAX_POOL_SIZE" "CONVENE_MONGO_OPERATION_TIMEOUT_S" "CONVENE_JWT_PUBLIC_KEY_FILE" "CONVENE_JWT_AUDIENCE" "CONVENE_JWT_ISSUER" "CONVENE_LOG_LEVEL" "CONVENE_SHUTDOWN_GRACE_S" "CONVENE_SMTP_HOST" "CONVENE_SMTP_PORT" "CONVENE_SMTP_STARTTLS" "CONVENE_SMTP_USERNAME" "CONVENE_SMTP_PASSWORD" "CONVENE_SMTP_CA_FILE" "CONVENE_MAIL_FROM" "CONVENE_CREDENTIALS_ENCRYPTION_KEY" }}
+{{- $managed := list "CONVENE_SERVICE_NAME" "CONVENE_REPLICA_ID" "CONVENE_HTTP_HOST" "CONVENE_HTTP_PORT" "CONVENE_KAFKA_BOOTSTRAP" "CONVENE_TOPIC_PREFIX" "CONVENE_MONGO_URL" "CONVENE_MONGO_MAX_POOL_SIZE" "CONVENE_MONGO_OPERATION_TIMEOUT_S" "CONVENE_JWT_PUBLIC_KEY_FILE" "CONVENE_JWT_AUDIENCE" "CONVENE_JWT_ISSUER" "CONVENE_LOG_LEVEL" "CONVENE_SHUTDOWN_GRACE_S" "CONVENE_SMTP_HOST" "CONVENE_SMTP_PORT" "CONVENE_SMTP_STARTTLS" "CONVENE_SMTP_USERNAME" "CONVENE_SMTP_PASSWORD" "CONVENE_SMTP_CA_FILE" "CONVENE_MAIL_FROM" "CONVENE_CREDENTIALS_ENCRYPTION_KEY" "CONVENE_INTERNAL_API_TOKENS" "CONVENE_BOOKING_PAGES_SERVICE_TOKEN" "CONVENE_CALENDAR_SYNC_URL" "CONVENE_CALENDAR_SYNC_TOKEN" "CONVENE_PREFILL_SIGNING_KEY" "CONVENE_PUBLIC_BASE_URL" "CONVENE_TRUSTED_PROXIES" }}
 {{- range $name, $_ := $svc.env }}
 {{- if has $name $managed }}
 {{- fail (printf "services.%s.env.%s is set by the chart from its own values (and secrets only from Secrets)" $key $name) }}
@@ -270,6 +282,40 @@ secretKeyRef; plain values in services.<name>.env may not shadow the chart's own
     secretKeyRef:
       name: {{ $root.Values.credentialsEncryptionKey.secretName }}
       key: {{ $root.Values.credentialsEncryptionKey.key }}
+{{- end }}
+{{- if and (eq .name "calendar-sync") $root.Values.serviceToken.secretName }}
+{{- /* calendar-sync accepts booking-pages' token under its name; Kubernetes expands
+$(VAR) from the variable above, so the token is only ever in the Secret. */}}
+- name: CONVENE_BOOKING_PAGES_SERVICE_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.serviceToken.secretName }}
+      key: {{ $root.Values.serviceToken.key }}
+- name: CONVENE_INTERNAL_API_TOKENS
+  value: "booking-pages:$(CONVENE_BOOKING_PAGES_SERVICE_TOKEN)"
+{{- end }}
+{{- if eq .name "booking-pages" }}
+{{- $calendarSync := dict "root" $root "name" "calendar-sync" }}
+- name: CONVENE_CALENDAR_SYNC_URL
+  value: {{ printf "http://%s:%v" (include "convene.serviceFullname" $calendarSync) $root.Values.services.calendarSync.port | quote }}
+{{- if $root.Values.serviceToken.secretName }}
+- name: CONVENE_CALENDAR_SYNC_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.serviceToken.secretName }}
+      key: {{ $root.Values.serviceToken.key }}
+{{- end }}
+{{- if $root.Values.prefillSigningKey.secretName }}
+- name: CONVENE_PREFILL_SIGNING_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.prefillSigningKey.secretName }}
+      key: {{ $root.Values.prefillSigningKey.key }}
+{{- end }}
+- name: CONVENE_PUBLIC_BASE_URL
+  value: {{ include "convene.publicBaseUrl" $root | quote }}
+- name: CONVENE_TRUSTED_PROXIES
+  value: {{ $svc.trustedProxies | quote }}
 {{- end }}
 {{- range $name, $value := $svc.env }}
 - name: {{ $name }}

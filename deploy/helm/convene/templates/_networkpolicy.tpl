@@ -1,8 +1,9 @@
 {{/*
 NetworkPolicies: a service's pods take connections only from the gateway and Prometheus
-(booking-pages also from the ingress controller when its public ingress is on) and connect
-only to DNS, Kafka and MongoDB, plus SMTP (notifications) and the calendar providers
-(calendar-sync).
+(booking-pages also from the ingress controller when its public ingress is on; calendar-sync
+also from booking-pages, for busy time) and connect only to DNS, Kafka and MongoDB, plus
+SMTP (notifications), the calendar providers (calendar-sync) and calendar-sync
+(booking-pages).
 */}}
 
 {{/* One egress rule from networkPolicy.egress.<name>: its ports, to its peers (or anywhere). */}}
@@ -52,6 +53,11 @@ spec:
         {{- if and (eq .name "booking-pages") $svc.ingress.enabled }}
         {{- include "convene.ingressPeer" $policy.ingressController | nindent 8 }}
         {{- end }}
+        {{- if and (eq .name "calendar-sync") .root.Values.services.bookingPages.enabled }}
+        - podSelector:
+            matchLabels:
+              {{- include "convene.selectorLabels" (dict "root" .root "name" "booking-pages") | nindent 14 }}
+        {{- end }}
   egress:
     {{- include "convene.egressRule" $policy.egress.dns | nindent 4 }}
     {{- include "convene.egressRule" $policy.egress.kafka | nindent 4 }}
@@ -61,6 +67,15 @@ spec:
     {{- end }}
     {{- if eq .name "calendar-sync" }}
     {{- include "convene.egressRule" $policy.egress.providers | nindent 4 }}
+    {{- end }}
+    {{- if and (eq .name "booking-pages") .root.Values.services.calendarSync.enabled }}
+    - ports:
+        - port: {{ .root.Values.services.calendarSync.port }}
+          protocol: TCP
+      to:
+        - podSelector:
+            matchLabels:
+              {{- include "convene.selectorLabels" (dict "root" .root "name" "calendar-sync") | nindent 14 }}
     {{- end }}
 {{- end }}
 {{- end }}
