@@ -242,13 +242,15 @@ def test_only_booking_pages_reaches_calendar_sync_inside_the_namespace() -> None
     to_calendar_sync = next(rule for rule in booking_pages["egress"] if rule["ports"][0]["port"] == 8103)
     target = render.named("Deployment", "convene-calendar-sync")["spec"]["selector"]["matchLabels"]
     assert peers(to_calendar_sync) == [{"podSelector": {"matchLabels": target}}]
-    without = helm_template(service("booking-pages", enabled=False)).named("NetworkPolicy", "convene-calendar-sync")
+    without = helm_template(service("booking-pages", enabled=False)).named(
+        "NetworkPolicy", "convene-calendar-sync")
     assert all("namespaceSelector" in p for p in peers(without["spec"]["ingress"][0]))
 
 
 def test_booking_pages_links_and_client_addresses_follow_the_ingress() -> None:
     def env(render: Any) -> dict[str, str]:
-        (container,) = render.named("Deployment", "convene-booking-pages")["spec"]["template"]["spec"]["containers"]
+        pod = render.named("Deployment", "convene-booking-pages")["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
         return {e["name"]: e.get("value", "") for e in container["env"]}
 
     public = env(helm_template(SCENARIOS["all-enabled"]))

@@ -105,7 +105,8 @@ SMUGGLED: dict[str, dict[str, Any]] = {
     "the encryption key value": {"credentialsEncryptionKey": {"value": ENCRYPTION_KEY}},
     "a Kafka password": {"kafka": {"password": SMTP_PASSWORD}},
     "the service token as calendar-sync's env": {
-        "services": {"calendarSync": {"env": {"CONVENE_INTERNAL_API_TOKENS": f"booking-pages:{SERVICE_TOKEN}"}}}},
+        "services": {"calendarSync": {"env": {
+            "CONVENE_INTERNAL_API_TOKENS": f"booking-pages:{SERVICE_TOKEN}"}}}},
     "the service token as booking-pages' env": {
         "services": {"bookingPages": {"env": {"CONVENE_CALENDAR_SYNC_TOKEN": SERVICE_TOKEN}}}},
     "the prefill key as env": {
@@ -153,6 +154,7 @@ def test_calendar_sync_accepts_the_token_booking_pages_sends() -> None:
     booking_pages = {e["name"]: e for e in env_of("booking-pages")}
     assert booking_pages["CONVENE_CALENDAR_SYNC_URL"]["value"] == "http://convene-calendar-sync:8103"
     defaults = helm_template()
-    (container,) = defaults.named("Deployment", "convene-calendar-sync")["spec"]["template"]["spec"]["containers"]
+    (container,) = defaults.named("Deployment", "convene-calendar-sync")["spec"]["template"]["spec"][
+        "containers"]
     assert "CONVENE_INTERNAL_API_TOKENS" not in {e["name"] for e in container["env"]}, \
         "without a Secret the internal reads stay closed"
