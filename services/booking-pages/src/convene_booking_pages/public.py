@@ -11,6 +11,16 @@ them; the other gets 409 ``slot_taken`` with fresh times. Then the booking is st
 its BookingRequested in its outbox (one write), and the cells are confirmed. A crash between
 the cells and the booking leaves cells with a deadline and no booking: :func:`sweep` (and any
 later booking that meets them) drops them once the deadline has passed.
+
+Team pages: in round robin (``team_mode`` ``any``) a time is free while any active member
+is, and one member hosts the booking. In team mode ``all`` a time is free only while every
+member is, and the booking reserves every member's cells under one reservation id, member
+by member in id order; a member whose cells are taken releases the others' (409
+``slot_taken``). The owner hosts, the others co-host (BookingRequested's
+``co_host_user_ids``). While a member is missing from the users read model or deactivated
+the page is ``unavailable``; while a calendar of one is inactive it offers nothing and a
+booking is blocked (the owner is told, R30); unless every member has a connected calendar
+a booking is a request (``offline``, R35).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from convene_kit.aggregates import KeyTaken
+from convene_schemas.events.booking_pages import FormAnswer
 
 from convene_booking_pages import pages as owner_side
 from convene_booking_pages.availability import HostAvailability, Interval
@@ -33,7 +44,13 @@ from convene_booking_pages.domain.account import AccountSettings, robots_txt
 from convene_booking_pages.domain.booking import Booking, VisitorRequest
 from convene_booking_pages.domain.errors import Conflict, NotFound, RuleViolation
 from convene_booking_pages.domain.page import Page
-from convene_booking_pages.domain.slots import Slot, free_slots, offered, owner_day
+from convene_booking_pages.domain.slots import (
+    Slot,
+    free_slots,
+    offered,
+    owner_day,
+    team_slots,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +114,34 @@ async def _active_members(deps: Deps, page: Page) -> list[dict[str, Any]]:
     return [user for user in found if user.get("active")]
 
 
+def _hosts(page: Page, active: list[dict[str, Any]]) -> list[str]:
+    """Who can take bookings now, in page order (the owner first): in round robin every
+    active member; in team mode ``all`` every member, or nobody while one of them is missing
+    from the users read model or deactivated (the meeting needs each of them)."""
+    ids = [member["user_id"] for member in active]
+    if page.team_mode == "all" and len(ids) != len(page.members()):
+        return []
+    return ids
+
+
 async def public_page(deps: Deps, host: str | None, slug: str) -> PublicPage:
     """The page and whether it can be booked now: ``unavailable`` when pages are turned off
-    (R36) or no host is active; ``offline`` when no host has a connected calendar (R35)."""
+    (R36) or no host is active (in team mode ``all``: a member is not); ``offline`` when no
+    host has a connected calendar (R35; in team mode ``all``: not every member has one)."""
     page, account = await resolve(deps, host, slug)
     members = await _active_members(deps, page)
     owner = next((m for m in members if m["user_id"] == page.owner_user_id), None)
     owner_name = owner["name"] if owner else None
     if not account.pages_enabled:
         return PublicPage(page, account, owner_name, "unavailable", "pages_turned_off")
-    if not members:
+    hosts = _hosts(page, members)
+    if not hosts:
         return PublicPage(page, account, owner_name, "unavailable", "host_unavailable")
     now = deps.clock()
-    views = [await deps.availability.of_host(page.account_id, m["user_id"], now,
-                                             now + timedelta(minutes=5)) for m in members]
-    status: Status = "available" if any(v.connected for v in views) else "offline"
+    views = [await deps.availability.of_host(page.account_id, user_id, now,
+                                             now + timedelta(minutes=5)) for user_id in hosts]
+    connected = all if page.team_mode == "all" else any
+    status: Status = "available" if connected(v.connected for v in views) else "offline"
     return PublicPage(page, account, owner_name, status, None)
 
 
@@ -119,8 +149,8 @@ async def _host_busy(deps: Deps, page: Page, user_id: str, start: datetime, end:
                      now: datetime, *, own_reservation: str | None = None
                      ) -> tuple[HostAvailability, list[Interval], dict[date, int]]:
     """One host over ``[start, end)``: calendar-sync's view, busy time (the calendars' and
-    this service's live cells, but for the visitor's own hold) and the host's bookings per
-    local day."""
+    this service's live cells, but for the visitor's own hold) and the bookings the host
+    hosts or co-hosts per local day."""
     schedule = page.schedule()
     pad = timedelta(minutes=schedule.buffer_before_minutes + schedule.buffer_after_minutes)
     view = await deps.availability.of_host(page.account_id, user_id, start - pad, end + pad)
@@ -136,6 +166,31 @@ async def _host_busy(deps: Deps, page: Page, user_id: str, start: datetime, end:
                                                    end + timedelta(days=1))
     per_day = Counter(owner_day(schedule, b.start) for b in standing)
     return view, busy, dict(per_day)
+
+
+@dataclass(frozen=True)
+class _HostCheck:
+    """One host checked for one start, with the busy time of that moment."""
+
+    user_id: str
+    view: HostAvailability
+    free: bool  # the start is offered: working hours, notice, daily cap, busy time
+
+    @property
+    def inactive(self) -> bool:
+        """A calendar of the host is inactive (R30): no booking with them now."""
+        return self.view.connected and not self.view.bookable
+
+
+async def _check_host(deps: Deps, page: Page, user_id: str, start: datetime, duration: int,
+                      now: datetime, *, own_reservation: str | None = None) -> _HostCheck:
+    end = start + timedelta(minutes=duration)
+    view, busy, per_day = await _host_busy(deps, page, user_id, start, end, now,
+                                           own_reservation=own_reservation)
+    if view.connected and not view.bookable:
+        return _HostCheck(user_id, view, free=False)
+    return _HostCheck(user_id, view, offered(page.schedule(), duration, start, busy=busy,
+                                             now=now, bookings_per_day=per_day))
 
 
 def visitor_window(from_day: date, to_day: date, time_zone: str, max_days: int
@@ -156,17 +211,21 @@ def visitor_window(from_day: date, to_day: date, time_zone: str, max_days: int
 
 async def slots(deps: Deps, page: Page, duration: int, start: datetime,
                 end: datetime) -> list[Slot]:
-    """Free times of the page in ``[start, end)``: those of any active host (round robin)."""
+    """Free times of the page in ``[start, end)``: in round robin those of any active host,
+    in team mode ``all`` those every member has (none while a calendar of one is inactive)."""
     bookings.check_duration(page, duration)
     now = deps.clock()
-    found: set[Slot] = set()
-    for member in await _active_members(deps, page):
-        view, busy, per_day = await _host_busy(deps, page, member["user_id"], start, end, now)
-        if view.connected and not view.bookable:
-            continue  # a calendar of this host is inactive (R30)
-        found.update(free_slots(page.schedule(), duration, busy=busy, window_start=start,
-                                window_end=end, now=now, bookings_per_day=per_day))
-    return sorted(found, key=lambda s: s.start)
+    per_host: dict[str, list[Slot]] = {}
+    for user_id in _hosts(page, await _active_members(deps, page)):
+        view, busy, per_day = await _host_busy(deps, page, user_id, start, end, now)
+        if view.connected and not view.bookable:  # a calendar of this host is inactive (R30)
+            if page.team_mode == "all":
+                return []
+            continue
+        per_host[user_id] = free_slots(page.schedule(), duration, busy=busy,
+                                       window_start=start, window_end=end, now=now,
+                                       bookings_per_day=per_day)
+    return [Slot(s.start, s.end) for s in team_slots(per_host, page.team_mode)]
 
 
 async def _fresh_slots(deps: Deps, page: Page, request: VisitorRequest) -> list[dict[str, str]]:
@@ -177,6 +236,11 @@ async def _fresh_slots(deps: Deps, page: Page, request: VisitorRequest) -> list[
     found = await slots(deps, page, request.duration_minutes, start, end)
     return [{"start": s.start.astimezone(zone).isoformat(),
              "end": s.end.astimezone(zone).isoformat()} for s in found]
+
+
+async def _slot_taken(deps: Deps, page: Page, request: VisitorRequest) -> Conflict:
+    return Conflict("slot_taken", "This time is no longer free; please pick another one.",
+                    {"fresh_slots": await _fresh_slots(deps, page, request)})
 
 
 async def _blocked(deps: Deps, page: Page, request: VisitorRequest, host_user_id: str,
@@ -205,6 +269,17 @@ async def _order_hosts(deps: Deps, page: Page, members: list[dict[str, Any]]) ->
     return sorted(ids, key=lambda i: (counts[i], ids.index(i)))
 
 
+async def _host_groups(deps: Deps, page: Page, active: list[dict[str, Any]]
+                       ) -> list[list[str]]:
+    """Who may take a booking, each group tried in turn: in round robin one host at a
+    time, the fewest bookings of this page first; in team mode ``all`` the whole team at
+    once, the owner first (the host; the others attend as co-hosts)."""
+    if page.team_mode == "all":
+        hosts = _hosts(page, active)
+        return [hosts] if hosts else []
+    return [[host] for host in await _order_hosts(deps, page, active)]
+
+
 async def _reserve(deps: Deps, page: Page, user_id: str, start: datetime, end: datetime,
                    reservation_id: str, until: datetime | None) -> bool:
     """Insert the host's cells of ``[start, end)``; abandoned cells in the way (past their
@@ -224,6 +299,20 @@ async def _reserve(deps: Deps, page: Page, user_id: str, start: datetime, end: d
     return False
 
 
+async def _reserve_all(deps: Deps, page: Page, user_ids: list[str], start: datetime,
+                       end: datetime, reservation_id: str, until: datetime | None) -> bool:
+    """Insert the cells of every one of ``user_ids`` under one reservation, or none: when a
+    host's cells are taken, those inserted for the hosts before are released. Hosts go in
+    id order, so two bookings sharing hosts race for the first shared one's cells: the
+    loser stops there, holding nothing the winner needs (no two bookings each blocking the
+    other). A crash midway leaves cells with a deadline, dropped like any abandoned ones."""
+    for user_id in sorted(user_ids):
+        if not await _reserve(deps, page, user_id, start, end, reservation_id, until):
+            await deps.reservations.release(reservation_id)
+            return False
+    return True
+
+
 async def _abandoned(deps: Deps, cell: dict[str, Any], now: datetime) -> bool:
     if cell["until"] is None or cell["until"] + STALE_GRACE > now:
         return False
@@ -233,7 +322,8 @@ async def _abandoned(deps: Deps, cell: dict[str, Any], now: datetime) -> bool:
 
 async def hold(deps: Deps, host: str | None, slug: str, start: datetime,
                duration: int) -> tuple[str, datetime]:
-    """Hold a slot while the visitor fills the form (the page's ``hold_minutes``)."""
+    """Hold a slot while the visitor fills the form (the page's ``hold_minutes``): for one
+    free host in round robin, for every member in team mode ``all``."""
     page, account = await resolve(deps, host, slug)
     bookings.check_duration(page, duration)
     if page.hold_minutes == 0:
@@ -245,14 +335,10 @@ async def hold(deps: Deps, host: str | None, slug: str, start: datetime,
     hold_id = f"bkg_{uuid.uuid4().hex[:24]}"
     until = now + timedelta(minutes=page.hold_minutes)
     end = start + timedelta(minutes=duration)
-    for host_id in await _order_hosts(deps, page, await _active_members(deps, page)):
-        view, busy, per_day = await _host_busy(deps, page, host_id, start, end, now)
-        if view.connected and not view.bookable:
-            continue
-        if not offered(page.schedule(), duration, start, busy=busy, now=now,
-                       bookings_per_day=per_day):
-            continue
-        if await _reserve(deps, page, host_id, start, end, hold_id, until):
+    for group in await _host_groups(deps, page, await _active_members(deps, page)):
+        checks = [await _check_host(deps, page, u, start, duration, now) for u in group]
+        if all(c.free for c in checks) and await _reserve_all(deps, page, group, start, end,
+                                                               hold_id, until):
             return hold_id, until
     raise Conflict("slot_taken", "This time was just taken; please pick another one.")
 
@@ -260,63 +346,88 @@ async def hold(deps: Deps, host: str | None, slug: str, start: datetime,
 async def book(deps: Deps, host: str | None, slug: str, request: VisitorRequest,
                hold_id: str | None = None) -> tuple[Booking, Page]:
     """Book a slot, or refuse: 409 ``slot_taken`` (with fresh times), ``calendar_inactive``
-    or ``pages_turned_off`` (the host is emailed, R30/R36); 422 for the form."""
+    or ``pages_turned_off`` (the host is emailed, R30/R36); 422 for the form. In team mode
+    ``all`` the owner hosts, every other member's time is reserved too, and an inactive
+    calendar of any member blocks the booking (the owner is emailed)."""
     page, account = await resolve(deps, host, slug)
     answers = bookings.check_request(page, request)
     members = await _active_members(deps, page)
     if not account.pages_enabled:
         raise await _blocked(deps, page, request, page.owner_user_id, "pages_turned_off", [])
-    if not members:
+    groups = await _host_groups(deps, page, members)
+    if not groups:
         raise Conflict("host_unavailable", "This page is not taking bookings.")
     now = deps.clock()
     start = request.start.astimezone(UTC)
     end = start + timedelta(minutes=request.duration_minutes)
-    held = await _held_by(deps, hold_id, now) if hold_id else None
-    inactive_host: tuple[str, list[str]] | None = None
-    for host_id in await _order_hosts(deps, page, members):
-        if held is not None and held != host_id:
+    held = await _held_by(deps, page, hold_id, start, end, now) if hold_id else frozenset()
+    blocked: tuple[str, list[str]] | None = None  # the group's host, inactive calendars
+    for group in groups:
+        if held and held != set(group):
             continue
-        view, busy, per_day = await _host_busy(deps, page, host_id, start, end, now,
-                                               own_reservation=hold_id if held else None)
-        if view.connected and not view.bookable:
-            inactive_host = inactive_host or (host_id, view.inactive_calendar_ids)
+        checks = [await _check_host(deps, page, u, start, request.duration_minutes, now,
+                                    own_reservation=hold_id if held else None)
+                  for u in group]
+        if any(c.inactive for c in checks):
+            blocked = blocked or (group[0], [calendar for c in checks if c.inactive
+                                             for calendar in c.view.inactive_calendar_ids])
             continue
-        if not offered(page.schedule(), request.duration_minutes, start, busy=busy, now=now,
-                       bookings_per_day=per_day):
+        if not all(c.free for c in checks):
             continue
-        booking_id = hold_id if held is not None else f"bkg_{uuid.uuid4().hex[:24]}"
-        if held is None and not await _reserve(deps, page, host_id, start, end, booking_id,
+        booking_id = hold_id if held and hold_id else f"bkg_{uuid.uuid4().hex[:24]}"
+        if not held and not await _reserve_all(deps, page, group, start, end, booking_id,
                                                now + PENDING):
             continue
-        booking = bookings.new_booking(page, request, booking_id=booking_id,
-                                       host_user_id=host_id, offline=not view.connected,
-                                       now=now)
-        event = bookings.booking_requested(booking, page, answers, now)
-        try:
-            await deps.aggregates.create(deps.bookings, booking, [event])
-        except BaseException:
-            if held is None:
-                await deps.reservations.release(booking_id)
-            raise
-        if await deps.reservations.confirm(booking_id) < len(bookings.cells(start, end)):
-            # Only a replica stalled past PENDING + STALE_GRACE between its cells and its
-            # booking gets here: the booking stands, and the time may be held twice.
-            logger.error("booking %s was stored after its cells were taken back", booking_id)
-        logger.info("booking %s of page %s for host %s", booking_id, page.page_id, host_id)
-        return booking, page
-    if inactive_host is not None:
-        raise await _blocked(deps, page, request, inactive_host[0], "calendar_access_lost",
-                             inactive_host[1])
-    raise Conflict("slot_taken", "This time is no longer free; please pick another one.",
-                   {"fresh_slots": await _fresh_slots(deps, page, request)})
+        return await _store(deps, page, request, answers, booking_id, checks,
+                            reserved_here=not held, now=now), page
+    if blocked is not None:  # told: round robin's host, team mode all's owner
+        raise await _blocked(deps, page, request, blocked[0], "calendar_access_lost",
+                             blocked[1])
+    raise await _slot_taken(deps, page, request)
 
 
-async def _held_by(deps: Deps, hold_id: str, now: datetime) -> str | None:
-    """The host a live hold reserved, or None (unknown, expired or already booked)."""
+async def _store(deps: Deps, page: Page, request: VisitorRequest, answers: list[FormAnswer],
+                 booking_id: str, checks: list[_HostCheck], *, reserved_here: bool,
+                 now: datetime) -> Booking:
+    """Store the booking of these hosts (the first hosts, the others co-host) with its
+    BookingRequested (one write), then confirm its cells. Offline (a request, R35) unless
+    every one of them has a connected calendar."""
+    host, *co_hosts = [c.user_id for c in checks]
+    booking = bookings.new_booking(page, request, booking_id=booking_id, host_user_id=host,
+                                   co_host_user_ids=co_hosts,
+                                   offline=not all(c.view.connected for c in checks), now=now)
+    event = bookings.booking_requested(booking, page, answers, now)
+    try:
+        await deps.aggregates.create(deps.bookings, booking, [event])
+    except BaseException:
+        if reserved_here:
+            await deps.reservations.release(booking_id)
+        raise
+    expected = len(bookings.cells(booking.start, booking.end)) * len(checks)
+    if await deps.reservations.confirm(booking_id) < expected:
+        # Only a replica stalled past PENDING + STALE_GRACE between its cells and its
+        # booking gets here: the booking stands, and the time may be held twice.
+        logger.error("booking %s was stored after its cells were taken back", booking_id)
+    logger.info("booking %s of page %s for host %s (co-hosts %s)", booking_id, page.page_id,
+                host, co_hosts)
+    return booking
+
+
+async def _held_by(deps: Deps, page: Page, hold_id: str, start: datetime, end: datetime,
+                   now: datetime) -> frozenset[str]:
+    """The hosts a live hold of exactly ``[start, end)`` on this account reserved; none if
+    the hold is unknown, expired, booked already or of another time (then it is no hold:
+    booking goes through the cells like any other)."""
     found = await deps.reservations.of_reservation(hold_id)
-    if not found or any(c["until"] is None or c["until"] <= now for c in found):
-        return None
-    return str(found[0]["user_id"])
+    if not found or any(c["until"] is None or c["until"] <= now
+                        or c["account_id"] != page.account_id for c in found):
+        return frozenset()
+    users = frozenset(str(c["user_id"]) for c in found)
+    times = bookings.cells(start, end)
+    if {(c["user_id"], c["at"]) for c in found} != {(u, at) for u in users for at in times} \
+            or len(found) != len(users) * len(times):
+        return frozenset()
+    return users
 
 
 async def sweep(deps: Deps) -> int:

@@ -36,6 +36,9 @@ INDEXES: list[IndexSpec] = [
               name="pages_of_owner"),
     IndexSpec(collection=BOOKINGS, keys=[("account_id", 1), ("host_user_id", 1), ("start", 1)],
               name="bookings_of_host"),
+    IndexSpec(collection=BOOKINGS,
+              keys=[("account_id", 1), ("co_host_user_ids", 1), ("start", 1)],
+              name="bookings_of_co_host"),
     IndexSpec(collection=RESERVATIONS, keys=[("account_id", 1), ("user_id", 1), ("at", 1)],
               name="cells_of_user"),
     IndexSpec(collection=RESERVATIONS, keys=[("reservation_id", 1)], name="cells_of_reservation"),
@@ -67,10 +70,12 @@ class BookingRepository(ModelRepository[Booking]):
 
     async def of_host_between(self, account_id: str, host_user_id: str, start: datetime,
                               end: datetime) -> list[Booking]:
-        """The host's standing bookings starting in ``[start, end)``."""
+        """The standing bookings starting in ``[start, end)`` that the user hosts or
+        co-hosts (team mode ``all``)."""
         found = await self._scoped.find(account_id, {
-            "host_user_id": host_user_id, "state": "booked",
-            "start": {"$gte": start, "$lt": end}}, sort=[("start", 1)], limit=MAX_FIND)
+            "$or": [{"host_user_id": host_user_id}, {"co_host_user_ids": host_user_id}],
+            "state": "booked", "start": {"$gte": start, "$lt": end}},
+            sort=[("start", 1)], limit=MAX_FIND)
         return [self.from_document(d) for d in found]
 
     async def count_of_page(self, account_id: str, page_id: str, host_user_id: str) -> int:
@@ -119,7 +124,8 @@ class UniqueNames:
 class Reservations:
     """Reservation cells of hosts' time (``domain.booking``): one document per host and
     five minutes, ``until`` None for a booking's cells, a time for a hold's or for cells
-    whose booking is still being written."""
+    whose booking is still being written. A booking of a team page in mode ``all`` has the
+    cells of every member under its one reservation id."""
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection

@@ -1,11 +1,11 @@
 """BookingRequested (booking-pages) -> a meeting of the page owner (R34); nothing is lost.
 
-A booking becomes a meeting once meetings knows two things, which records announces on
-another topic and so may come later: the page's owner (``UserUpserted``) and a contact of
-the visitor (``ContactUpserted``: records makes one for every visitor it has no contact
-of). Until then the booking is *held* (``held_store``), and booked when the last of them is
-applied (:func:`release_for_owner`, :func:`release_for_visitor`: each books the held
-bookings that wait for nothing else any more). After holding, the read models are read
+A booking becomes a meeting once meetings knows what records announces on another topic
+and so may come later: the page's owner and the booking's co-hosts (``UserUpserted``) and
+a contact of the visitor (``ContactUpserted``: records makes one for every visitor it has
+no contact of). Until then the booking is *held* (``held_store``), and booked when the last
+of them is applied (:func:`release_for_user`, :func:`release_for_visitor`: each books the
+held bookings that wait for nothing else any more). After holding, the read models are read
 again: if what it waited for was applied between the first read and the hold, that
 release's look-up of held bookings may have missed this one, but then the re-read sees it
 and the booking is made at once. (Each release writes its read model before looking up held
@@ -28,22 +28,28 @@ from convene_schemas.events.booking_pages import BookingRequested
 from prometheus_client import Counter
 
 from convene_meetings.deps import Deps
-from convene_meetings.domain.booked import booking_refusal, meeting_from_booking, waiting_for
+from convene_meetings.domain.booked import (
+    booking_refusal,
+    booking_users,
+    co_hosts_attending,
+    meeting_from_booking,
+    waiting_for,
+)
 from convene_meetings.domain.directory import ContactProfile, Directory
 from convene_meetings.domain.meeting import Meeting
 
 logger = logging.getLogger(__name__)
 
 BOOKINGS_HELD = Counter("convene_bookings_held_total",
-                        "Bookings held until meetings knows their owner and the visitor's "
-                        "contact.")
+                        "Bookings held until meetings knows their owner, co-hosts and the "
+                        "visitor's contact.")
 BOOKINGS_REFUSED = Counter("convene_bookings_refused_total",
                            "Bookings that made no meeting, by reason.", ["reason"])
 
 
 async def take_booking(deps: Deps, booking: BookingRequested, event_id: str) -> Meeting | None:
-    """BookingRequested: book it, or hold it while its owner or the visitor's contact is
-    unknown here."""
+    """BookingRequested: book it, or hold it while its owner, a co-host or the visitor's
+    contact is unknown here."""
     waiting = await what_it_waits_for(deps, booking)
     if waiting:
         if await deps.held_bookings.hold(booking, event_id, waiting, deps.clock()):
@@ -58,10 +64,10 @@ async def take_booking(deps: Deps, booking: BookingRequested, event_id: str) -> 
     return await book_and_release(deps, booking)
 
 
-async def release_for_owner(deps: Deps, account_id: str, user_id: str) -> int:
-    """Book the bookings held for this user that wait for nothing else (its UserUpserted
-    was applied); how many were booked (or refused)."""
-    return await release(deps, await deps.held_bookings.of_owner(account_id, user_id))
+async def release_for_user(deps: Deps, account_id: str, user_id: str) -> int:
+    """Book the bookings held whose owner or a co-host is this user and that wait for
+    nothing else (its UserUpserted was applied); how many were booked (or refused)."""
+    return await release(deps, await deps.held_bookings.of_user(account_id, user_id))
 
 
 async def release_for_visitor(deps: Deps, account_id: str, email: str) -> int:
@@ -85,9 +91,10 @@ async def release(deps: Deps, held: list[BookingRequested]) -> int:
 
 
 async def what_it_waits_for(deps: Deps, booking: BookingRequested) -> list[str]:
-    """``owner`` and/or ``contact`` while the read models lack them; empty when the booking
-    can be booked or refused (:func:`~convene_meetings.domain.booked.waiting_for`)."""
-    directory = await deps.read_models.directory(booking.account_id, {booking.owner_user_id},
+    """``owner``, ``co_hosts`` and/or ``contact`` while the read models lack them; empty
+    when the booking can be booked or refused
+    (:func:`~convene_meetings.domain.booked.waiting_for`)."""
+    directory = await deps.read_models.directory(booking.account_id, booking_users(booking),
                                                  named_contact(booking))
     contact = await visitors_contact(deps, booking, directory)
     return waiting_for(booking, directory, visitor_known=contact is not None)
@@ -123,12 +130,12 @@ async def book(deps: Deps, booking: BookingRequested) -> Meeting | None:
     waiting leaves the meeting without it, rather than waiting for a contact that may never
     come again."""
     account_id = booking.account_id
-    directory = await deps.read_models.directory(account_id, {booking.owner_user_id},
+    directory = await deps.read_models.directory(account_id, booking_users(booking),
                                                  named_contact(booking))
     contact = await visitors_contact(deps, booking, directory)
     if contact is not None and contact.contact_id not in directory.contacts:
         directory = await deps.read_models.directory(
-            account_id, {booking.owner_user_id}, {contact.contact_id})
+            account_id, booking_users(booking), {contact.contact_id})
     refusal = booking_refusal(booking, directory)
     if refusal is not None:
         BOOKINGS_REFUSED.labels(reason=refusal).inc()
@@ -142,6 +149,11 @@ async def book(deps: Deps, booking: BookingRequested) -> Meeting | None:
         return None
     meeting, scheduled = built
     try:
-        return await deps.aggregates.create(deps.meetings, meeting, [scheduled])
+        made: Meeting = await deps.aggregates.create(deps.meetings, meeting, [scheduled])
     except KeyTaken:
         return None  # this booking's meeting exists already (a redelivery)
+    left_out = set(booking.co_host_user_ids) - set(co_hosts_attending(booking, directory))
+    if left_out:
+        logger.warning("booking %s: co-hosts %s are deactivated, their meeting is made "
+                       "without them", booking.booking_id, sorted(left_out))
+    return made

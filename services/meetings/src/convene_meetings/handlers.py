@@ -3,8 +3,8 @@
 meetings keeps read models of records' users, contacts and account settings
 (records.events.v1) and of calendar-sync's calendar connections (calendar-sync.events.v1); it
 turns calendar events (R26), video links and bookings (booking-pages.events.v1) into
-meetings; a booking whose owner or visitor's contact is not known yet is held and booked
-once the owner's UserUpserted and a ContactUpserted with the visitor's address are applied.
+meetings; a booking whose owner, co-host or visitor's contact is not known yet is held and
+booked once their UserUpserted and a ContactUpserted with the visitor's address are applied.
 Each handler is idempotent by construction (version-guarded writes, ids derived from the
 source); the consumer also drops event ids it has processed.
 
@@ -54,7 +54,7 @@ def build_handlers(deps: Deps) -> Handlers:
     async def on_user_upserted(user: UserUpserted, meta: EventMeta) -> None:
         await read_models.record_user(repo, user)
         # Also when the event was not newer: a crash may have left held bookings behind.
-        await bookings.release_for_owner(deps, user.account_id, user.user_id)
+        await bookings.release_for_user(deps, user.account_id, user.user_id)
 
     @handlers.on(ContactUpserted)
     async def on_contact_upserted(contact: ContactUpserted, meta: EventMeta) -> None:

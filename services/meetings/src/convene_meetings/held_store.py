@@ -1,15 +1,16 @@
-"""The ``held_bookings`` collection: bookings waiting until meetings knows their owner and
-the visitor's contact.
+"""The ``held_bookings`` collection: bookings waiting until meetings knows their owner, their
+co-hosts and the visitor's contact.
 
 records' ``UserUpserted`` and ``ContactUpserted`` travel on another topic than booking-pages'
 ``BookingRequested`` (and records makes the visitor's contact only when it sees the
 booking), so a booking can arrive before either. It is kept here (``_id`` =
 ``"<account_id>:<booking_id>"``, a unique insert: a redelivery changes nothing) with its full
-event, the owner's id and the visitor's address as compared (``visitor_email_key``), and
-booked when the last thing it waits for is applied (``bookings.release_for_owner`` /
-``release_for_visitor`` look bookings up by those two fields). ``waiting_for`` says what it
-waited for when last looked at (``owner``, ``contact``), for whoever reads the collection;
-no decision depends on it. A held booking is deleted by ``_id`` only after its meeting was
+event, the owner's id, the co-hosts' ids (``co_host_user_ids``) and the visitor's address as
+compared (``visitor_email_key``), and booked when the last thing it waits for is applied
+(``bookings.release_for_user`` looks bookings up by owner or co-host,
+``release_for_visitor`` by address). ``waiting_for`` says what it waited for when last
+looked at (``owner``, ``co_hosts``, ``contact``), for whoever reads the collection; no
+decision depends on it. A held booking is deleted by ``_id`` only after its meeting was
 inserted.
 """
 
@@ -31,6 +32,9 @@ HELD_INDEXES: list[IndexSpec] = [
     # The bookings held for one owner, looked up when the owner's UserUpserted is applied.
     IndexSpec(collection=HELD_BOOKINGS, keys=[("account_id", 1), ("owner_user_id", 1)],
               name="account_owner"),
+    # The bookings held with one co-host (an array: a multikey index on MongoDB).
+    IndexSpec(collection=HELD_BOOKINGS, keys=[("account_id", 1), ("co_host_user_ids", 1)],
+              name="account_co_host"),
     # The bookings of one visitor's address, looked up when a ContactUpserted is applied.
     IndexSpec(collection=HELD_BOOKINGS, keys=[("account_id", 1), ("visitor_email_key", 1)],
               name="account_visitor_email"),
@@ -43,7 +47,7 @@ def held_key(account_id: str, booking_id: str) -> str:
 
 
 class HeldBookingRepository:
-    """Bookings whose owner or visitor's contact meetings does not know yet."""
+    """Bookings whose owner, co-hosts or visitor's contact meetings does not know yet."""
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
@@ -56,6 +60,7 @@ class HeldBookingRepository:
                 "_id": held_key(booking.account_id, booking.booking_id),
                 "account_id": booking.account_id, "booking_id": booking.booking_id,
                 "owner_user_id": booking.owner_user_id,
+                "co_host_user_ids": list(booking.co_host_user_ids),
                 "visitor_email_key": email_key(booking.visitor.email),
                 "waiting_for": list(waiting_for), "event_id": event_id,
                 "event": booking.model_dump_json(), "received_at": received_at,
@@ -73,9 +78,10 @@ class HeldBookingRepository:
             {"$set": {"waiting_for": list(waiting_for),
                       "visitor_email_key": email_key(booking.visitor.email)}})
 
-    async def of_owner(self, account_id: str, owner_user_id: str) -> list[BookingRequested]:
-        """The bookings held for this owner, oldest first."""
-        return await self._held(account_id, {"owner_user_id": owner_user_id})
+    async def of_user(self, account_id: str, user_id: str) -> list[BookingRequested]:
+        """The bookings held whose owner or a co-host is this user, oldest first."""
+        return await self._held(account_id, {"$or": [{"owner_user_id": user_id},
+                                                     {"co_host_user_ids": user_id}]})
 
     async def of_visitor(self, account_id: str, email: str) -> list[BookingRequested]:
         """The bookings held whose visitor has this address (in any case), oldest first."""

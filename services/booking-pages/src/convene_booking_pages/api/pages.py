@@ -17,14 +17,13 @@ from convene_booking_pages.api.models import (
     PageLinks,
     PageList,
     PageRead,
-    PageSettings,
     PageUpdate,
     PrefillCreate,
     PrefillLink,
 )
 from convene_booking_pages.deps import Deps
 from convene_booking_pages.domain.account import AccountSettings, page_link
-from convene_booking_pages.domain.page import Page
+from convene_booking_pages.domain.page import Page, PageSettings
 
 router = APIRouter(tags=["pages"])
 
@@ -35,7 +34,7 @@ def _deps(request: Request) -> Deps:
 
 PagesDeps = Annotated[Deps, Depends(_deps)]
 SETTINGS_RULES = ("422 a settings rule (hours_invalid, duration_invalid, time_zone_unknown, "
-                  "form_fields_invalid, ...)")
+                  "form_fields_invalid, team_mode_invalid, ...)")
 
 
 def _read(deps: Deps, page: Page, account: AccountSettings) -> PageRead:
@@ -134,7 +133,7 @@ async def get_account_settings(principal: CurrentPrincipal,
               summary="Change the account's pages settings (admin)",
               responses=error_responses({403: "admin_required",
                                          409: "domain_taken, version_conflict",
-                                         422: "default_page_unknown"}))
+                                         422: "default_page_unknown, url_prefix_reserved"}))
 async def change_account_settings(body: AccountSettingsUpdate, principal: CurrentPrincipal,
                                   deps: PagesDeps) -> AccountSettingsRead:
     account = await service.change_account_settings(deps, principal,

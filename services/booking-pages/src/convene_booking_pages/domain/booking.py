@@ -6,7 +6,8 @@ outbox (one write), so a booking that was answered 201 is never lost. Two visito
 hold overlapping times with one host because each booking first inserts one *reservation
 cell* per :data:`CELL` of its time for its host, ``_id`` = host + cell start: the store's
 unique ``_id`` lets exactly one of two overlapping bookings insert a shared cell (FerretDB
-1.x and MongoDB alike, no conditional update involved). Buffers are not reserved, only
+1.x and MongoDB alike, no conditional update involved). A booking of a team page in mode
+``all`` reserves the cells of every member (its host and its co-hosts). Buffers are not reserved, only
 checked against busy time: a buffer is a preference, the meeting's own time is the promise.
 """
 
@@ -23,7 +24,7 @@ from convene_schemas.events.booking_pages import (
     FormAnswer,
     Visitor,
 )
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from convene_booking_pages.domain.errors import RuleViolation
 from convene_booking_pages.domain.page import Page
@@ -55,6 +56,8 @@ class Booking(BaseModel):
     page_id: str
     slug: str
     host_user_id: str
+    co_host_user_ids: list[str] = Field(default_factory=list, description="The team members "
+                                        "who attend too (a page in team_mode all).")
     start: datetime
     end: datetime
     visitor_name: str
@@ -118,10 +121,11 @@ def attempt_id(page_id: str, start: datetime, visitor_email: str | None, reason:
 
 
 def new_booking(page: Page, request: VisitorRequest, *, booking_id: str, host_user_id: str,
-                offline: bool, now: datetime) -> Booking:
+                offline: bool, now: datetime, co_host_user_ids: Sequence[str] = ()) -> Booking:
     start = request.start.astimezone(UTC)
     return Booking(booking_id=booking_id, account_id=page.account_id, page_id=page.page_id,
-                   slug=page.slug, host_user_id=host_user_id, start=start,
+                   slug=page.slug, host_user_id=host_user_id,
+                   co_host_user_ids=list(co_host_user_ids), start=start,
                    end=start + timedelta(minutes=request.duration_minutes),
                    visitor_name=request.name, visitor_email=request.email,
                    visitor_time_zone=request.time_zone, offline=offline, created_at=now,
@@ -130,11 +134,12 @@ def new_booking(page: Page, request: VisitorRequest, *, booking_id: str, host_us
 
 def booking_requested(booking: Booking, page: Page, answers: Sequence[FormAnswer],
                       now: datetime) -> BookingRequested:
-    """The event meetings turns into the host's meeting (or a request, offline: R35)."""
+    """The event meetings turns into the host's meeting (or a request, offline: R35); the
+    co-hosts (team_mode all) attend it."""
     return BookingRequested(
         account_id=booking.account_id, version=0, occurred_at=now,
         booking_id=booking.booking_id, page_id=page.page_id, slug=page.slug,
-        owner_user_id=booking.host_user_id,
+        owner_user_id=booking.host_user_id, co_host_user_ids=list(booking.co_host_user_ids),
         visitor=Visitor(name=booking.visitor_name, email=booking.visitor_email,
                         time_zone=booking.visitor_time_zone, language=page.language),
         title=f"{page.title}: {booking.visitor_name}"[:500], start=booking.start,

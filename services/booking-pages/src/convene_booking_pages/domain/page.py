@@ -84,8 +84,12 @@ class PageSettings(StorableText):
     language: Literal["en", "it", "fi"] = "en"
     team_user_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=20,
-        description="Other users who take bookings of this page, round robin (the slot is "
-        "offered while any of the owner and them is free).")
+        description="Other users who take bookings of this page (see team_mode).")
+    team_mode: Literal["any", "all"] = Field(
+        default="any", description="any: round robin, a slot is offered while any of the "
+        "owner and the team is free and one of them hosts it; all: a slot is offered only "
+        "while every one of them is free, the owner hosts and the team attends (needs a "
+        "team member besides the owner).")
     hold_minutes: int = Field(default=10, ge=0, le=60, description="How long a slot the "
                               "visitor is filling the form for is held (0: no holds).")
 
@@ -104,6 +108,11 @@ class Page(PageSettings):
     def members(self) -> list[str]:
         """Who may host a booking of this page: the owner first, then the team."""
         return list(dict.fromkeys([self.owner_user_id, *self.team_user_ids]))
+
+    def co_hosts(self) -> list[str]:
+        """Who attends every booking besides its host: the team in ``all`` mode (the owner
+        hosts), nobody in round robin."""
+        return self.members()[1:] if self.team_mode == "all" else []
 
     def schedule(self) -> Schedule:
         return schedule_of(self)
@@ -127,9 +136,13 @@ def schedule_of(settings: PageSettings) -> Schedule:
     )
 
 
-def check_settings(settings: PageSettings) -> None:
+def check_settings(settings: PageSettings, owner_user_id: str) -> None:
     """Refuse settings no visitor could book with (:class:`RuleViolation`, with the code of
     the rule broken and the field)."""
+    if settings.team_mode == "all" and not set(settings.team_user_ids) - {owner_user_id}:
+        raise RuleViolation("team_mode_invalid", "A page where every member must be free "
+                            "needs a team member besides the owner.",
+                            {"field": "team_mode"})
     unknown_days = set(settings.weekly) - set(WEEKDAYS)
     if unknown_days:
         raise RuleViolation("weekly_invalid", "Working hours are keyed by mon..sun.",
@@ -151,7 +164,7 @@ def check_settings(settings: PageSettings) -> None:
 def new_page(settings: PageSettings, *, page_id: str, account_id: str, owner_user_id: str,
              now: datetime) -> Page:
     """Version 0 of a page, its settings checked."""
-    check_settings(settings)
+    check_settings(settings, owner_user_id)
     return Page(**settings.model_dump(), page_id=page_id, account_id=account_id,
                 owner_user_id=owner_user_id, created_at=now, updated_at=now)
 
@@ -162,7 +175,7 @@ def edited(page: Page, changes: dict[str, object], now: datetime) -> Page | None
     merged = PageSettings.model_validate({**current, **changes})
     if merged.model_dump() == current:
         return None
-    check_settings(merged)
+    check_settings(merged, page.owner_user_id)
     return Page.model_validate({**page.model_dump(), **merged.model_dump(),
                                 "version": page.version + 1, "updated_at": now})
 

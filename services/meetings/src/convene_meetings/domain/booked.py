@@ -4,8 +4,11 @@ The meeting id is derived from the booking id, so a redelivered booking cannot m
 meetings. The visitor attends as the contact ``contact_id`` names or, failing that, the
 contact with the visitor's address (records makes one for every visitor, R34): the attendee
 the invitation goes to, and the association that puts the meeting on the contact's
-timeline. Until meetings knows that contact and the page's owner, the booking waits
-(:func:`waiting_for`; the caller holds it, ``bookings.py``): an unknown owner is no refusal.
+timeline. The co-hosts (``co_host_user_ids``: the team of a page where every member must be
+free) attend as users. Until meetings knows that contact, the page's owner and every
+co-host, the booking waits (:func:`waiting_for`; the caller holds it, ``bookings.py``): an
+unknown owner or co-host is no refusal. A co-host known but deactivated is left out of the
+meeting (:func:`co_hosts_attending`), which the owner and the visitor still have.
 On an offline page (``page_offline``, R35), or when meetings knows no active connection of
 the owner with calendar sync on, the booking is a *request*: the meeting is logged on the
 records with ``awaiting_calendar``, no invitations (``calendar_sync_off``), and waits for the
@@ -50,17 +53,35 @@ def booking_refusal(booking: BookingRequested, directory: Directory) -> str | No
     return None
 
 
+def booking_users(booking: BookingRequested) -> set[str]:
+    """The users a booking names: its owner and its co-hosts."""
+    return {booking.owner_user_id, *booking.co_host_user_ids}
+
+
 def waiting_for(booking: BookingRequested, directory: Directory, *,
                 visitor_known: bool) -> list[str]:
     """What a booking waits for before it becomes a meeting: ``owner`` while the users read
-    model lacks the page's owner, ``contact`` while meetings knows no contact of the visitor
-    (``visitor_known``). Nothing when it can be booked, or when it is refused whatever the
-    visitor (a deactivated owner, under a minute: :func:`booking_refusal`)."""
+    model lacks the page's owner, ``co_hosts`` while it lacks one of the co-hosts,
+    ``contact`` while meetings knows no contact of the visitor (``visitor_known``). Nothing
+    when it can be booked, or when it is refused whatever the others (a deactivated owner,
+    under a minute: :func:`booking_refusal`)."""
+    waiting = []
     if booking.owner_user_id not in directory.users:
-        return ["owner"] if visitor_known else ["owner", "contact"]
-    if booking_refusal(booking, directory) is not None or visitor_known:
+        waiting.append("owner")
+    elif booking_refusal(booking, directory) is not None:
         return []
-    return ["contact"]
+    if any(user_id not in directory.users for user_id in booking.co_host_user_ids):
+        waiting.append("co_hosts")
+    if not visitor_known:
+        waiting.append("contact")
+    return waiting
+
+
+def co_hosts_attending(booking: BookingRequested, directory: Directory) -> list[str]:
+    """The co-hosts who attend, in the booking's order: the active ones (a co-host
+    deactivated since the visitor booked cannot take part in a new meeting)."""
+    return [user_id for user_id in booking.co_host_user_ids
+            if user_id != booking.owner_user_id and directory.active_user(user_id) is not None]
 
 
 def meeting_from_booking(booking: BookingRequested, *, directory: Directory,
@@ -74,6 +95,8 @@ def meeting_from_booking(booking: BookingRequested, *, directory: Directory,
     minutes = int((booking.end - booking.start).total_seconds() // 60)
     policy = booking_policy(booking, connections)
     refs = [PartyRef(kind="contact", id=contact.contact_id)] if contact else []
+    refs += [PartyRef(kind="user", id=user_id) for user_id in co_hosts_attending(booking,
+                                                                                 directory)]
     attendees = resolve_attendees(refs, directory, policy)
     meeting_id = booked_meeting_id(booking.account_id, booking.booking_id)
     meeting = Meeting(

@@ -59,6 +59,12 @@ class BookingRequested(BookingPagesEvent):
     page_id: EntityId = Field(description="The scheduling page.")
     slug: Slug = Field(description="The page's URL slug.")
     owner_user_id: EntityId = Field(description="The page's owner: the meeting's host.")
+    co_host_user_ids: list[EntityId] = Field(
+        default_factory=list, max_length=50,
+        description="Users who attend besides the host: the team of a page where every "
+        "member must be free (team mode all), each free and reserved for this time; empty "
+        "otherwise. Never the host; no id twice.",
+    )
     visitor: Visitor = Field(description="Who booked.")
     contact_id: EntityId | None = Field(
         default=None, description="The existing contact the visitor matched, if any."
@@ -82,6 +88,14 @@ class BookingRequested(BookingPagesEvent):
             raise ValueError("end must be after start")
         return self
 
+    @model_validator(mode="after")
+    def _co_hosts(self) -> BookingRequested:
+        if self.owner_user_id in self.co_host_user_ids:
+            raise ValueError("the host (owner_user_id) is not also a co-host")
+        if len(set(self.co_host_user_ids)) != len(self.co_host_user_ids):
+            raise ValueError("co_host_user_ids names a user twice")
+        return self
+
 
 class BookingAttemptBlocked(BookingPagesEvent):
     """A visitor tried to book but could not; the owner gets an email (R30, R44)."""
@@ -94,11 +108,13 @@ class BookingAttemptBlocked(BookingPagesEvent):
     slug: Slug = Field(description="The page's URL slug.")
     owner_user_id: EntityId = Field(description="The page's owner.")
     reason: Literal["calendar_access_lost", "pages_turned_off"] = Field(
-        description="calendar_access_lost: a calendar of the owner is inactive (R30); "
+        description="calendar_access_lost: a calendar of the owner is inactive (R30), or "
+        "of a team member on a page where every member must be free; "
         "pages_turned_off: the account switched all pages off (R36)."
     )
     inactive_calendar_ids: list[str] = Field(
-        default_factory=list, description="The owner's calendars that are inactive."
+        default_factory=list, description="The calendars that are inactive: the owner's, or "
+        "on a page where every team member must be free, a member's."
     )
     attempted_start: UtcInstant = Field(description="The slot the visitor chose (UTC).")
     attempted_end: UtcInstant = Field(description="The slot's end (UTC).")
