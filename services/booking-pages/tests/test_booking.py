@@ -108,6 +108,22 @@ async def test_required_answers_and_offered_lengths_are_checked(
     assert harness.events(BookingRequested) == []
 
 
+async def test_a_textarea_answer_may_span_lines_and_a_text_answer_may_not(
+        harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
+    await _page(harness, client, mint, form_fields=[
+        {"key": "company", "label": "Company", "required": True},
+        {"key": "agenda", "label": "Agenda", "kind": "textarea"}])
+    one_line = await client.post("/public/pages/olga-intro/bookings", json=visitor(
+        answers={"company": "Globex\nInc"}))
+    assert one_line.status_code == 422 and one_line.json()["error"]["code"] == "answer_invalid"
+    booked = await client.post("/public/pages/olga-intro/bookings", json=visitor(
+        answers={"company": "Globex", "agenda": "1. pricing\n2. rollout"}))
+    assert booked.status_code == 201, booked.text
+    (event,) = harness.events(BookingRequested)
+    assert [a.value for a in event.form_answers if a.field == "agenda"] == [
+        "1. pricing\n2. rollout"]
+
+
 async def test_an_offline_page_takes_requests_not_bookings(
         harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
     await _page(harness, client, mint)

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from booking_pages_support import user_upserted
 
 PAGE = {"slug": "olga-intro", "title": "Intro call with Olga", "time_zone": "Europe/Rome",
@@ -111,6 +112,19 @@ async def test_account_settings_are_for_admins_and_a_domain_belongs_to_one_accou
                                headers=mint("x", "acc_other", roles=("admin",)),
                                json={"custom_domain": "meet.acme.example"})
     assert freed.status_code == 200  # the old domain was let go
+
+
+@pytest.mark.parametrize("prefix", ["pages", "public", "account", "metrics", "docs"])
+async def test_a_url_prefix_may_not_be_a_path_of_the_service(
+        client: httpx.AsyncClient, mint: Any, prefix: str) -> None:
+    admin = mint("u9", roles=("admin",))
+    refused = await client.patch("/account/booking-settings", headers=admin,
+                                 json={"url_prefix": prefix})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "url_prefix_reserved"
+    kept = await client.patch("/account/booking-settings", headers=admin,
+                              json={"url_prefix": "book"})
+    assert kept.status_code == 200 and kept.json()["url_prefix"] == "book"
 
 
 async def test_robots_txt_keeps_search_engines_off_a_custom_domain_when_asked(

@@ -29,6 +29,7 @@ from faststream.kafka import KafkaBroker
 
 from convene_booking_pages import public
 from convene_booking_pages.api import ROUTERS
+from convene_booking_pages.api.web import router as page_router
 from convene_booking_pages.availability import AvailabilityClient
 from convene_booking_pages.deps import Deps, Limits
 from convene_booking_pages.domain.errors import VersionConflict
@@ -131,7 +132,9 @@ def bootstrap(
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer,
                              relay=relay, background=[revisions.run_pruning,
                                                       sweep_reservations])
-    app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
+    # The HTML page last: its /{prefix}/{slug} must not shadow a path of the API.
+    app = create_app(settings, routers=[*ROUTERS, page_router],
+                     readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier,
                      title="Convene booking-pages")
     app.state.deps = deps

@@ -137,6 +137,9 @@ async def change_account_settings(deps: Deps, principal: Principal,
                          "settings.")
     account_id = principal.account_id
     current = await account_settings(deps, account_id)
+    if accounts.prefix_reserved(changes.get("url_prefix")):
+        raise RuleViolation("url_prefix_reserved", "This URL prefix is a path of the "
+                            "service itself; choose another one.", {"field": "url_prefix"})
     if changes.get("default_page_id"):
         page = await deps.pages.get(account_id, changes["default_page_id"])
         if page is None or page.deleted:

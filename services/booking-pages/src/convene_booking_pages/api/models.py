@@ -10,6 +10,7 @@ from convene_kit.boundary import RequestModel
 from convene_schemas.base import TimeZoneName
 from convene_schemas.events.booking_pages import Slug
 from convene_schemas.events.common import EmailAddress, PersonName
+from convene_schemas.text import MultilineText
 from pydantic import BaseModel, Field
 
 from convene_booking_pages.domain.account import AccountSettingsFields, DomainName
@@ -39,6 +40,8 @@ class PageUpdate(RequestModel):
     form_fields: list[FormField] | None = Field(default=None, max_length=30)
     language: Literal["en", "it", "fi"] | None = None
     team_user_ids: list[str] | None = Field(default=None, max_length=20)
+    team_mode: Literal["any", "all"] | None = Field(
+        default=None, description="any: round robin; all: every member must be free.")
     hold_minutes: int | None = Field(default=None, ge=0, le=60)
 
 
@@ -158,9 +161,11 @@ class BookingCreate(RequestModel):
     name: PersonName = Field(min_length=1)
     email: EmailAddress
     time_zone: TimeZoneName = Field(description="The visitor's IANA time zone.")
+    # A textarea's answer may span lines, as the BookingRequested event allows;
+    # check_request keeps the other kinds' answers on one line.
     answers: dict[Annotated[str, Field(max_length=50)],
-                  Annotated[str, Field(max_length=5000)]] = Field(default_factory=dict,
-                                                                  max_length=30)
+                  Annotated[MultilineText, Field(max_length=5000)]] = Field(
+        default_factory=dict, max_length=30)
     hold_id: str | None = Field(default=None, max_length=100)
 
 

@@ -43,8 +43,10 @@ def _deps(request: Request) -> Deps:
 PublicDeps = Annotated[Deps, Depends(_deps)]
 
 
-def _limit(request: Request, deps: Deps, slug: str, *, booking: bool = False) -> None:
-    """Per client address and per page; bookings also per client on their own budget."""
+def limit_visitor(request: Request, deps: Deps, slug: str, *, booking: bool = False) -> None:
+    """The visitor's rate limits, for this API and the HTML page alike: per client address
+    and per page; holds and bookings also per client on their own budget. 429 with
+    Retry-After (:class:`convene_kit.rate_limit.RateLimited`) when any refuses."""
     client = client_address(request, trusted_proxies=deps.settings.trusted_proxies)
     limits = [(deps.limits.per_client, client), (deps.limits.per_page, slug)]
     if booking:
@@ -58,7 +60,7 @@ def _limit(request: Request, deps: Deps, slug: str, *, booking: bool = False) ->
 async def get_page(slug: str, request: Request, deps: PublicDeps,
                    prefill: Annotated[str | None, Query(max_length=4000)] = None
                    ) -> PublicPageRead:
-    _limit(request, deps, slug)
+    limit_visitor(request, deps, slug)
     found = await service.public_page(deps, request.headers.get("host"), slug)
     page = found.page
     filled = owner_side.read_prefill(deps, page, prefill)
@@ -84,7 +86,7 @@ async def get_slots(slug: str, request: Request, deps: PublicDeps,
                     time_zone: Annotated[str, Query(max_length=64)],
                     start_day: Annotated[date, Query(alias="from")],
                     end_day: Annotated[date, Query(alias="to")]) -> SlotsRead:
-    _limit(request, deps, slug)
+    limit_visitor(request, deps, slug)
     page, _ = await service.resolve(deps, request.headers.get("host"), slug)
     start, end = service.visitor_window(start_day, end_day, time_zone,
                                         deps.settings.max_slot_range_days)
@@ -110,7 +112,7 @@ async def get_slots(slug: str, request: Request, deps: PublicDeps,
                                         422: "holds_off", 503: "availability_unavailable"}))
 async def hold_slot(slug: str, body: HoldCreate, request: Request,
                     deps: PublicDeps) -> HoldRead:
-    _limit(request, deps, slug, booking=True)
+    limit_visitor(request, deps, slug, booking=True)
     hold_id, until = await service.hold(deps, request.headers.get("host"), slug, body.start,
                                         body.duration_minutes)
     return HoldRead(hold_id=hold_id, expires_at=until)
@@ -126,7 +128,7 @@ async def hold_slot(slug: str, body: HoldCreate, request: Request,
                  503: "availability_unavailable"}))
 async def book(slug: str, body: BookingCreate, request: Request,
                deps: PublicDeps) -> JSONResponse:
-    _limit(request, deps, slug, booking=True)
+    limit_visitor(request, deps, slug, booking=True)
     visitor = VisitorRequest(start=body.start, duration_minutes=body.duration_minutes,
                              name=body.name, email=body.email, time_zone=body.time_zone,
                              answers=body.answers)

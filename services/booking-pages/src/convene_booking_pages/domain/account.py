@@ -18,6 +18,17 @@ DomainName = Annotated[str, Field(
     description="A host name, lower case, without scheme, port or path.")]
 
 
+RESERVED_PREFIXES = frozenset({"pages", "account", "public", "internal", "docs", "redoc",
+                               "healthz", "readyz", "metrics"})
+"""Path segments of the service's own routes: a page prefix may not be one of them, or its
+pages would shadow (or be shadowed by) the API, the probes or the metrics."""
+
+
+def prefix_reserved(prefix: str | None) -> bool:
+    """Whether ``prefix`` is one of the service's own path segments."""
+    return prefix in RESERVED_PREFIXES
+
+
 class AccountSettingsFields(StorableText):
     """What an admin sets for every page of the account."""
 
