@@ -1,6 +1,7 @@
 """`python -m infra <command> [server ...]`: the local infrastructure's command line.
 
-  setup    check prerequisites and fetch/build everything (no server started)
+  setup    check prerequisites and fetch/build everything (no server started; Chromium for
+           the browser test where root can install it)
   up       start every server (or the ones named) unless already running; write infra.env
   down     stop exactly the processes `up` started, by their recorded PIDs
   status   one line per server
@@ -16,6 +17,7 @@ import sys
 import time
 
 from infra import config
+from infra.browser import install_chromium
 from infra.process import InfraError
 from infra.servers import Server, all_servers
 
@@ -47,6 +49,7 @@ def cmd_setup(cfg: config.InfraConfig, servers: list[Server]) -> None:
         fetch = getattr(server, "fetch_jars", None) or getattr(server, "build", None)
         if fetch is not None:
             fetch()
+    install_chromium()  # the public page's browser test (not a server)
     print("infra: prerequisites present, downloads and builds cached in", cfg.cache)
 
 

@@ -301,8 +301,10 @@ def main() -> int:
             print("  schedule the demo meeting: see README.md, 'Try it'")
             if any(s.name == "booking-pages" for s in specs):
                 seed_demo_page(keys, seeded["users"])
-                print(f"  the host's scheduling page (public API): {BOOKING_PAGES_URL}/public/"
-                      f"pages/{DEMO_PAGE_SLUG} ; its free times: .../{DEMO_PAGE_SLUG}/slots"
+                print(f"  the host's scheduling page (open it in a browser): "
+                      f"{BOOKING_PAGES_URL}/meetings/{DEMO_PAGE_SLUG}")
+                print(f"  the same page as JSON: {BOOKING_PAGES_URL}/public/pages/"
+                      f"{DEMO_PAGE_SLUG} ; its free times: .../{DEMO_PAGE_SLUG}/slots"
                       f"?duration=30&time_zone=Europe/Rome&from=YYYY-MM-DD&to=YYYY-MM-DD")
         print("", flush=True)
         while not stop_requested:

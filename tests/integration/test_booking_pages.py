@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from support import wait_for
-from support.calendar_sync import RadicaleCalendars, SyncAccount, connect_caldav
+from support.booking_pages import host_known, make_page, pages_call, visitor
+from support.calendar_sync import RadicaleCalendars, connect_caldav
 from support.mail import mails
 from support.services import Stack
-from support.skeleton import auth
 
 
 @pytest.fixture
@@ -33,34 +33,6 @@ def slot_start(days: int = 2) -> datetime:
 
     day = (datetime.now(timezone.utc) + timedelta(days=days)).astimezone(ZoneInfo("Europe/Rome"))
     return day.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-
-
-async def pages_call(stack: Stack, method: str, path: str, token: str | None = None,
-                     **kwargs: Any) -> httpx.Response:
-    headers = auth(token) if token else {}
-    async with httpx.AsyncClient(base_url=stack.url("booking-pages"), timeout=30) as client:
-        return await client.request(method, path, headers=headers, **kwargs)
-
-
-async def make_page(stack: Stack, acc: SyncAccount) -> dict[str, Any]:
-    slug = f"hana-{uuid.uuid4().hex[:10]}"
-    every_day = [{"start": "08:00", "end": "20:00"}]
-    created = await pages_call(stack, "POST", "/pages", acc.token(), json={
-        "slug": slug, "title": f"Intro {slug}", "time_zone": "Europe/Rome", "durations": [30],
-        "minimum_notice_minutes": 60, "maximum_days_ahead": 30,
-        "weekly": {d: every_day for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}})
-    assert created.status_code == 201, created.text
-    return created.json()
-
-
-def visitor(start: datetime, email: str) -> dict[str, Any]:
-    return {"start": start.isoformat(), "duration_minutes": 30, "name": "Vera Visitor",
-            "email": email, "time_zone": "America/New_York"}
-
-
-async def host_known(stack: Stack, slug: str, status: str) -> bool:
-    answer = await pages_call(stack, "GET", f"/public/pages/{slug}")
-    return answer.status_code == 200 and answer.json()["status"] == status
 
 
 async def test_a_hundred_visitors_race_for_one_slot_and_one_meeting_lands_in_the_calendar(
