@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from convene_booking_pages.availability import HostAvailability, Interval
 from convene_schemas.events.records import UserUpserted
@@ -45,3 +46,20 @@ def user_upserted(user_id: str, *, name: str = "Olga Host", active: bool = True,
                         user_id=user_id, email=f"{user_id}@acme.example", name=name,
                         time_zone="Europe/Rome", language="en", seat="sales_professional",
                         personal_email_access=True, active=active)
+
+
+async def create_page(client: Any, mint: Any, page: dict[str, Any], *, owner: str = "u1",
+                      **fields: Any) -> dict[str, Any]:
+    """Create ``page`` (with ``fields`` over it) as ``owner`` through the owner API."""
+    created = await client.post("/pages", headers=mint(owner), json={**page, **fields})
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+async def create_hosted_page(harness: Any, client: Any, mint: Any, page: dict[str, Any],
+                             **fields: Any) -> dict[str, Any]:
+    """The page of host u1, whom the service knows (UserUpserted) with a connected,
+    bookable calendar."""
+    await harness.deliver(user_upserted("u1"))
+    harness.availability.set("u1")
+    return await create_page(client, mint, page, **fields)

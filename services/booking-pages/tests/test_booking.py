@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from booking_pages_support import NOW, user_upserted
+from booking_pages_support import NOW, create_hosted_page, user_upserted
 from convene_booking_pages import public
 from convene_schemas.events.booking_pages import BookingAttemptBlocked, BookingRequested
 from convene_schemas.events.meetings import MeetingCanceled
@@ -26,11 +26,7 @@ def visitor(start: datetime = TUESDAY_10_ROME, **fields: Any) -> dict[str, Any]:
 
 
 async def _page(harness: Any, client: httpx.AsyncClient, mint: Any, **fields: Any) -> dict:
-    await harness.deliver(user_upserted("u1"))
-    harness.availability.set("u1")
-    created = await client.post("/pages", headers=mint("u1"), json={**PAGE, **fields})
-    assert created.status_code == 201, created.text
-    return created.json()
+    return await create_hosted_page(harness, client, mint, PAGE, **fields)
 
 
 async def _slots(client: httpx.AsyncClient, day: str = "2026-03-03",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from booking_pages_support import ACCOUNT, NOW, user_upserted
+from booking_pages_support import ACCOUNT, NOW, create_page, user_upserted
 from convene_schemas.events.booking_pages import BookingAttemptBlocked, BookingRequested
 
 TUESDAY_10_ROME = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -30,10 +30,7 @@ async def _users(harness: Any, *user_ids: str) -> None:
 
 async def _page(client: httpx.AsyncClient, mint: Any, slug: str, owner: str = "u1",
                 **fields: Any) -> dict[str, Any]:
-    created = await client.post("/pages", headers=mint(owner),
-                                json={**PAGE, "slug": slug, **fields})
-    assert created.status_code == 201, created.text
-    return created.json()
+    return await create_page(client, mint, PAGE, owner=owner, slug=slug, **fields)
 
 
 async def _times(client: httpx.AsyncClient, slug: str) -> list[str]:

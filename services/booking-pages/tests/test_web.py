@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from booking_pages_support import user_upserted
+from booking_pages_support import create_hosted_page
 from convene_schemas.events.booking_pages import BookingAttemptBlocked, BookingRequested
 from convene_schemas.events.meetings import booked_meeting_id, ical_uid_for
 from icalendar import Calendar
@@ -85,11 +85,7 @@ def day_links(html: str) -> list[str]:
 
 
 async def _page(harness: Any, client: httpx.AsyncClient, mint: Any, **fields: Any) -> dict:
-    await harness.deliver(user_upserted("u1"))
-    harness.availability.set("u1")
-    created = await client.post("/pages", headers=mint("u1"), json={**PAGE, **fields})
-    assert created.status_code == 201, created.text
-    return created.json()
+    return await create_hosted_page(harness, client, mint, PAGE, **fields)
 
 
 def form(start: str = AT_10_ROME, **fields: str) -> dict[str, str]:
