@@ -80,10 +80,12 @@ def _no_page(slug: str) -> NotFound:
                     {"slug": slug})
 
 
-async def resolve(deps: Deps, host: str | None, slug: str) -> tuple[Page, AccountSettings]:
+async def resolve(deps: Deps, host: str | None, slug: str, *, prefix: str | None = None
+                  ) -> tuple[Page, AccountSettings]:
     """The page at ``slug`` as reached through ``host``: on a custom domain only its
-    account's pages (R37), on the default domain any. Unknown, deleted, another domain's:
-    the same 404."""
+    account's pages (R37), on the default domain any; with ``prefix`` (the HTML page's
+    path), only at its account's URL prefix. Unknown, deleted, another domain's, another
+    prefix's: the same 404."""
     held = await deps.slugs.holder(slug)
     if held is None:
         raise _no_page(slug)
@@ -97,6 +99,8 @@ async def resolve(deps: Deps, host: str | None, slug: str) -> tuple[Page, Accoun
     account = await owner_side.account_settings(deps, page.account_id)
     if custom is not None and account.custom_domain != domain:
         raise _no_page(slug)  # a domain the account switched away from
+    if prefix is not None and account.url_prefix != prefix:
+        raise _no_page(slug)
     return page, account
 
 
@@ -124,11 +128,12 @@ def _hosts(page: Page, active: list[dict[str, Any]]) -> list[str]:
     return ids
 
 
-async def public_page(deps: Deps, host: str | None, slug: str) -> PublicPage:
+async def public_page(deps: Deps, host: str | None, slug: str, *,
+                      prefix: str | None = None) -> PublicPage:
     """The page and whether it can be booked now: ``unavailable`` when pages are turned off
     (R36) or no host is active (in team mode ``all``: a member is not); ``offline`` when no
     host has a connected calendar (R35; in team mode ``all``: not every member has one)."""
-    page, account = await resolve(deps, host, slug)
+    page, account = await resolve(deps, host, slug, prefix=prefix)
     members = await _active_members(deps, page)
     owner = next((m for m in members if m["user_id"] == page.owner_user_id), None)
     owner_name = owner["name"] if owner else None

@@ -81,7 +81,8 @@ async def scheduling_page(prefix: str, slug: str, request: Request,
         request.query_params.get("embed") == "1"
     try:
         limit_visitor(request, deps, slug)
-        found = await web.page_at(deps, request.headers.get("host"), prefix, slug)
+        found = await service.public_page(deps, request.headers.get("host"), slug,
+                                           prefix=prefix)
         language = found.page.language
         return await _show(deps, request, found, read_visit(found.page, request.query_params))
     except Refusal as refusal:
@@ -98,20 +99,20 @@ async def book(prefix: str, slug: str, request: Request, deps: PublicDeps) -> Re
         request.query_params.get("embed") == "1"
     try:
         limit_visitor(request, deps, slug, booking=True)
-        page, _ = await web.resolve_at(deps, host, prefix, slug)
+        page, _ = await service.resolve(deps, host, slug, prefix=prefix)
         language = page.language
         posted = await forms.read_form(request)
         visit = read_visit(page, {**{k: posted[k] for k in HIDDEN if k in posted},
                                   "embed": "1" if embed else ""})
         visitor, state = forms.visitor_request(page, visit, posted)
         if visitor is None:
-            return await _show(deps, request, await web.page_at(deps, host, prefix, slug),
-                               visit, form=state, status=422)
+            found = await service.public_page(deps, host, slug, prefix=prefix)
+            return await _show(deps, request, found, visit, form=state, status=422)
         try:
             booking, _ = await service.book(deps, host, slug, visitor)
         except (Conflict, RuleViolation) as refusal:
-            return await _refused(deps, request, await web.page_at(deps, host, prefix, slug),
-                                  visit, state, refusal)
+            found = await service.public_page(deps, host, slug, prefix=prefix)
+            return await _refused(deps, request, found, visit, state, refusal)
         target = f"/{quote(prefix)}/{quote(slug)}/booked/{booking.booking_id}"
         return RedirectResponse(target + ("?embed=1" if embed else ""), status_code=303)
     except Refusal as refusal:

@@ -1,7 +1,6 @@
 """What the HTML views need beyond the visitor's service functions in
 :mod:`convene_booking_pages.public`, built on them (nothing of their rules is repeated):
-the page at its URL prefix, a month's free times in the visitor's zone, and a booking for
-its confirmation."""
+a month's free times in the visitor's zone, and a booking for its confirmation."""
 
 from __future__ import annotations
 
@@ -20,29 +19,6 @@ from convene_booking_pages.domain.slots import Slot
 from convene_booking_pages.web.visit import MonthWindow, Visit, chunks
 
 BOOKING_ID = re.compile(r"^bkg_[0-9a-f]{24}$")
-
-
-def _no_page(slug: str) -> NotFound:
-    # The very refusal public.resolve gives for an unknown page: a wrong prefix looks the same.
-    return NotFound("page_not_found", "There is no scheduling page at this address.",
-                    {"slug": slug})
-
-
-async def page_at(deps: Deps, host: str | None, prefix: str, slug: str) -> public.PublicPage:
-    """:func:`public.public_page`, at the account's URL prefix only."""
-    found = await public.public_page(deps, host, slug)
-    if found.account.url_prefix != prefix:
-        raise _no_page(slug)
-    return found
-
-
-async def resolve_at(deps: Deps, host: str | None, prefix: str, slug: str
-                     ) -> tuple[Page, AccountSettings]:
-    """:func:`public.resolve`, at the account's URL prefix only."""
-    page, account = await public.resolve(deps, host, slug)
-    if account.url_prefix != prefix:
-        raise _no_page(slug)
-    return page, account
 
 
 async def language_of(deps: Deps, host: str | None, slug: str, fallback: str) -> str:
@@ -80,7 +56,7 @@ async def booked(deps: Deps, host: str | None, prefix: str, slug: str,
     """A booking of this page for its confirmation; another page's, another domain's and an
     unknown one are the same 404. The booking id (``bkg_`` + 96 random bits) is the
     visitor's capability: nothing lists bookings."""
-    page, account = await resolve_at(deps, host, prefix, slug)
+    page, account = await public.resolve(deps, host, slug, prefix=prefix)
     booking = (await deps.bookings.get(page.account_id, booking_id)
                if BOOKING_ID.match(booking_id) else None)
     if booking is None or booking.page_id != page.page_id:
