@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -32,7 +30,7 @@ import httpx
 import icalendar
 import pytest
 from convene_schemas.events.calendar_sync import CalendarAccessLost
-from support import endpoint, wait_for
+from support import wait_for
 from support.booking_pages import (
     book,
     every_day,
@@ -53,6 +51,7 @@ from support.calendar_sync import (
     SyncAccount,
     connect_caldav,
     meetings_call,
+    own_radicale_user,
     sync_call,
     sync_events,
     vevent,
@@ -358,20 +357,13 @@ async def test_an_offline_request_is_confirmed_once_the_owner_connects_a_calenda
 
 async def test_a_lost_calendar_refuses_bookings_tells_the_owner_and_reconnecting_ends_it(
         stack: Stack, new_account: Any) -> None:
-    radicale = RadicaleCalendars("bob")
-    users = Path(endpoint("CONVENE_CALDAV_CREDENTIALS_FILE")).with_name("users")
-    original = users.read_text()
     acc = new_account()
-    try:
+    async with own_radicale_user() as radicale:
         page, _ = await online_page(stack, acc, radicale)
         day = rome_today() + 2 * DAY
         start = rome_at(day, "11:00")
         assert start in in_utc((await free_times(stack, page["slug"], day, day))[day])
-        from passlib.hash import sha512_crypt
-
-        new_password = f"changed-{uuid.uuid4().hex}"
-        users.write_text(re.sub(r"(?m)^bob:.*$", f"bob:{sha512_crypt.hash(new_password)}",
-                                original))
+        new_password = radicale.change_password()
 
         async def lost() -> list[Any] | None:
             return await sync_events(stack, acc.id, CalendarAccessLost) or None
@@ -388,7 +380,7 @@ async def test_a_lost_calendar_refuses_bookings_tells_the_owner_and_reconnecting
         assert "lost access" in text
 
         again = await sync_call(stack, "POST", "/connections/caldav", acc.token(), json={
-            "url": radicale.url, "username": "bob", "password": new_password})
+            "url": radicale.url, "username": radicale.user, "password": new_password})
         assert again.status_code == 201, again.text
 
         async def bookable_again() -> bool:
@@ -400,9 +392,6 @@ async def test_a_lost_calendar_refuses_bookings_tells_the_owner_and_reconnecting
         assert booked.json()["status"] == "booked"
         await wait_for(lambda: mails(page["slug"], email), "the visitor's invitation",
                        timeout=60)
-    finally:
-        users.write_text(original)
-        await radicale.cleanup()
 
 
 # --- custom domain and robots.txt (R37, R38) ------------------------------------------------

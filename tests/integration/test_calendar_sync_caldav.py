@@ -8,11 +8,9 @@ the counted calendars with a recurring series and its exception."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +36,7 @@ from support.calendar_sync import (
     host_bookable,
     meeting_events_of,
     meetings_call,
+    own_radicale_user,
     sync_call,
     sync_events,
     vevent,
@@ -242,18 +241,12 @@ async def test_a_dropped_sync_token_resyncs_without_duplicates(
 
 async def test_a_changed_password_makes_the_host_not_bookable_until_reconnected(
         stack: Stack, new_account: Any) -> None:
-    radicale = RadicaleCalendars("bob")
     acc = new_account()
-    primary = await radicale.make("work")
-    users = Path(endpoint("CONVENE_CALDAV_CREDENTIALS_FILE")).with_name("users")
-    original = users.read_text()
-    try:
+    async with own_radicale_user() as radicale:
+        first_password = radicale.password
+        primary = await radicale.make("work")
         await connect_caldav(stack, acc, radicale, primary)
-        from passlib.hash import sha512_crypt
-
-        new_password = f"changed-{uuid.uuid4().hex}"
-        users.write_text(re.sub(r"(?m)^bob:.*$", f"bob:{sha512_crypt.hash(new_password)}",
-                                original))
+        new_password = radicale.change_password()
 
         async def lost() -> list | None:
             return await sync_events(stack, acc.id, CalendarAccessLost) or None
@@ -262,15 +255,12 @@ async def test_a_changed_password_makes_the_host_not_bookable_until_reconnected(
         assert loss.reason == "password_changed"
         assert await host_bookable(stack, acc) is False
         again = await sync_call(stack, "POST", "/connections/caldav", acc.token(), json={
-            "url": radicale.url, "username": "bob", "password": new_password})
+            "url": radicale.url, "username": radicale.user, "password": new_password})
         assert again.status_code == 201, again.text
         assert (await sync_events(stack, acc.id, CalendarAccessRestored))
         assert await host_bookable(stack, acc) is True
         sync_log = stack.services["calendar-sync"].log_tail(100_000)
-        assert new_password not in sync_log and radicale.password not in sync_log
-    finally:
-        users.write_text(original)
-        await radicale.cleanup()
+        assert new_password not in sync_log and first_password not in sync_log
 
 
 async def test_availability_merges_counted_calendars_with_a_recurring_series(

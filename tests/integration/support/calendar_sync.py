@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,6 +28,34 @@ from support.skeleton import auth
 
 def radicale_password(user: str) -> str:
     return json.loads(Path(endpoint("CONVENE_CALDAV_CREDENTIALS_FILE")).read_text())[user]
+
+
+def _edit_htpasswd(edit: Callable[[str], str]) -> None:
+    """Rewrite Radicale's htpasswd file in one step (Radicale reads it on every login: a
+    file truncated and then written could be read empty, and the failed login would be
+    remembered for 90 s)."""
+    users = Path(endpoint("CONVENE_CALDAV_CREDENTIALS_FILE")).with_name("users")
+    draft = users.with_name(f"users.{uuid.uuid4().hex}.tmp")
+    draft.write_text(edit(users.read_text()))
+    os.replace(draft, users)
+
+
+@asynccontextmanager
+async def own_radicale_user() -> AsyncIterator[RadicaleCalendars]:
+    """A Radicale user made for one test, for tests that change its password. Never a shared
+    user: Radicale remembers a failed login (user and password) for 90 s (cache_logins), so
+    a shared user's password changed and restored would keep failing other tests' logins
+    with the old one after it."""
+    from passlib.hash import sha512_crypt  # ships with Radicale
+
+    user, password = f"u{uuid.uuid4().hex[:12]}", secrets.token_urlsafe(12)
+    _edit_htpasswd(lambda text: f"{text}{user}:{sha512_crypt.hash(password)}\n")
+    calendars = RadicaleCalendars(user, password)
+    try:
+        yield calendars
+    finally:
+        await calendars.cleanup()
+        _edit_htpasswd(lambda text: re.sub(rf"(?m)^{user}:.*\n", "", text))
 
 
 class SyncAccount:
@@ -68,9 +99,9 @@ async def meetings_call(stack: Stack, method: str, path: str, token: str, json: 
 class RadicaleCalendars:
     """Calendars of one Radicale user made for one test (removed at the end)."""
 
-    def __init__(self, user: str = "alice") -> None:
+    def __init__(self, user: str = "alice", password: str | None = None) -> None:
         self.user = user
-        self.password = radicale_password(user)
+        self.password = password or radicale_password(user)
         self.url = endpoint("CONVENE_CALDAV_URL")
         self.made: list[str] = []
 
@@ -118,6 +149,25 @@ class RadicaleCalendars:
                 client.request(href, "DELETE")
 
         await asyncio.to_thread(remove)
+
+    async def calendar_urls(self) -> list[str]:
+        """Every calendar collection of the user (those of other tests included)."""
+        def listing() -> list[str]:
+            with self._client() as client:
+                return [str(c.url) for c in client.principal().calendars()]
+
+        return await asyncio.to_thread(listing)
+
+    def change_password(self) -> str:
+        """Give the user a new password at the server (the new one, also kept here)."""
+        from passlib.hash import sha512_crypt  # ships with Radicale
+
+        new_password = f"changed-{uuid.uuid4().hex}"
+        _edit_htpasswd(lambda text: re.sub(rf"(?m)^{re.escape(self.user)}:.*$",
+                                           f"{self.user}:{sha512_crypt.hash(new_password)}",
+                                           text))
+        self.password = new_password
+        return new_password
 
     async def cleanup(self) -> None:
         def remove() -> None:
