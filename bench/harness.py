@@ -3,8 +3,11 @@
 The integration tests' :class:`~support.services.Stack` does the isolation (a topic prefix,
 databases, a JWT key pair, free ports per run). Here it learns two things: to run the
 services of another checkout (a baseline revision's worktree, with that worktree's own
-interpreter), and to run a second replica of a service. The scheduling benchmarks also
-share the seeding: an account with a host whose calendar is connected (R16) and a contact.
+interpreter), to run a second replica of a service, and to run every service on its own
+defaults (those `make run` and the chart use) rather than the tests' fast timers: a sweep
+every half second and two-second store timeouts make the tests quick, but they are load and
+behaviour no deployment has. The scheduling benchmarks also share the seeding: an account
+with a host whose calendar is connected (R16) and a contact.
 """
 
 from __future__ import annotations
@@ -60,6 +63,15 @@ class TargetProcess(ServiceProcess):
                 start_new_session=True)
 
 
+TEST_TIMINGS = ("CONVENE_OUTBOX_GRACE_S", "CONVENE_OUTBOX_SWEEP_INTERVAL_S",
+                "CONVENE_OUTBOX_LEASE_S", "CONVENE_CONSUMER_RETRY_INITIAL_S",
+                "CONVENE_CONSUMER_RETRY_MAX_S", "CONVENE_MONGO_TIMEOUT_S",
+                "CONVENE_SYNC_INTERVAL_S", "CONVENE_SYNC_RETRY_S", "CONVENE_TIMER_INTERVAL_S",
+                "CONVENE_SYNC_LEASE_S")
+"""What the integration tests' stack shortens so tests run quickly; a benchmark leaves each to
+the service's default."""
+
+
 @dataclass
 class BenchStack(Stack):
     """A :class:`Stack` whose services run ``target``'s code."""
@@ -73,6 +85,13 @@ class BenchStack(Stack):
                             "--bootstrap", endpoint("CONVENE_KAFKA_BOOTSTRAP"),
                             "--prefix", self.prefix], cwd=self.target.checkout,
                            check=True, capture_output=True)
+
+    def env_for(self, service: str, port: int, extra: dict[str, str] | None = None
+                ) -> dict[str, str]:
+        env = super().env_for(service, port)
+        for name in TEST_TIMINGS:
+            env.pop(name, None)
+        return {**env, **(extra or {})}
 
     def start(self, *names: str, extra: dict[str, dict[str, str]] | None = None) -> None:
         for name in names or tuple(PACKAGES):
