@@ -62,9 +62,11 @@ infra-status: $(UV) ## show which servers run and where
 run: install ## the whole system locally with demo data; Ctrl-C stops everything
 	@$(RUN) python -m infra.run
 
-lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/ and examples/, hadolint over the Dockerfiles
+lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/, the services and examples/, hadolint over the Dockerfiles
 	@$(RUN) ruff check --quiet .
-	@$(RUN) mypy --no-error-summary shared/kit/src shared/schemas/src examples/meeting-watcher/src
+	@$(RUN) mypy --no-error-summary shared/kit/src shared/schemas/src examples/meeting-watcher/src \
+		services/records/src services/meetings/src services/notifications/src \
+		services/booking-pages/src
 	@$(RUN) hadolint --failure-threshold warning services/*/Dockerfile
 
 test-unit: $(UV) ## unit and contract tests of shared/, services/, examples/ and the emulators (all but integration; no servers)

@@ -145,10 +145,9 @@ async def change_account_settings(deps: Deps, principal: Principal,
         if page is None or page.deleted:
             raise RuleViolation("default_page_unknown", "The default page must be a page of "
                                 "this account.", {"field": "default_page_id"})
-    domain = changes.get("custom_domain")
-    new_domain = domain is not None and domain != current.custom_domain
-    if new_domain and not await deps.domains.claim(domain, account_id, account_id,
-                                                   deps.clock()):
+    domain: str | None = changes.get("custom_domain")
+    if domain is not None and domain != current.custom_domain and not await deps.domains.claim(
+            domain, account_id, account_id, deps.clock()):
         raise Conflict("domain_taken", "This domain is connected to another account.",
                        {"custom_domain": domain})
     if current.version == 0 and current.updated_at is None:

@@ -189,27 +189,32 @@ class OwnerComposer(Composing):
         time_zone = recipient_time_zone(owner.time_zone, defaults, page_zone)
         start, end = requested_slot(event)
         visitor_name, visitor_email = _visitor(event)
-        requested = isinstance(event, BookingRequested)
+        if isinstance(event, BookingRequested):
+            specific: dict[str, Any] = {
+                "page_title": "", "title": single_line(event.title),
+                "location": location_text(event.location),
+                "form_answers": [{"label": single_line(a.label) or a.field, "value": a.value}
+                                 for a in event.form_answers],
+                "reason": "", "inactive_calendar_ids": []}
+        else:
+            specific = {
+                "page_title": single_line(event.page_title or ""), "title": "",
+                "location": "", "form_answers": [], "reason": event.reason,
+                "inactive_calendar_ids": list(event.inactive_calendar_ids)}
         return language, {
             "kind": planned.kind,
             "owner_name": single_line(owner.name),
             "slug": event.slug,
-            "page_title": "" if requested else single_line(event.page_title or ""),
             "when": format_when(start, time_zone, language),
             "time_zone": time_zone,
             "duration_minutes": duration_minutes(start, end),
-            "title": single_line(event.title) if requested else "",
-            "location": location_text(event.location) if requested else "",
             "join_url": None,
             "visitor_name": visitor_name,
             "visitor_email": visitor_email,
             # the details macro's last row names whoever asked for the time
             "organizer_name": visitor_name,
             "organizer_email": visitor_email,
-            "form_answers": ([{"label": single_line(a.label) or a.field, "value": a.value}
-                              for a in event.form_answers] if requested else []),
-            "reason": "" if requested else event.reason,
-            "inactive_calendar_ids": [] if requested else list(event.inactive_calendar_ids),
+            **specific,
         }
 
     def content(self, planned: OwnerEmail, event: OwnerEvent, owner: User,

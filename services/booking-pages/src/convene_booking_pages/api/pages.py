@@ -29,7 +29,7 @@ router = APIRouter(tags=["pages"])
 
 
 def _deps(request: Request) -> Deps:
-    return request.app.state.deps  # type: ignore[no-any-return]
+    return request.app.state.deps
 
 
 PagesDeps = Annotated[Deps, Depends(_deps)]

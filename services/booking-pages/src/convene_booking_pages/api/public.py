@@ -37,7 +37,7 @@ NOT_FOUND = "page_not_found (unknown, deleted, or not on this domain)"
 
 
 def _deps(request: Request) -> Deps:
-    return request.app.state.deps  # type: ignore[no-any-return]
+    return request.app.state.deps
 
 
 PublicDeps = Annotated[Deps, Depends(_deps)]

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/meetings", tags=["meetings"])
 
 
 def _deps(request: Request) -> Deps:
-    return request.app.state.deps  # type: ignore[no-any-return]
+    return request.app.state.deps
 
 
 MeetingsDeps = Annotated[Deps, Depends(_deps)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, cast
 
 from convene_schemas.base import Event
 from convene_schemas.events.calendar_sync import CalendarEventLinked
@@ -20,6 +20,7 @@ from convene_schemas.events.common import RecordRef, ReminderOffset
 from convene_schemas.events.meetings import (
     CalendarEventRef,
     MeetingCanceled,
+    MeetingField,
     MeetingOutcomeRecorded,
     MeetingRescheduled,
     MeetingSnapshot,
@@ -59,7 +60,7 @@ from convene_meetings.domain.text import sanitise_attendee_description
 from convene_meetings.domain.times import end_instant, ensure_not_past, start_instant
 
 Change = tuple[Meeting, Event | None]
-SWITCH = "send_invitations"
+SWITCH: Final = "send_invitations"
 
 
 @dataclass(frozen=True)
@@ -120,11 +121,11 @@ def edit_meeting(meeting: Meeting, edit: MeetingEdit, *, directory: Directory,
             refs.append(PartyRef(kind="user", id=meeting.host_user_id))
         values["attendees"] = resolve_attendees(refs, directory, policy)
     if edit.location is not None:
-        new = meeting_location(edit.location)
+        wanted = meeting_location(edit.location)
         old = meeting.location
-        if not (old and new and (old.kind, old.value, old.video_provider)
-                == (new.kind, new.value, new.video_provider)):
-            values["location"] = new
+        if not (old and wanted and (old.kind, old.value, old.video_provider)
+                == (wanted.kind, wanted.value, wanted.video_provider)):
+            values["location"] = wanted
     if edit.reminders is not None:
         values["reminders"] = meeting_reminders(edit.reminders, directory)
         ensure_reminders_fire_in_time(values["reminders"], meeting.start, now)
@@ -144,8 +145,9 @@ def edit_meeting(meeting: Meeting, edit: MeetingEdit, *, directory: Directory,
         return None
     new = _next(meeting, now, {f: values[f] for f in changed})
     # no_invitations_reason is part of the send_invitations switch in changed_fields
-    public = unique((SWITCH if f == "no_invitations_reason" else f for f in changed
-                     if f != "internal_note"), key=lambda f: f)
+    public = cast(list[MeetingField], unique(
+        (SWITCH if f == "no_invitations_reason" else f for f in changed
+         if f != "internal_note"), key=lambda f: f))
     if not public:
         return new, None
     before = {(a.kind, a.id) for a in new.attendees}
@@ -208,7 +210,7 @@ def link_calendar_event(meeting: Meeting, link: CalendarEventLinked, *, now: dat
     ref = CalendarEventRef(connection_id=link.connection_id, provider=link.provider,
                            calendar_id=link.calendar_id, provider_event_id=link.provider_event_id)
     values: dict[str, Any] = {}
-    changed: list[str] = []
+    changed: list[MeetingField] = []
     location = meeting.location
     if location is not None and location.kind == "video" and location.join_url_pending:
         created = link.conference_status == "created"
@@ -247,8 +249,9 @@ def confirm_request(meeting: Meeting, *, connections: Sequence[CalendarConnectio
     if not syncs_calendar(connections):
         raise no_connected_calendar()
     attendees = reinvited_attendees(meeting.attendees, directory, SEND_INVITATIONS)
-    changed = ["awaiting_calendar", SWITCH] + (
-        ["attendees"] if attendees != meeting.attendees else [])
+    changed: list[MeetingField] = ["awaiting_calendar", SWITCH]
+    if attendees != meeting.attendees:
+        changed.append("attendees")
     new = _next(meeting, now, {"awaiting_calendar": False, "send_invitations": True,
                                "no_invitations_reason": None, "attendees": attendees})
     return new, MeetingUpdated(**_snapshot(new), occurred_at=now, changed_fields=changed,

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from convene_schemas.events.meetings import MeetingCanceled, MeetingSnapshot
 
 from convene_notifications.domain.planning import invited_recipients, waits_for_join_link
+
+M = TypeVar("M", bound=MeetingSnapshot)
 
 JOIN_LINK_FALLBACK = "join_link_fallback"
 """The ``kind`` of a fallback timer."""
@@ -62,7 +65,7 @@ def fallback_applies(meeting: MeetingSnapshot | None, canceled: bool) -> bool:
             and waits_for_join_link(meeting))
 
 
-def as_if_link_settled(meeting: MeetingSnapshot) -> MeetingSnapshot:
+def as_if_link_settled(meeting: M) -> M:
     """The meeting as planning sees it once invitations went out without the link: the
     same snapshot, no longer waiting (LOCATION shows the provider until the link comes)."""
     if meeting.location is None or not meeting.location.join_url_pending:

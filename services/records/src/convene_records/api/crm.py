@@ -68,7 +68,8 @@ def record_router(kind: CrmKind, prefix: str, create_model: type[BaseModel],
         record = await crm.create_record(deps, principal.account_id, kind, properties)
         return read_model.of(record)
 
-    page_model = pydantic_model(f"{read_model.__name__}Page", items=(list[read_model], ...),
+    page_model = pydantic_model(f"{read_model.__name__}Page",
+                                items=(list[read_model], ...),  # type: ignore[valid-type]
                                 next_cursor=(str | None, ...))
 
     async def find(principal: CurrentPrincipal, deps: Deps, name: Name = None,

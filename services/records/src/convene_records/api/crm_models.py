@@ -195,11 +195,9 @@ class ReportGroupRead(BaseModel):
 class MeetingsReportRead(BaseModel):
     """GET /reports/meetings: meetings starting in [from, to), counted per group."""
 
-    from_: datetime = Field(alias="from")
+    from_: datetime = Field(serialization_alias="from")
     to: datetime
     group_by: str
     total: int
     groups: list[ReportGroupRead]
-
-    model_config = {"populate_by_name": True}
 
