@@ -66,7 +66,7 @@ lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/, the s
 	@$(RUN) ruff check --quiet .
 	@$(RUN) mypy --no-error-summary shared/kit/src shared/schemas/src examples/meeting-watcher/src \
 		services/records/src services/meetings/src services/notifications/src \
-		services/booking-pages/src
+		services/booking-pages/src services/calendar-sync/src
 	@$(RUN) hadolint --failure-threshold warning services/*/Dockerfile
 
 test-unit: $(UV) ## unit and contract tests of shared/, services/, examples/ and the emulators (all but integration; no servers)

@@ -47,6 +47,7 @@ class AdminApi:
             ("POST", "/users/{email}/revoke", self.revoke_user),
             ("POST", "/clients", self.add_client),
             ("POST", "/calendars", self.add_calendar),
+            ("GET", "/calendars/{calendarId}", self.get_calendar),
             ("DELETE", "/calendars/{calendarId}", self.remove_calendar),
             ("POST", "/calendars/{calendarId}/share", self.share),
             ("POST", "/calendars/{calendarId}/invalidate-sync-tokens", self.invalidate),
@@ -119,6 +120,12 @@ class AdminApi:
                                            body.get("id"), body.get("description", ""))
         return {"id": calendar.id, "owner": calendar.owner, "summary": calendar.summary,
                 "timeZone": calendar.time_zone}
+
+    async def get_calendar(self, request: Request) -> dict:
+        calendar = self._calendar(request)
+        return {"id": calendar.id, "owner": calendar.owner, "summary": calendar.summary,
+                "description": calendar.description, "timeZone": calendar.time_zone,
+                "acl": dict(calendar.acl)}
 
     async def remove_calendar(self, request: Request) -> None:
         calendar = self.state.remove_calendar(request.path_params["calendarId"])

@@ -22,7 +22,7 @@ from infra.emulators.google_calendar.oauth import OAuthServer
 from infra.emulators.google_calendar.push import PushChannels
 from infra.emulators.google_calendar.queries import EventQueries, ListQuery
 from infra.emulators.google_calendar.state import Calendar, EmulatorState, role_at_least
-from infra.emulators.google_calendar.times import utc_millis
+from infra.emulators.google_calendar.times import utc_millis, zone
 
 _READ_EVENTS = {"calendar", "calendar.app.created", "calendar.events", "calendar.events.freebusy",
                 "calendar.events.owned", "calendar.events.owned.readonly",
@@ -36,6 +36,8 @@ SCOPES: dict[str, set[str]] = {
     "calendarList.get": _LIST_CALENDARS,
     "calendars.get": {"calendar", "calendar.app.created", "calendar.calendars",
                       "calendar.calendars.readonly", "calendar.readonly"},
+    "calendars.insert": {"calendar", "calendar.app.created", "calendar.calendars"},
+    "calendars.delete": {"calendar", "calendar.app.created", "calendar.calendars"},
     "events.list": _READ_EVENTS,
     "events.get": _READ_EVENTS,
     "events.instances": _READ_EVENTS,
@@ -89,6 +91,9 @@ class CalendarApi:
             ("GET", base + "/users/me/calendarList/{calendarId}", "calendarList.get",
              self.calendar_list_get),
             ("GET", base + "/calendars/{calendarId}", "calendars.get", self.calendars_get),
+            ("POST", base + "/calendars", "calendars.insert", self.calendars_insert),
+            ("DELETE", base + "/calendars/{calendarId}", "calendars.delete",
+             self.calendars_delete),
             ("GET", events, "events.list", self.events_list),
             ("POST", events, "events.insert", self.events_insert),
             ("POST", events + "/watch", "events.watch", self.events_watch),
@@ -187,12 +192,43 @@ class CalendarApi:
 
     async def calendars_get(self, request: Request, user: str) -> Response:
         calendar, _ = self.calendar(user, request.path_params["calendarId"])
-        return JSONResponse({"kind": "calendar#calendar", "etag": f'"{calendar.created_count}"',
-                             "id": calendar.id, "summary": calendar.summary,
-                             "description": calendar.description,
-                             "timeZone": calendar.time_zone,
-                             "conferenceProperties": {
-                                 "allowedConferenceSolutionTypes": ["hangoutsMeet"]}})
+        return JSONResponse(self._calendar_resource(calendar))
+
+    @staticmethod
+    def _calendar_resource(calendar: Calendar) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "kind": "calendar#calendar", "etag": f'"{calendar.created_count}"',
+            "id": calendar.id, "summary": calendar.summary,
+            "description": calendar.description, "timeZone": calendar.time_zone,
+            "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]}}
+        if calendar.id != calendar.owner:  # "Set only for secondary calendars."
+            resource["dataOwner"] = calendar.owner
+        return resource
+
+    async def calendars_insert(self, request: Request, user: str) -> Response:
+        """A secondary calendar owned by the caller (the discovery doc: "The authenticated
+        user for the request is made the data owner"), in their calendar list; the id is
+        Google's (``…@group.calendar.google.com``), never the client's."""
+        body = await json_body(request)
+        summary = body.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            raise errors.required("Missing title.", "summary")  # summary is required on insert
+        time_zone = body.get("timeZone") or None
+        if time_zone is not None:
+            zone(str(time_zone))  # 400 invalid for an unknown zone
+        calendar = self.state.add_calendar(user, summary, time_zone,
+                                           description=str(body.get("description") or ""))
+        return JSONResponse(self._calendar_resource(calendar))
+
+    async def calendars_delete(self, request: Request, user: str) -> Response:
+        """Only the owner deletes a secondary calendar; the primary cannot be deleted
+        ("Use calendars.clear for clearing all events on primary calendars")."""
+        calendar, _ = self.calendar(user, request.path_params["calendarId"], "owner")
+        if calendar.id == calendar.owner:
+            raise errors.bad_request("Cannot delete the primary calendar.")
+        self.state.remove_calendar(calendar.id)
+        self.push.gone(calendar)
+        return Response(status_code=204)
 
     # --- events ----------------------------------------------------------------------------
 

@@ -35,6 +35,17 @@ class EmulatorAdmin:
         return self._call("POST", "/calendars", {"owner": owner, "summary": summary,
                                                  "timeZone": time_zone, "id": calendar_id})
 
+    def users(self) -> list[dict]:
+        return self._call("GET", "/users")["items"]
+
+    def calendar_ids(self, email: str) -> list[str]:
+        """The calendars in the user's calendar list (the primary first)."""
+        return next(u["calendarIds"] for u in self.users() if u["email"] == email)
+
+    def calendar(self, calendar_id: str) -> dict:
+        """A calendar as stored: owner, summary, description, time zone, ACL (404 -> error)."""
+        return self._call("GET", f"/calendars/{calendar_id}")
+
     def remove_calendar(self, calendar_id: str) -> None:
         self._call("DELETE", f"/calendars/{calendar_id}")
 

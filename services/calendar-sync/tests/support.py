@@ -17,14 +17,21 @@ from convene_calendar_sync.domain.calendar_events import (
     RemoteEvent,
     WrittenEvent,
 )
+from convene_calendar_sync.domain.tasks import TaskEvent
 from convene_calendar_sync.providers.base import (
     AccessDenied,
+    CalendarGone,
     CursorExpired,
     ProviderError,
     ProviderUnavailable,
 )
 from convene_calendar_sync.providers.google import GoogleGrant
-from convene_schemas.events.records import ContactUpserted, UserUpserted
+from convene_schemas.events.records import (
+    ContactUpserted,
+    RecordDeleted,
+    TaskUpserted,
+    UserUpserted,
+)
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 ACCOUNT = "acc_1"
@@ -49,6 +56,9 @@ class FakeAccount:
     expire_cursors: set[str] = field(default_factory=set)  # calendars whose cursor is dropped
     writes: list[tuple[str, str, OutboundEvent]] = field(default_factory=list)
     channels: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # Google push
+    # R33: tasks calendars (id -> task id -> the event) and every task call, in order
+    task_calendars: dict[str, dict[str, TaskEvent]] = field(default_factory=dict)
+    task_calls: list[tuple[str, str, str]] = field(default_factory=list)
     now: Any = field(default=lambda: NOW)  # the provider's clock (tests share theirs)
 
     def add_calendar(self, calendar_id: str, *, primary: bool = False, access: str = "owner",
@@ -116,6 +126,34 @@ class FakeAdapter:
         account = self._check()
         account.writes.append(("delete", calendar_id, event))
         account.delete(calendar_id, f"evt-{event.meeting_id}")
+
+    async def ensure_task_calendar(self, key: str, name: str) -> str:
+        account = self._check()
+        calendar_id = f"tasks-{key}"
+        if calendar_id not in account.task_calendars:
+            account.task_calendars[calendar_id] = {}
+            account.task_calls.append(("make_calendar", calendar_id, name))
+        return calendar_id
+
+    async def delete_calendar(self, calendar_id: str) -> None:
+        account = self._check()
+        account.task_calls.append(("delete_calendar", calendar_id, ""))
+        account.task_calendars.pop(calendar_id, None)
+
+    async def upsert_task_event(self, calendar_id: str, event: TaskEvent) -> str:
+        account = self._check()
+        if calendar_id not in account.task_calendars:
+            raise CalendarGone("no such calendar")
+        account.task_calls.append(("upsert", calendar_id, event.task_id))
+        account.task_calendars[calendar_id][event.task_id] = event
+        return f"task-{event.task_id}"
+
+    async def delete_task_event(self, calendar_id: str, task_id: str) -> None:
+        account = self._check()
+        if calendar_id not in account.task_calendars:
+            raise CalendarGone("no such calendar")
+        account.task_calls.append(("delete", calendar_id, task_id))
+        account.task_calendars[calendar_id].pop(task_id, None)
 
     async def changes(self, calendar_id: str, cursor: str | None, *, window_start: datetime,
                       window_end: datetime) -> ChangePage:
@@ -241,3 +279,17 @@ async def connect_google(harness: Any, client: Any, mint: Any, user_id: str = "u
     assert done.status_code == 201, done.text
     google.connection = done.json()
     return google
+
+
+def task_upserted(task_id: str, version: int = 0, **fields: Any) -> TaskUpserted:
+    values: dict[str, Any] = {"title": "Call Dana back", "owner_user_id": "u1",
+                              "due_at": NOW + timedelta(days=1), "status": "not_started"}
+    values.update(fields)
+    return TaskUpserted(account_id=ACCOUNT, version=version,
+                        occurred_at=NOW + timedelta(seconds=version), task_id=task_id, **values)
+
+
+def task_deleted(task_id: str, version: int) -> RecordDeleted:
+    return RecordDeleted(account_id=ACCOUNT, version=version,
+                         occurred_at=NOW + timedelta(seconds=version), record_kind="task",
+                         record_id=task_id)

@@ -24,6 +24,7 @@ from convene_calendar_sync.domain.calendar_events import (
     OutboundEvent,
     RemoteEvent,
 )
+from convene_calendar_sync.domain.tasks import TaskEvent, task_uid
 from convene_calendar_sync.providers.base import (
     AccessDenied,
     CalendarGone,
@@ -507,3 +508,50 @@ async def test_a_task_is_not_an_event(owner: AsyncDAVClient, calendar: str,
     await put(owner, f"{calendar}todo.ics", wrapper.to_ical().decode())
     assert (await adapter.changes(calendar, None, **WINDOW)).events == ()
 
+
+
+# -- tasks (R33) ---------------------------------------------------------------------------
+
+def _task(version: int = 1, *, title: str = "Call Dana back",
+          completed: bool = False) -> TaskEvent:
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    return TaskEvent(task_id="tsk_1", uid=task_uid("tsk_1"), version=version,
+                     title=f"✓ {title}" if completed else title, start=start,
+                     end=start + timedelta(minutes=30), completed=completed)
+
+
+async def test_the_tasks_calendar_is_made_once_and_never_listed(
+        owner: AsyncDAVClient, adapter: CalDavAdapter) -> None:
+    key = uuid.uuid4().hex[:16]
+    calendar_id = await adapter.ensure_task_calendar(key, "Convene tasks")
+    assert calendar_id.rstrip("/").endswith(f"convene-tasks-{key}")
+    # a crash before its id was remembered: asked again, the same collection
+    assert await adapter.ensure_task_calendar(key, "Convene tasks") == calendar_id
+    assert calendar_id not in [c.calendar_id for c in await adapter.list_calendars()]
+    found = await owner.propfind(calendar_id, props=["{DAV:}displayname"], depth=0)
+    assert found.status == 207
+
+
+async def test_a_task_event_is_replaced_in_place_and_deleted_with_its_calendar(
+        owner: AsyncDAVClient, adapter: CalDavAdapter) -> None:
+    calendar_id = await adapter.ensure_task_calendar(uuid.uuid4().hex[:16], "Convene tasks")
+    href = await adapter.upsert_task_event(calendar_id, _task(1))
+    assert await adapter.upsert_task_event(calendar_id, _task(1)) == href  # written again
+    await adapter.upsert_task_event(calendar_id, _task(2, title="Call Dana", completed=True))
+    stored = await members(owner, calendar_id)
+    assert len(stored) == 1
+    vevent_ = icalendar.Calendar.from_ical(next(iter(stored.values()))).walk("VEVENT")[0]
+    assert (str(vevent_["SUMMARY"]), str(vevent_["TRANSP"]), vevent_["SEQUENCE"]) == (
+        "✓ Call Dana", "TRANSPARENT", 2)
+    assert str(vevent_["UID"]) == task_uid("tsk_1")
+    assert str(vevent_["X-CONVENE-TASK-ID"]) == "tsk_1"
+    assert "ORGANIZER" not in vevent_ and "ATTENDEE" not in vevent_
+
+    await adapter.delete_task_event(calendar_id, "tsk_1")
+    await adapter.delete_task_event(calendar_id, "tsk_1")  # gone already: fine
+    assert await members(owner, calendar_id) == {}
+    await adapter.upsert_task_event(calendar_id, _task(3))
+    await adapter.delete_calendar(calendar_id)
+    await adapter.delete_calendar(calendar_id)  # gone already: fine
+    found = await owner.propfind(calendar_id, props=["{DAV:}resourcetype"], depth=0)
+    assert found.status == 404

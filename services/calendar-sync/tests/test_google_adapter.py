@@ -18,6 +18,7 @@ import google.auth._exponential_backoff as google_backoff
 import googleapiclient.http
 import pytest
 from convene_calendar_sync.domain.calendar_events import BusyInterval
+from convene_calendar_sync.domain.tasks import TaskEvent, task_uid
 from convene_calendar_sync.providers.base import (
     AccessDenied,
     CalendarGone,
@@ -505,3 +506,52 @@ async def test_watch_then_stop_a_channel(alice, admin):
         assert channel["stopped"]
     finally:
         receiver.close()
+
+
+# --- tasks (R33) ---------------------------------------------------------------------------------
+
+
+def _task(version: int = 1, *, title: str = "Call Dana back", completed: bool = False
+          ) -> TaskEvent:
+    start = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+    return TaskEvent(task_id="tsk_1", uid=task_uid("tsk_1"), version=version,
+                     title=f"✓ {title}" if completed else title, start=start,
+                     end=start + timedelta(minutes=30), completed=completed)
+
+
+async def test_the_tasks_calendar_is_made_once_found_again_and_never_listed(alice, admin):
+    calendar_id = await alice.ensure_task_calendar("k1", "Convene tasks")
+    # a crash before its id was remembered: asked again, the same calendar, not a second
+    assert await alice.ensure_task_calendar("k1", "Convene tasks") == calendar_id
+    assert len(admin.requests("calendars.insert")) == 1
+    assert calendar_id != ALICE and calendar_id in admin.calendar_ids(ALICE)
+    assert admin.calendar(calendar_id)["summary"] == "Convene tasks"
+    assert calendar_id not in [c.calendar_id for c in await alice.list_calendars()]
+    assert await alice.ensure_task_calendar("k2", "Convene tasks") != calendar_id  # another key
+
+
+async def test_a_task_event_is_written_in_place_and_deleted_with_its_calendar(alice, admin):
+    calendar_id = await alice.ensure_task_calendar("k1", "Convene tasks")
+    event_id = await alice.upsert_task_event(calendar_id, _task(1))
+    assert await alice.upsert_task_event(calendar_id, _task(1)) == event_id  # written again
+    await alice.upsert_task_event(calendar_id, _task(2, title="Call Dana", completed=True))
+    (stored,) = admin.stored_events(calendar_id)
+    assert stored["id"] == event_id
+    assert (stored["summary"], stored["transparency"], stored["status"]) == (
+        "✓ Call Dana", "transparent", "confirmed")
+    assert stored["start"]["dateTime"].startswith("2030-01-07T09:00:00")
+    assert stored["extendedProperties"]["private"]["conveneTaskId"] == "tsk_1"
+    assert admin.stored_events(ALICE) == []  # never the primary
+    assert {r["query"].get("sendUpdates", ["(absent)"])[0] for r in admin.requests()
+            if r["operation"].startswith("events.")} == {"none"}
+
+    await alice.delete_task_event(calendar_id, "tsk_1")
+    await alice.delete_task_event(calendar_id, "tsk_1")  # gone already: fine
+    assert [e["status"] for e in admin.stored_events(calendar_id)] == ["cancelled"]
+    assert await alice.upsert_task_event(calendar_id, _task(3)) == event_id  # restored
+
+    await alice.delete_calendar(calendar_id)
+    await alice.delete_calendar(calendar_id)  # gone already: fine
+    assert calendar_id not in admin.calendar_ids(ALICE)
+    with pytest.raises(CalendarGone):
+        await alice.upsert_task_event(calendar_id, _task(4))

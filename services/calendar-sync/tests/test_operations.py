@@ -55,6 +55,7 @@ async def test_forged_notifications_are_refused_and_change_nothing(
                     _headers(token, channel="chan-unknown")):
         answer = await client.post("/push/google", headers=headers)
         assert answer.status_code == 403
+        assert answer.json()["error"]["code"] == "push_refused"  # the documented shape
     assert harness.collection("timers").docs == {}
 
 

@@ -276,3 +276,30 @@ async def host_bookable(stack: Stack, acc: SyncAccount) -> bool:
                                      "end": (now + timedelta(days=7)).isoformat()})
     assert answer.status_code == 200, answer.text
     return bool(answer.json()["bookable"])
+
+
+# --- tasks (R33) ---------------------------------------------------------------------------------
+
+async def records_call(stack: Stack, method: str, path: str, token: str, json: Any = None
+                       ) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.url("records"), timeout=30) as client:
+        return await client.request(method, path, json=json, headers=auth(token))
+
+
+async def add_user(stack: Stack, acc: SyncAccount, name: str, seat: str) -> dict[str, Any]:
+    """Another user of the account who may connect a calendar, with ``seat``."""
+    admin = stack.token(acc.id, "usr_admin", roles="admin")
+    made = await records_call(stack, "POST", "/users", admin, json={
+        "email": f"{name.lower()}-{uuid.uuid4().hex[:6]}@hooli.example", "name": name,
+        "time_zone": "Europe/Rome", "language": "en", "seat": seat,
+        "personal_email_access": True})
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+async def turn_task_sync_on(stack: Stack, token: str, connection_id: str) -> dict[str, Any]:
+    changed = await sync_call(stack, "PATCH", f"/connections/{connection_id}", token,
+                              json={"task_sync_enabled": True})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["task_sync_enabled"] is True
+    return changed.json()

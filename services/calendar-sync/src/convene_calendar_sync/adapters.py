@@ -63,13 +63,13 @@ class AdapterFactory:
     def caldav(self, url: str, username: str, password: str) -> CalendarAdapter:
         from convene_calendar_sync.providers.caldav import CalDavAdapter  # the caldav library
 
-        return MeteredAdapter(CalDavAdapter(  # type: ignore[return-value]
+        return MeteredAdapter(CalDavAdapter(
             url, username, password, policy=self.policy,
             timeout_s=self.settings.provider_timeout_s, resolver=self.resolver))
 
     def google_adapter(self, refresh_token: str, account_email: str | None = None
                        ) -> CalendarAdapter:
-        return MeteredAdapter(GoogleCalendarAdapter(  # type: ignore[return-value]
+        return MeteredAdapter(GoogleCalendarAdapter(
             self.google, refresh_token, account_email=account_email))
 
     def for_connection(self, connection: Connection,

@@ -30,7 +30,7 @@ from convene_kit.timers import Timers, TimerScheduler, timer_indexes
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from convene_calendar_sync import connections
+from convene_calendar_sync import connections, task_sync
 from convene_calendar_sync.adapters import AdapterFactory
 from convene_calendar_sync.api import ROUTERS
 from convene_calendar_sync.busy_store import BUSY, BUSY_INDEX, BusyMirror
@@ -57,6 +57,8 @@ from convene_calendar_sync.store import (
     REVISIONS,
     SYNC_STATE,
     SYNCED_EVENTS,
+    TASK_EVENTS,
+    TASKS,
     TIMERS,
     USER_CONNECTIONS,
     USERS,
@@ -67,6 +69,7 @@ from convene_calendar_sync.store import (
     OAuthStates,
     SyncedEventRepository,
     SyncStates,
+    TaskLinks,
     UserSlots,
 )
 from convene_calendar_sync.sync_timers import CALENDAR_SYNC
@@ -138,6 +141,8 @@ def bootstrap(
         busy=BusyMirror(store.collection(BUSY), store.collection(BUSY_INDEX)),
         users=VersionedReadModel(store.collection(USERS)),
         contacts=VersionedReadModel(store.collection(CONTACTS)),
+        tasks=VersionedReadModel(store.collection(TASKS)),
+        task_links=TaskLinks(store.collection(TASK_EVENTS)),
         timers=timers,
         leases=Claims(store.collection(LEASES), owner=settings.replica_id),
         box=box,
@@ -145,7 +150,8 @@ def bootstrap(
         clock=clock,
     )
     scheduler = TimerScheduler(
-        timers, {CALENDAR_SYNC: CalendarPolling(deps), OUTBOUND_RETRY: OutboundRetry(deps)},
+        timers, {CALENDAR_SYNC: CalendarPolling(deps),
+                 OUTBOUND_RETRY: OutboundRetry(deps, task_sync.RETRIES)},
         interval_s=settings.timer_interval_s, clock=clock,
         housekeeping=[lambda: deps.oauth_states.prune(clock()), _prune_leases(deps),
                       lambda: connections.count_connections(deps)],

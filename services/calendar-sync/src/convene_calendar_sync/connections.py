@@ -20,7 +20,7 @@ from convene_kit.egress import EgressRefused, check_url
 from convene_schemas.base import Event
 from prometheus_client import Gauge
 
-from convene_calendar_sync import channels, sync_timers
+from convene_calendar_sync import channels, sync_timers, task_sync
 from convene_calendar_sync.adapters import credential_context
 from convene_calendar_sync.deps import Deps
 from convene_calendar_sync.domain import connection as rules
@@ -167,6 +167,8 @@ async def _connect(deps: Deps, principal: Principal, *, provider: Provider, acco
     else:
         connection = await _reconnect(deps, account_id, connection_id, listed, server_url)
     await sync_timers.start(deps, connection)
+    if connection.task_sync_enabled:  # new credentials: tasks that failed are written now
+        await task_sync.schedule_connection(deps, connection)
     logger.info("user %s connected %s calendar %s", user_id, provider, connection_id)
     return connection
 
@@ -224,6 +226,8 @@ async def update_settings(deps: Deps, principal: Principal, connection_id: str,
                                               connection_id, rule,
                                               missing=NotFound(connection_id))
     await sync_timers.start(deps, connection)
+    if {"task_sync_enabled", "sync_enabled"} & values.keys():  # R33: tasks calendar follows
+        await task_sync.schedule_connection(deps, connection)
     return connection
 
 
@@ -240,12 +244,21 @@ async def disconnect(deps: Deps, principal: Principal, connection_id: str) -> Co
                                               missing=NotFound(connection_id))
     await sync_timers.stop(deps, current)
     credential = await deps.credentials.get(principal.account_id, connection_id)
-    if credential is not None and current.provider == "google":
-        adapter = deps.adapters.for_connection(current, credential)
+    adapter: CalendarAdapter | None = None
+    if credential is not None:
         try:
+            adapter = deps.adapters.for_connection(current, credential)
+        except AccessDenied:  # a credential that no longer opens: nothing to call with
+            adapter = None
+    try:
+        # the tasks calendar goes first, while the credentials still work (R33)
+        await task_sync.drop_on_disconnect(deps, current, adapter)
+        if adapter is not None and current.provider == "google":
             await channels.stop_all(deps, current, adapter)
-        finally:
+    finally:
+        if adapter is not None:
             await adapter.close()
+    if credential is not None and current.provider == "google":
         token = deps.box.open(credential["sealed"], context=credential_context(
             principal.account_id, connection_id))
         await deps.adapters.revoke_google(token)

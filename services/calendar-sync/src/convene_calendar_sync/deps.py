@@ -26,6 +26,7 @@ from convene_calendar_sync.store import (
     OAuthStates,
     SyncedEventRepository,
     SyncStates,
+    TaskLinks,
     UserSlots,
 )
 
@@ -47,6 +48,8 @@ class Deps:
     busy: BusyMirror
     users: VersionedReadModel
     contacts: VersionedReadModel
+    tasks: VersionedReadModel  # records' tasks (R33)
+    task_links: TaskLinks
     timers: Timers
     leases: Claims
     box: SecretBox

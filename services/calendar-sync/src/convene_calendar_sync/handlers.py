@@ -3,8 +3,10 @@
 * meetings.events.v1: MeetingScheduled / Updated / Rescheduled / Canceled -> the host's
   primary calendar (``outbound``); idempotent by construction (ids derived from the meeting,
   the newest version written kept per meeting).
-* records.events.v1: users (who may connect, R22) and contacts (whose events are published,
-  R26) as read models, version-guarded.
+* records.events.v1: users (who may connect, R22; their seat, R33) and contacts (whose
+  events are published, R26) as read models, version-guarded; tasks (TaskUpserted,
+  RecordDeleted of a task) into the owner's tasks calendar (``task_sync``, R33),
+  idempotent by construction (ids derived from the task, what was written last compared).
 
 Dead letters: none declared. Meeting events are complete snapshots the contract validated; a
 provider refusing a write is not the message's fault (access lost is recorded, a provider
@@ -26,10 +28,11 @@ from convene_schemas.events.records import (
     ContactUpserted,
     RecordDeleted,
     RecordsEvent,
+    TaskUpserted,
     UserUpserted,
 )
 
-from convene_calendar_sync import outbound, read_models
+from convene_calendar_sync import outbound, read_models, task_sync
 from convene_calendar_sync.deps import Deps
 
 TOPICS: list[str] = [MeetingsEvent.TOPIC, RecordsEvent.TOPIC]
@@ -47,6 +50,7 @@ def build_handlers(deps: Deps) -> Handlers:
     @handlers.on(UserUpserted)
     async def on_user(user: UserUpserted, meta: EventMeta) -> None:
         await read_models.record_user(deps.users, user)
+        await task_sync.on_user(deps, user)
 
     @handlers.on(ContactUpserted)
     async def on_contact(contact: ContactUpserted, meta: EventMeta) -> None:
@@ -55,5 +59,10 @@ def build_handlers(deps: Deps) -> Handlers:
     @handlers.on(RecordDeleted)
     async def on_deleted(deleted: RecordDeleted, meta: EventMeta) -> None:
         await read_models.record_deletion(deps.contacts, deleted)
+        await task_sync.on_task_deleted(deps, deleted)
+
+    @handlers.on(TaskUpserted)
+    async def on_task(task: TaskUpserted, meta: EventMeta) -> None:
+        await task_sync.on_task(deps, task)
 
     return handlers

@@ -12,12 +12,16 @@ or when either changed; a claim per (meeting, version) carries it in its outbox,
 published exactly once even if the process dies right after the provider call.
 
 A provider that is down does not hold the partition: the write waits in the meeting's link
-document and a durable timer (kind ``outbound_retry``) tries again with backoff.
+document and a durable timer (kind ``outbound_retry``) tries again with backoff. The same
+timer kind retries every write calendar-sync makes to a provider: each timer names its
+``subject`` (``meeting``, and the task sync's ``task`` and ``task_calendar``), and
+:class:`OutboundRetry` hands it to that subject's retry.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +44,26 @@ logger = logging.getLogger(__name__)
 
 OUTBOUND_RETRY = "outbound_retry"
 MAX_RETRY_DELAY_S = 3600.0
+MEETING = "meeting"
+RETRY_LEASE = timedelta(minutes=2)
+
+RetrySubject = Callable[[Deps, dict[str, Any]], Awaitable[None]]
+"""Retries one subject's write from its timer document (which it deletes or moves)."""
+
+
+def retry_delay(deps: Deps, attempts: int, retry_after_s: float | None = None) -> float:
+    """Backoff of the ``attempts``-th retry: ``sync_retry_s`` doubled per attempt up to an
+    hour, never sooner than the provider's Retry-After."""
+    return max(retry_after_s or 0.0,
+               min(MAX_RETRY_DELAY_S, deps.settings.sync_retry_s * 2 ** (attempts - 1)))
+
+
+async def retry_in(deps: Deps, timer_id: str, subject: str, delay_s: float, *,
+                   account_id: str, **fields: Any) -> None:
+    """Plan (or move) the retry timer ``timer_id`` of ``subject`` ``delay_s`` from now."""
+    await deps.timers.schedule(timer_id, OUTBOUND_RETRY,
+                               deps.clock() + timedelta(seconds=delay_s),
+                               subject=subject, account_id=account_id, **fields)
 
 
 def outbound_event(meeting: MeetingSnapshot, connection: Connection) -> OutboundEvent:
@@ -199,43 +223,55 @@ def _retry_timer_id(meeting_id: str) -> str:
 async def _retry_later(deps: Deps, meeting: MeetingSnapshot, retry_after_s: float | None) -> None:
     link = await deps.links.get(meeting.account_id, meeting.meeting_id) or {}
     attempts = int((link.get("pending") or {}).get("attempts", 0)) + 1
-    delay = max(retry_after_s or 0.0,
-                min(MAX_RETRY_DELAY_S, deps.settings.sync_retry_s * 2 ** (attempts - 1)))
+    delay = retry_delay(deps, attempts, retry_after_s)
     await deps.links.links.update_one(
         {"_id": meeting.meeting_id},
         {"$set": {"account_id": meeting.account_id, "pending": {
             "version": meeting.version, "attempts": attempts,
             "event": meeting.model_dump(mode="json"), "type": meeting.EVENT_TYPE}}},
         upsert=True)
-    await deps.timers.schedule(_retry_timer_id(meeting.meeting_id), OUTBOUND_RETRY,
-                               deps.clock() + timedelta(seconds=delay),
-                               account_id=meeting.account_id, meeting_id=meeting.meeting_id)
+    await retry_in(deps, _retry_timer_id(meeting.meeting_id), MEETING, delay,
+                   account_id=meeting.account_id, meeting_id=meeting.meeting_id)
     logger.info("provider unavailable for meeting %s; retrying in %.0f s (attempt %s)",
                 meeting.meeting_id, delay, attempts)
 
 
 class OutboundRetry:
-    """The durable timer kind that retries a write the provider refused for a while."""
+    """The durable timer kind that retries a write the provider refused for a while: one
+    replica at a time per timer (a lease, given back when done), then the timer's
+    ``subject`` (``meeting`` when none: timers planned before subjects existed)."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, subjects: Mapping[str, RetrySubject] | None = None) -> None:
         self.deps = deps
+        self.subjects: dict[str, RetrySubject] = {MEETING: _retry_meeting, **(subjects or {})}
 
     async def fire(self, timer: dict[str, Any]) -> bool:
         deps = self.deps
-        lease = await deps.leases.lease(f"lease:{timer['_id']}", timedelta(minutes=2),
-                                        now=deps.clock())
+        lease = await deps.leases.lease(f"lease:{timer['_id']}", RETRY_LEASE, now=deps.clock())
         if lease is None:
             return False
-        link = await deps.links.get(timer["account_id"], timer["meeting_id"]) or {}
-        pending = link.get("pending")
-        if not pending or pending["version"] <= link.get("written_version", -1):
-            await deps.timers.delete(timer["_id"])
-            return True
-        from convene_schemas.base import EVENT_CLASSES  # the contract's registry
-
-        event_class = next(c for (t, _), c in EVENT_CLASSES.items() if t == pending["type"])
-        meeting = event_class.parse_data(pending["event"])
-        assert isinstance(meeting, MeetingSnapshot)
-        await write_meeting(deps, meeting)
+        try:
+            retry = self.subjects.get(timer.get("subject") or MEETING)
+            if retry is None:
+                logger.error("no retry for subject %r: dropping timer %s",
+                             timer.get("subject"), timer["_id"])
+                await deps.timers.delete(timer["_id"])
+            else:
+                await retry(deps, timer)
+        finally:  # a retry planned soon need not wait for the lease window to end
+            await deps.leases.release_claim(lease.claim_id)
         return True
 
+
+async def _retry_meeting(deps: Deps, timer: dict[str, Any]) -> None:
+    link = await deps.links.get(timer["account_id"], timer["meeting_id"]) or {}
+    pending = link.get("pending")
+    if not pending or pending["version"] <= link.get("written_version", -1):
+        await deps.timers.delete(timer["_id"])
+        return
+    from convene_schemas.base import EVENT_CLASSES  # the contract's registry
+
+    event_class = next(c for (t, _), c in EVENT_CLASSES.items() if t == pending["type"])
+    meeting = event_class.parse_data(pending["event"])
+    assert isinstance(meeting, MeetingSnapshot)
+    await write_meeting(deps, meeting)

@@ -1,7 +1,8 @@
 """calendar-sync's read models of records' users and contacts (records.events.v1).
 
-Users: whether they may connect a calendar (personal-email-access permission, R22) and their
-CRM email (so their own address is not taken for a contact). Contacts: their email
+Users: whether they may connect a calendar (personal-email-access permission, R22), their
+CRM email (so their own address is not taken for a contact) and their seat (task sync needs
+a paid one, R33). Tasks are kept by :mod:`convene_calendar_sync.task_sync`. Contacts: their email
 (lower-cased, indexed), to tell which provider events involve a CRM contact (R26).
 Both are the kit's versioned read models: a redelivered or older event changes nothing.
 """
@@ -16,6 +17,7 @@ async def record_user(users: VersionedReadModel, event: UserUpserted) -> bool:
     return await users.put(event.account_id, event.user_id, event.version, {
         "user_id": event.user_id, "email": event.email, "email_lower": event.email.lower(),
         "personal_email_access": event.personal_email_access, "active": event.active,
+        "seat": event.seat,
         "updated_at": event.occurred_at})
 
 

@@ -21,7 +21,10 @@ Collections of the database ``convene_calendar_sync`` (every document carries
   aggregates, ``_id`` = calendar_event_id), sharing ``revisions`` with the connections.
 * ``channels`` (:class:`Channels`): Google push channels, ``_id`` = channel id.
 * ``busy`` / ``busy_index``: the busy-time mirror (:mod:`convene_calendar_sync.busy_store`).
-* ``users``, ``contacts``: records' users and contacts (the kit's read models).
+* ``users``, ``contacts``, ``tasks``: records' users, contacts and tasks (the kit's read
+  models; users with their seat, tasks with owner, title, due time and status).
+* ``task_events`` (:class:`TaskLinks`): ``_id`` = ``<account>:<task>``, where the task's
+  event was written (connection, tasks calendar) and what (a fingerprint, the version).
 * ``timers``, ``leases``: the kit's durable timers (sync polls, channel renewals) and the
   leases that make one replica sync one calendar at a time.
 """
@@ -56,6 +59,8 @@ SYNCED_EVENTS = "synced_events"
 CHANNELS = "channels"
 USERS = "users"
 CONTACTS = "contacts"
+TASKS = "tasks"
+TASK_EVENTS = "task_events"
 TIMERS = "timers"
 LEASES = "leases"
 
@@ -69,6 +74,9 @@ INDEXES: list[IndexSpec] = [
               keys=[("connection_id", 1), ("calendar_id", 1), ("deleted", 1)], name="calendar"),
     IndexSpec(collection=CHANNELS, keys=[("connection_id", 1)], name="connection"),
     IndexSpec(collection=SYNC_STATE, keys=[("connection_id", 1)], name="connection"),
+    IndexSpec(collection=TASKS, keys=[("account_id", 1), ("owner_user_id", 1)],
+              name="owner"),
+    IndexSpec(collection=TASK_EVENTS, keys=[("connection_id", 1)], name="connection"),
 ]
 
 
@@ -266,3 +274,37 @@ class Channels:
 
     async def delete(self, channel_id: str) -> None:
         await self.collection.delete_one({"_id": channel_id})
+
+
+class TaskLinks:
+    """Where each task's event was written (R33), one document per task; written only by
+    the one replica holding the task's lease."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+
+    @staticmethod
+    def key(account_id: str, task_id: str) -> str:
+        return f"{account_id}:{task_id}"
+
+    async def get(self, account_id: str, task_id: str) -> dict[str, Any] | None:
+        return await self.collection.find_one(
+            scoped_filter(account_id, {"_id": self.key(account_id, task_id)}))
+
+    async def record(self, account_id: str, task_id: str, **state: Any) -> None:
+        await self.collection.update_one(
+            {"_id": self.key(account_id, task_id)},
+            {"$set": {"account_id": account_id, "task_id": task_id, **state}}, upsert=True)
+
+    async def drop_connection(self, connection_id: str) -> int:
+        """Forget every event written to the connection's tasks calendar (deleted with it)."""
+        result = await self.collection.delete_many({"connection_id": connection_id})
+        return result.deleted_count
+
+
+async def tasks_of_owner(tasks: AsyncCollection[dict[str, Any]], account_id: str,
+                         owner_user_id: str, after: str = "") -> list[dict[str, Any]]:
+    """A page of an owner's live tasks (read model), by ``_id`` after ``after``."""
+    return await find_all(tasks, scoped_filter(account_id, {
+        "owner_user_id": owner_user_id, "deleted": False, "_id": {"$gt": after}}),
+        sort=[("_id", 1)], limit=MAX_FIND)

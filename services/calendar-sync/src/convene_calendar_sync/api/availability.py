@@ -21,7 +21,7 @@ router = APIRouter(tags=["availability"])
 
 
 def _deps(request: Request) -> Deps:
-    return request.app.state.deps  # type: ignore[no-any-return]
+    return request.app.state.deps
 
 
 class BusyBlockRead(BaseModel):

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/connections", tags=["connections"])
 
 
 def _deps(request: Request) -> Deps:
-    return request.app.state.deps  # type: ignore[no-any-return]
+    return request.app.state.deps
 
 
 SyncDeps = Annotated[Deps, Depends(_deps)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from convene_kit.errors import error_response
 from convene_kit.openapi import error_responses
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/push", tags=["push"])
 
 
 def _deps(request: Request) -> Deps:
-    return request.app.state.deps  # type: ignore[no-any-return]
+    return request.app.state.deps
 
 
 @router.post("/google", status_code=204, summary="A Google Calendar push notification",
@@ -32,5 +33,7 @@ async def google_notification(
     genuine = await channels.notified(deps, channel_id=channel_id, token=token,
                                       resource_id=resource_id, state=resource_state)
     if not genuine:
-        return Response(status_code=403)
+        # The error shape the document promises (was an empty 403 without a content type).
+        return error_response(403, "push_refused",
+                              "Unknown channel, or a wrong token or resource.")
     return Response(status_code=204)

@@ -85,6 +85,8 @@ class Connection(BaseModel):
     access_lost_reason: str | None = None
     sync_enabled: bool = True
     task_sync_enabled: bool = False
+    # R33: the sub-calendar made for tasks (never listed, counted, primary or synced inbound)
+    task_calendar_id: str | None = None
     purpose: Purpose = "all"
     status: Literal["active", "disconnected"] = "active"
     was_disconnected: bool = False
@@ -168,7 +170,8 @@ def reconnect(connection: Connection, *, listed: Iterable[ProviderCalendar], now
     """The same provider account connected again: after a disconnect a fresh start
     (``reconnected``, R32); while connected (new credentials, e.g. after a password change)
     the calendars it lists are refreshed and lost access is restored (R30)."""
-    calendars = [ListedCalendar.of(c) for c in listed]
+    calendars = [ListedCalendar.of(c) for c in listed
+                 if c.calendar_id != connection.task_calendar_id]  # R33: never offered
     listed_ids = {c.calendar_id for c in calendars}
     if not connection.active:
         primary = _primary_of(calendars)
@@ -178,15 +181,16 @@ def reconnect(connection: Connection, *, listed: Iterable[ProviderCalendar], now
                               inactive_calendar_ids=[], access_lost_reason=None,
                               server_url=server_url or connection.server_url,
                               sync_enabled=SYNC_ON_BY_DEFAULT[connection.provider],
-                              task_sync_enabled=False, credentials_at=now)
+                              task_sync_enabled=False, task_calendar_id=None,
+                              credentials_at=now)
         return new, [CalendarConnected(**new.state_fields(now), reconnected=True)]
     kept = [c for c in connection.calendar_ids if c in listed_ids] or [
         _primary_of(calendars).calendar_id]
-    primary = (connection.primary_calendar_id if connection.primary_calendar_id in kept
-               else kept[0])
+    primary_id = (connection.primary_calendar_id if connection.primary_calendar_id in kept
+                  else kept[0])
     restored = [c for c in connection.inactive_calendar_ids if c in listed_ids]
     gone = [c for c in connection.calendar_ids if c not in listed_ids]
-    new = connection.next(now, listed=calendars, calendar_ids=kept, primary_calendar_id=primary,
+    new = connection.next(now, listed=calendars, calendar_ids=kept, primary_calendar_id=primary_id,
                           inactive_calendar_ids=[], access_lost_reason=None,
                           server_url=server_url or connection.server_url, credentials_at=now)
     events: list[Event] = []
@@ -195,7 +199,7 @@ def reconnect(connection: Connection, *, listed: Iterable[ProviderCalendar], now
     changed: list[SettingField] = []
     if gone:
         changed.append("calendars")
-    if primary != connection.primary_calendar_id:
+    if primary_id != connection.primary_calendar_id:
         changed.append("primary_calendar_id")
     if changed:
         events.append(CalendarConnectionUpdated(**new.state_fields(now), changed_fields=changed))
@@ -220,7 +224,7 @@ def change_settings(connection: Connection, *, now: datetime,
         wanted.insert(0, primary)
     for calendar_id in wanted:
         listed = connection.listed_calendar(calendar_id)
-        if listed is None:
+        if listed is None or calendar_id == connection.task_calendar_id:
             raise RuleViolation("calendar_not_listed",
                                 "The account does not list this calendar.",
                                 {"calendar_id": calendar_id})
@@ -289,3 +293,14 @@ def restore_access(connection: Connection, *, calendar_ids: Iterable[str],
                           access_lost_reason=connection.access_lost_reason if rest else None)
     return new, [CalendarAccessRestored(**new._state(now), restored_calendar_ids=back)]
 
+
+
+def set_task_calendar(connection: Connection, calendar_id: str | None, *,
+                      now: datetime) -> Change | None:
+    """Remember (or forget, None) the sub-calendar made for the connection's tasks (R33);
+    internal to calendar-sync, so no event. None when nothing changes, or the connection
+    is no longer active (its sub-calendar is not remembered across a disconnect)."""
+    if calendar_id == connection.task_calendar_id or (calendar_id and not connection.active):
+        return None
+    listed = [c for c in connection.listed if c.calendar_id != calendar_id]
+    return connection.next(now, task_calendar_id=calendar_id, listed=listed), []

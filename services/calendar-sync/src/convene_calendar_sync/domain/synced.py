@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from convene_schemas.events.calendar_sync import CalendarEventChanged, Recurrence
 from convene_schemas.text import storable
@@ -69,7 +70,7 @@ def changed_event(connection: Connection, calendar_id: str, event: RemoteEvent, 
     """The contract's event for one provider event (its text cut to the contract's sizes)."""
     calendar_event_id = calendar_event_id_for(connection.connection_id, calendar_id,
                                               event.provider_event_id)
-    base = {"account_id": connection.account_id, "version": version, "occurred_at": now,
+    base: dict[str, Any] = {"account_id": connection.account_id, "version": version, "occurred_at": now,
             "calendar_event_id": calendar_event_id, "connection_id": connection.connection_id,
             "user_id": connection.user_id, "provider": connection.provider,
             "calendar_id": calendar_id, "provider_event_id": event.provider_event_id,

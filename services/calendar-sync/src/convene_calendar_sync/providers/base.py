@@ -16,6 +16,7 @@ from convene_calendar_sync.domain.calendar_events import (
     ProviderCalendar,
     WrittenEvent,
 )
+from convene_calendar_sync.domain.tasks import TaskEvent
 
 
 class ProviderError(Exception):
@@ -94,6 +95,26 @@ class CalendarAdapter(Protocol):
 
     async def delete_event(self, calendar_id: str, event: OutboundEvent) -> None:
         """Delete the meeting's event; an event already gone is fine."""
+        ...
+
+    async def ensure_task_calendar(self, key: str, name: str) -> str:
+        """The sub-calendar for the connection's tasks (R33), made if it does not exist;
+        ``key`` (stable per connection) finds one made before, so a crash between making it
+        and remembering its id never makes a second. It is never in
+        :meth:`list_calendars`."""
+        ...
+
+    async def delete_calendar(self, calendar_id: str) -> None:
+        """Delete a sub-calendar Convene made, with its events; one already gone is fine."""
+        ...
+
+    async def upsert_task_event(self, calendar_id: str, event: TaskEvent) -> str:
+        """Create or replace a task's event (addressed by a name derived from the task id,
+        idempotent like :meth:`upsert_event`); returns the provider event id."""
+        ...
+
+    async def delete_task_event(self, calendar_id: str, task_id: str) -> None:
+        """Delete a task's event; one already gone is fine."""
         ...
 
     async def changes(self, calendar_id: str, cursor: str | None, *,

@@ -31,7 +31,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
-from caldav.aio import Calendar
+from caldav.aio import Calendar, CalendarSet
 from caldav.lib import error as dav_error
 from convene_kit.egress import EgressPolicy, EgressRefused, Resolver, guarded_client
 from lxml import etree
@@ -43,6 +43,7 @@ from convene_calendar_sync.domain.calendar_events import (
     RemoteEvent,
     WrittenEvent,
 )
+from convene_calendar_sync.domain.tasks import TaskEvent, task_uid
 from convene_calendar_sync.providers.base import (
     AccessDenied,
     CalendarGone,
@@ -56,6 +57,7 @@ from convene_calendar_sync.providers.caldav_http import GuardedDAVClient
 from convene_calendar_sync.providers.caldav_ical import (
     remote_event,
     resource_name,
+    task_to_ical,
     to_ical,
     zone_name_of,
 )
@@ -72,6 +74,9 @@ _CALENDAR_PROPS = ["{DAV:}resourcetype", "{DAV:}displayname", f"{_CALDAV}calenda
 _VALID_SYNC_TOKEN = "{DAV:}valid-sync-token"
 _GETETAG = "{DAV:}getetag"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+TASK_COLLECTION_PREFIX = "convene-tasks-"
+"""The collection name of a tasks sub-calendar, before its key: never listed as a
+calendar of the account."""
 
 
 def _public_url(url: str) -> str:
@@ -230,6 +235,8 @@ class CalDavAdapter:
                     "VEVENT" not in components:
                 continue
             url = urljoin(home, result.href)
+            if _is_task_collection(url):
+                continue  # R33: Convene's tasks sub-calendar is never offered
             name = props.get("{DAV:}displayname") or url.rstrip("/").rsplit("/", 1)[-1]
             zone = zone_name_of(props.get(f"{_CALDAV}calendar-timezone"))
             if zone:
@@ -264,27 +271,31 @@ class CalDavAdapter:
         """Create the event (``If-None-Match: *``) or, when it exists, replace it on its
         current ETag (``If-Match``); a write that loses a race is retried once."""
         href = self.event_url(calendar_id, event)
-        body = to_ical(event).decode()
+        await self._put(href, to_ical(event).decode(), calendar_id)
+        return WrittenEvent(provider_event_id=href)
+
+    async def _put(self, href: str, body: str, calendar_id: str) -> None:
         put_headers = {"Content-Type": "text/calendar; charset=utf-8"}
         async with self._errors("writing the event", calendar_url=calendar_id):
             for _attempt in range(2):
                 created = await self._client.put(href, body, {**put_headers,
                                                               "If-None-Match": "*"})
                 if created.status != 412:
-                    return self._written(created.status, href, calendar_id)
+                    self._written(created.status, calendar_id)
+                    return
                 etag = await self._etag(href, calendar_id)
                 if etag is None:
                     continue  # deleted since: create it again
                 replaced = await self._client.put(href, body, {**put_headers, "If-Match": etag})
                 if replaced.status != 412:
-                    return self._written(replaced.status, href, calendar_id)
+                    self._written(replaced.status, calendar_id)
+                    return
         raise ProviderUnavailable(f"writing the event: {_public_url(href)} kept changing")
 
-    def _written(self, status: int, href: str, calendar_id: str) -> WrittenEvent:
+    def _written(self, status: int, calendar_id: str) -> None:
         if not 200 <= status < 300:
             self._raise_for_status(status, "writing the event", _public_url(calendar_id),
                                    calendar=True)
-        return WrittenEvent(provider_event_id=href)
 
     async def _etag(self, href: str, calendar_id: str) -> str | None:
         response = await self._client.request(href, "HEAD")
@@ -300,11 +311,60 @@ class CalDavAdapter:
 
     async def delete_event(self, calendar_id: str, event: OutboundEvent) -> None:
         """Delete the meeting's event; one that is already gone is fine."""
-        href = self.event_url(calendar_id, event)
-        async with self._errors("deleting the event", calendar_url=calendar_id):
+        await self._delete(self.event_url(calendar_id, event), calendar_id)
+
+    # -- tasks (R33) -------------------------------------------------------------------
+
+    def task_url(self, calendar_id: str, task_id: str) -> str:
+        """Where a task's event lives: a resource named after its UID."""
+        name = quote(resource_name(task_uid(task_id)), safe="")
+        return f"{calendar_id.rstrip('/')}/{name}.ics"
+
+    async def ensure_task_calendar(self, key: str, name: str) -> str:
+        """``<calendar home>/convene-tasks-<key>/``: used if it is there, else made with
+        MKCALENDAR (caldav's ``make_calendar``) for events only."""
+        async with self._errors("making the tasks calendar"):
+            _, home, _ = await self._discover()
+            cal_id = f"{TASK_COLLECTION_PREFIX}{key}"
+            url = urljoin(home if home.endswith("/") else home + "/", cal_id + "/")
+            if await self._is_calendar(url):
+                return url
+            calendar_home: Any = CalendarSet(client=cast(Any, self._client), url=home)
+            try:
+                made = await calendar_home.make_calendar(
+                    name=name, cal_id=cal_id, supported_calendar_component_set=["VEVENT"])
+            except dav_error.DAVError:
+                if await self._is_calendar(url):  # made meanwhile: fine
+                    return url
+                raise
+            return str(made.url)
+
+    async def _is_calendar(self, url: str) -> bool:
+        found = await self._client.propfind(url, props=["{DAV:}resourcetype"], depth=0)
+        if found.status in (404, 410):
+            return False
+        self._require_multistatus(found.status, False)
+        return any(f"{_CALDAV}calendar" in (_props(r).get("{DAV:}resourcetype") or [])
+                   for r in found.results or ())
+
+    async def delete_calendar(self, calendar_id: str) -> None:
+        """DELETE the collection (its events with it); one already gone is fine."""
+        await self._delete(calendar_id, calendar_id, action="deleting the calendar")
+
+    async def upsert_task_event(self, calendar_id: str, event: TaskEvent) -> str:
+        href = self.task_url(calendar_id, event.task_id)
+        await self._put(href, task_to_ical(event).decode(), calendar_id)
+        return href
+
+    async def delete_task_event(self, calendar_id: str, task_id: str) -> None:
+        await self._delete(self.task_url(calendar_id, task_id), calendar_id)
+
+    async def _delete(self, href: str, calendar_id: str, *,
+                      action: str = "deleting the event") -> None:
+        async with self._errors(action, calendar_url=calendar_id):
             response = await self._client.delete(href)
             if not (200 <= response.status < 300 or response.status in (404, 410)):
-                self._raise_for_status(response.status, "deleting the event",
+                self._raise_for_status(response.status, action,
                                        _public_url(calendar_id), calendar=True)
 
     # -- reading -----------------------------------------------------------------------
@@ -353,6 +413,11 @@ class CalDavAdapter:
     async def close(self) -> None:
         """Release the HTTP connections."""
         await self._client.close()
+
+
+def _is_task_collection(url: str) -> bool:
+    return unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]).startswith(
+        TASK_COLLECTION_PREFIX)
 
 
 def _props(result: Any) -> dict[str, Any]:

@@ -21,9 +21,11 @@ from convene_calendar_sync.domain.calendar_events import (
     OutboundEvent,
     RemoteEvent,
 )
+from convene_calendar_sync.domain.tasks import TaskEvent
 
 MEETING_MARKER = "X-CONVENE-MEETING-ID"
 SEQUENCE_MARKER = "X-CONVENE-SEQUENCE"
+TASK_MARKER = "X-CONVENE-TASK-ID"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -96,6 +98,26 @@ def to_ical(event: OutboundEvent) -> bytes:
     calendar.add_component(vevent)
     if zone is not UTC:
         calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def task_to_ical(event: TaskEvent) -> bytes:
+    """A task as a VCALENDAR with one VEVENT in UTC: no organizer or attendees, so
+    nothing can ask for scheduling; free (TRANSPARENT) once completed."""
+    vevent = icalendar.Event()
+    vevent.add("uid", event.uid)
+    vevent.add("sequence", event.version)
+    vevent.add("dtstamp", datetime.now(UTC))
+    vevent.add("dtstart", event.start.astimezone(UTC))
+    vevent.add("dtend", event.end.astimezone(UTC))
+    vevent.add("summary", event.title)
+    vevent.add("transp", "TRANSPARENT" if event.completed else "OPAQUE")
+    vevent.add(TASK_MARKER, event.task_id)
+    vevent.add(SEQUENCE_MARKER, str(event.version))
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//Convene//calendar-sync//EN")
+    calendar.add("version", "2.0")
+    calendar.add_component(vevent)
     return calendar.to_ical()
 
 

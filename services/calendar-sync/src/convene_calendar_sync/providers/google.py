@@ -34,6 +34,7 @@ from convene_calendar_sync.domain.calendar_events import (
     ProviderCalendar,
     WrittenEvent,
 )
+from convene_calendar_sync.domain.tasks import TaskEvent
 from convene_calendar_sync.providers.base import (
     AccessDenied,
     CalendarGone,
@@ -52,18 +53,22 @@ from convene_calendar_sync.providers.google_oauth import (
     revoke,
 )
 from convene_calendar_sync.providers.google_wire import (
+    TASK_CALENDAR_MARKER,
     calendar_of,
     event_body,
+    is_task_calendar,
     join_url,
     new_conference,
     remote_event,
     rfc3339,
+    task_body,
+    task_calendar_body,
     zone_of,
 )
 
 __all__ = ["GoogleCalendarAdapter", "GoogleConfig", "GoogleGrant", "GooglePushChannels",
            "EventConflict", "GoogleRequestRejected", "authorization_url", "exchange_code",
-           "google_event_id", "new_code_verifier", "revoke"]
+           "google_event_id", "google_task_event_id", "new_code_verifier", "revoke"]
 
 RATE_LIMIT_REASONS = ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded",
                       "dailyLimitExceeded")
@@ -98,6 +103,13 @@ class GooglePushChannels(Protocol):
     async def stop_channel(self, channel_id: str, resource_id: str) -> None:
         """Close a channel; one already stopped or expired is fine."""
         ...
+
+
+def google_task_event_id(task_id: str) -> str:
+    """A task's event id in its tasks calendar, like :func:`google_event_id` (another
+    namespace: a task never shares an id with a meeting)."""
+    digest = hashlib.sha256(f"convene-task:{task_id}".encode()).digest()[:20]
+    return base64.b32hexencode(digest).decode("ascii").lower()
 
 
 def google_event_id(meeting_id: str) -> str:
@@ -158,17 +170,73 @@ class GoogleCalendarAdapter:
         return self._account_email
 
     async def list_calendars(self) -> list[ProviderCalendar]:
-        calendars: list[ProviderCalendar] = []
+        """Every calendar the account lists but the tasks sub-calendars Convene made."""
+        calendars = [calendar_of(entry) for entry in await self._calendar_entries()
+                     if not is_task_calendar(entry)]
+        return sorted(calendars, key=lambda c: not c.primary)  # stable: Google's order otherwise
+
+    async def _calendar_entries(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
         page_token: str | None = None
         with _provider_errors():
             while True:
                 answer = await self._call(functools.partial(
                     _calendar_list_page, page_token=page_token, size=min(self._page_size, 250)))
-                calendars.extend(calendar_of(entry) for entry in answer.get("items", []))
+                entries.extend(answer.get("items", []))
                 page_token = answer.get("nextPageToken")
                 if not page_token:
                     break
-        return sorted(calendars, key=lambda c: not c.primary)  # stable: Google's order otherwise
+        return entries
+
+    # --- tasks (R33) -------------------------------------------------------------------------
+
+    async def ensure_task_calendar(self, key: str, name: str) -> str:
+        """calendars.insert makes a secondary calendar with an id of Google's choosing, so a
+        calendar made before (a crash before its id was remembered) is found by the key in
+        its description first."""
+        marker = f"{TASK_CALENDAR_MARKER}{key}"
+        for entry in await self._calendar_entries():
+            if marker in str(entry.get("description") or "") and entry.get(
+                    "accessRole") == "owner":
+                return str(entry["id"])
+        with _provider_errors():
+            made = await self._call(lambda s: s.calendars().insert(
+                body=task_calendar_body(key, name)))
+        return str(made["id"])
+
+    async def delete_calendar(self, calendar_id: str) -> None:
+        with _provider_errors():
+            try:
+                await self._call(lambda s: s.calendars().delete(calendarId=calendar_id))
+            except HttpError as exc:
+                if exc.status_code not in (404, 410):  # gone already
+                    raise
+
+    async def upsert_task_event(self, calendar_id: str, event: TaskEvent) -> str:
+        event_id = google_task_event_id(event.task_id)
+        body = task_body(event)
+        with _provider_errors():
+            try:
+                await self._call(lambda s: s.events().insert(
+                    calendarId=calendar_id, sendUpdates="none", body={**body, "id": event_id}))
+            except HttpError as exc:
+                if exc.status_code != 409:
+                    raise
+                # written before (a later version, a retry, or deleted by the user): replace
+                # it; an update also restores a deleted event
+                await self._call(lambda s: s.events().update(
+                    calendarId=calendar_id, eventId=event_id, sendUpdates="none", body=body))
+        return event_id
+
+    async def delete_task_event(self, calendar_id: str, task_id: str) -> None:
+        with _provider_errors():
+            try:
+                await self._call(lambda s: s.events().delete(
+                    calendarId=calendar_id, eventId=google_task_event_id(task_id),
+                    sendUpdates="none"))
+            except HttpError as exc:
+                if exc.status_code not in (404, 410):
+                    raise
 
     # --- writing meetings ------------------------------------------------------------------
 

@@ -16,9 +16,15 @@ from convene_calendar_sync.domain.calendar_events import (
     ProviderCalendar,
     RemoteEvent,
 )
+from convene_calendar_sync.domain.tasks import TaskEvent
 
 MEETING_ID_PROPERTY = "conveneMeetingId"
 SEQUENCE_PROPERTY = "conveneSequence"
+TASK_ID_PROPERTY = "conveneTaskId"
+TASK_CALENDAR_MARKER = "convene-tasks:"
+"""In the description of a tasks sub-calendar, before its key: how a listing recognises it
+(never offered as a calendar) and how a crash between making it and remembering it is
+recovered (found, not made twice)."""
 UTC = timezone.utc
 ACCESS: dict[str, CalendarAccess] = {"owner": "owner", "writer": "writer", "reader": "reader",
                                      "freeBusyReader": "free_busy"}
@@ -30,6 +36,31 @@ def calendar_of(entry: dict[str, Any]) -> ProviderCalendar:
                             primary=bool(entry.get("primary")),
                             access=ACCESS.get(entry.get("accessRole", ""), "free_busy"),
                             time_zone=entry.get("timeZone"))
+
+
+def is_task_calendar(entry: dict[str, Any]) -> bool:
+    return TASK_CALENDAR_MARKER in str(entry.get("description") or "")
+
+
+def task_calendar_body(key: str, name: str) -> dict[str, Any]:
+    return {"summary": name, "timeZone": "UTC",
+            "description": f"Your CRM tasks, kept up to date by Convene; changes made here "
+                           f"are overwritten. ({TASK_CALENDAR_MARKER}{key})"}
+
+
+def task_body(event: TaskEvent) -> dict[str, Any]:
+    """A task's event: a short UTC event at the due time, free once completed, marked as
+    Convene's by a private extended property."""
+    return {
+        "status": "confirmed", "summary": event.title,
+        "start": {"dateTime": rfc3339(event.start), "timeZone": "UTC"},
+        "end": {"dateTime": rfc3339(event.end), "timeZone": "UTC"},
+        "transparency": "transparent" if event.completed else "opaque",
+        # no iCalUID: the event id is ours already (derived from the task), and Google asks
+        # that only one of id and iCalUID be given at creation (events.insert)
+        "extendedProperties": {"private": {TASK_ID_PROPERTY: event.task_id,
+                                           SEQUENCE_PROPERTY: str(event.version)}},
+    }
 
 
 def event_body(event: OutboundEvent) -> dict[str, Any]:

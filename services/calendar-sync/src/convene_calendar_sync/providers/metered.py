@@ -18,7 +18,9 @@ PROVIDER_CALLS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 OPERATIONS = frozenset({"verify", "account_email", "list_calendars", "upsert_event",
-                        "delete_event", "changes", "watch", "stop_channel"})
+                        "delete_event", "changes", "watch", "stop_channel",
+                        "ensure_task_calendar", "delete_calendar", "upsert_task_event",
+                        "delete_task_event"})
 
 
 class MeteredAdapter:
