@@ -188,3 +188,22 @@ async def test_the_account_of_a_page_is_the_callers(client: httpx.AsyncClient,
     assert listing.json()["pages"] == []
     assert [p["slug"] for p in (await client.get("/pages", headers=mint("u1"))).json()[
         "pages"]] == ["olga-intro"]
+
+
+async def test_null_for_a_setting_that_cannot_be_empty_is_a_422_not_a_500(
+        client: httpx.AsyncClient, mint: Any) -> None:
+    # Found by schemathesis (tests/security): the merged settings failed validation -> 500.
+    page = (await _create(client, mint)).json()
+    refused = await client.patch(f"/pages/{page['page_id']}", headers=mint("u1"),
+                                 json={"slot_interval_minutes": None})
+    assert refused.status_code == 422, refused.text
+    no_cap = await client.patch(f"/pages/{page['page_id']}", headers=mint("u1"),
+                                json={"maximum_per_day": None})
+    assert no_cap.status_code == 200 and no_cap.json()["maximum_per_day"] is None
+    admin = mint("u9", roles=("admin",))
+    refused = await client.patch("/account/booking-settings", headers=admin,
+                                 json={"pages_enabled": None})
+    assert refused.status_code == 422, refused.text
+    cleared = await client.patch("/account/booking-settings", headers=admin,
+                                 json={"custom_domain": None})
+    assert cleared.status_code == 200, cleared.text

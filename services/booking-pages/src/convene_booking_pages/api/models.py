@@ -4,17 +4,28 @@ page's public settings and free times: no owner email, no other booking, no busy
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from types import NoneType
+from typing import Annotated, Literal, get_args
 
 from convene_kit.boundary import RequestModel
 from convene_schemas.base import TimeZoneName
 from convene_schemas.events.booking_pages import Slug
 from convene_schemas.events.common import EmailAddress, PersonName
 from convene_schemas.text import MultilineText
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from convene_booking_pages.domain.account import AccountSettingsFields, DomainName
 from convene_booking_pages.domain.page import FormField, Hours, Override, PageSettings
+
+
+def refuse_nulls_the_setting_cannot_hold(update: BaseModel, settings: type[BaseModel]) -> None:
+    """In a PATCH, null means "no value" only for a setting that may have none (a page's
+    maximum_per_day, the account's custom_domain); for any other it is a 422, not a 500
+    when the merged settings are validated."""
+    for name in update.model_fields_set:
+        if getattr(update, name) is None and NoneType not in get_args(
+                settings.model_fields[name].annotation):
+            raise ValueError(f"{name} may not be null (omit it to leave it unchanged)")
 
 
 class PageCreate(PageSettings, RequestModel):
@@ -43,6 +54,11 @@ class PageUpdate(RequestModel):
     team_mode: Literal["any", "all"] | None = Field(
         default=None, description="any: round robin; all: every member must be free.")
     hold_minutes: int | None = Field(default=None, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _nulls(self) -> PageUpdate:
+        refuse_nulls_the_setting_cannot_hold(self, PageSettings)
+        return self
 
 
 class PageRead(PageSettings):
@@ -89,6 +105,11 @@ class AccountSettingsUpdate(RequestModel):
     pages_enabled: bool | None = None
     custom_domain: DomainName | None = None
     hide_custom_domain_from_search: bool | None = None
+
+    @model_validator(mode="after")
+    def _nulls(self) -> AccountSettingsUpdate:
+        refuse_nulls_the_setting_cannot_hold(self, AccountSettingsFields)
+        return self
 
 
 class AccountSettingsRead(AccountSettingsFields):
