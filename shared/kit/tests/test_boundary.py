@@ -128,6 +128,17 @@ def test_a_body_that_is_not_json_is_a_415(content_type: str | None) -> None:
     assert error(response)["code"] == "unsupported_media_type"
 
 
+def test_a_json_body_that_is_not_utf8_is_the_documented_422_not_a_400() -> None:
+    response = client().post("/meetings", content=b'{"title": "\xa1l\x86"}',
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert error(response)["code"] == "validation_error"
+    assert error(response)["details"][0]["type"] == "json_invalid"
+    syntax = client().post("/meetings", content=b'{"title": ',
+                           headers={"Content-Type": "application/json"})
+    assert syntax.status_code == 422 and error(syntax)["details"][0]["type"] == "json_invalid"
+
+
 def test_json_media_types_with_parameters_or_suffixes_are_json() -> None:
     for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
         response = client().post("/meetings", content=json.dumps({"title": "t"}),

@@ -70,6 +70,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope))
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=headers)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's answer to a JSON body that is not UTF-8 (RFC 8259 §8.1): the same 422 as
+        # a body that is not JSON at all, which the documents promise, not a bare 400.
+        return error_response(422, "validation_error", "The request body is not valid JSON.",
+                              [{"loc": ["body"], "message": "the body is not UTF-8",
+                                "type": "json_invalid"}])
     code = STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     details = None if isinstance(exc.detail, str) else exc.detail
