@@ -138,7 +138,9 @@ async def test_availability_merges_counted_calendars_and_hides_titles_from_other
     assert all(b["title"] is None for b in other["busy"]) and len(other["busy"]) == 2
     foreign = await client.get("/users/u1/availability", params=params,
                                headers=mint("u1", account_id="acc_other"))
-    assert foreign.json()["busy"] == [] and foreign.json()["connected"] is False
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "user_not_found"
+    unknown = await client.get("/users/u404/availability", headers=mint("u1"), params=params)
+    assert unknown.status_code == 404, unknown.text
     too_long = await client.get("/users/u1/availability", headers=mint("u1"), params={
         "start": NOW.isoformat(), "end": (NOW + timedelta(days=200)).isoformat()})
     assert too_long.status_code == 422

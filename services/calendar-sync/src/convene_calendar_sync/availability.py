@@ -10,12 +10,16 @@ from convene_kit.auth import Principal
 
 from convene_calendar_sync.deps import Deps
 from convene_calendar_sync.domain.busy import Availability, BusyEntry, availability, check_range
+from convene_calendar_sync.domain.errors import UserNotFound
 
 
 async def user_availability(deps: Deps, principal: Principal, user_id: str, start: datetime,
                             end: datetime) -> tuple[Availability, bool]:
     """The availability of ``user_id`` (of the caller's account) as the caller may see it,
-    and whether the user has any active connection at all."""
+    and whether the user has any active connection at all. A user the account does not
+    have (records' users as read here) is a 404, like another account's."""
+    if await deps.users.get(principal.account_id, user_id) is None:
+        raise UserNotFound(user_id)
     return await availability_of(deps, principal.account_id, user_id, start, end,
                                  viewer_is_owner=principal.user_id == user_id)
 

@@ -58,7 +58,8 @@ class AvailabilityRead(MergedAvailabilityRead):
 
 @router.get("/users/{user_id}/availability", response_model=AvailabilityRead,
             summary="A user's busy time (no provider call)",
-            responses=error_responses({422: "range_invalid, range_too_long (over 92 days)"}))
+            responses=error_responses({404: "user_not_found: no such user in the account",
+                                       422: "range_invalid, range_too_long (over 92 days)"}))
 async def get_availability(user_id: str, principal: CurrentPrincipal,
                            deps: Annotated[Deps, Depends(_deps)],
                            start: Annotated[datetime, Query(description="With an offset.")],

@@ -32,6 +32,16 @@ class NotFound(CalendarSyncError):
                          {"connection_id": connection_id})
 
 
+class UserNotFound(CalendarSyncError):
+    """No such user in the caller's account (another account's looks the same): 404."""
+
+    status = 404
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("user_not_found", "No such user in the account.",
+                         {"user_id": user_id})
+
+
 class Conflict(CalendarSyncError):
     """The request conflicts with the current state (another active connection): 409."""
 
