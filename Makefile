@@ -27,7 +27,7 @@ CHECKOV := $(CHECKOV_HOME)/bin/checkov
 CHECKOV_STAMP := $(CHECKOV_HOME)/installed
 
 .PHONY: help install tools run test test-unit test-contract test-images test-chart test-integration test-integration-run lint \
-        infra-up infra-down infra-status clean bench
+        test-security test-security-run test-resilience infra-up infra-down infra-status clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -110,9 +110,21 @@ test-chart: $(UV) $(HELM) $(KUBECONFORM) $(CHECKOV_STAMP) ## the Helm chart: hel
 test-integration-run: $(UV)
 	@$(PYTEST) tests/integration -m integration
 
-test-integration: $(UV) ## start the infrastructure, run the integration tests, stop it
+# The security suite (tests/security) against the five services on the running
+# infrastructure: SECURITY_PROFILE=fast (inside make test) or full (make test-security).
+SECURITY_PROFILE ?= fast
+test-security-run: $(UV)
+	@CONVENE_SECURITY_PROFILE=$(SECURITY_PROFILE) $(PYTEST) tests/security -m integration
+
+test-integration: $(UV) ## start the infrastructure, run the integration tests and the security suite's fast profile, stop it
 	@$(MAKE) --no-print-directory infra-up || { $(MAKE) --no-print-directory infra-down; exit 1; }; \
 	 $(MAKE) --no-print-directory test-integration-run; status=$$?; \
+	 $(MAKE) --no-print-directory test-security-run SECURITY_PROFILE=fast; security=$$?; \
+	 $(MAKE) --no-print-directory infra-down; [ $$status -eq 0 ] && [ $$security -eq 0 ]
+
+test-security: $(UV) ## the security suite, full profile (fuzzing every OpenAPI document, stateful; tenancy, tokens, SSRF, injection, secrets, rate limits); figures in .convene/artifacts/security.json
+	@$(MAKE) --no-print-directory infra-up || { $(MAKE) --no-print-directory infra-down; exit 1; }; \
+	 $(MAKE) --no-print-directory test-security-run SECURITY_PROFILE=full; status=$$?; \
 	 $(MAKE) --no-print-directory infra-down; exit $$status
 
 test: install ## install everything, run lint, unit, image, chart and integration tests, stop the infrastructure

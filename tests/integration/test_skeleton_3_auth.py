@@ -3,36 +3,17 @@ first account's data, and a missing, expired, wrongly signed or unsigned token g
 
 from __future__ import annotations
 
-import base64
-import json
-import time
 import uuid
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from support import tokens
 from support.services import Stack
 from support.skeleton import Account, schedule
 
 
-def claims(account: Account, **overrides) -> dict:
-    now = int(time.time())
-    return {"sub": account.host["id"], "account_id": account.id, "roles": ["team"],
-            "aud": "convene", "iss": "convene-gateway", "iat": now, "exp": now + 600,
-            **overrides}
-
-
-def signed(stack: Stack, payload: dict, key=None) -> str:
-    key = key or (stack.keys / "private.pem").read_bytes()
-    return jwt.encode(payload, key, algorithm="ES256")
-
-
-def unsigned(payload: dict) -> str:
-    def part(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
+def claims(account: Account) -> dict:
+    return tokens.claims(account.id, account.host["id"])
 
 
 @pytest.fixture(scope="module")
@@ -82,17 +63,10 @@ def test_another_accounts_token_sees_nothing_and_changes_nothing(
     assert mine.status_code == 200 and mine.json()["title"] == meeting["title"]
 
 
+# Every kind of bad token on every operation of every service: tests/security/test_3_tokens.py.
 @pytest.mark.parametrize("case", ["missing", "expired", "wrong_key", "alg_none", "wrong_audience"])
 def test_bad_tokens_get_401(stack: Stack, account: Account, meeting: dict, case: str) -> None:
-    tokens = {
-        "missing": None,
-        "expired": lambda: signed(stack, claims(account, iat=int(time.time()) - 7200,
-                                                exp=int(time.time()) - 3600)),
-        "wrong_key": lambda: signed(stack, claims(account), key=ec.generate_private_key(ec.SECP256R1())),
-        "alg_none": lambda: unsigned(claims(account)),
-        "wrong_audience": lambda: signed(stack, claims(account, aud="someone-else")),
-    }
-    token = tokens[case]() if tokens[case] else None
+    token = tokens.bad_tokens(stack, account.id, account.host["id"])[case]()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     for url in protected_urls(stack, account, meeting):
         response = httpx.get(url, headers=headers, timeout=10)
@@ -101,5 +75,5 @@ def test_bad_tokens_get_401(stack: Stack, account: Account, meeting: dict, case:
         assert response.headers["www-authenticate"].lower().startswith("bearer")
     # The control: a valid token of the same shape is accepted.
     ok = httpx.get(protected_urls(stack, account, meeting)[1], timeout=10,
-                   headers={"Authorization": f"Bearer {signed(stack, claims(account))}"})
+                   headers={"Authorization": f"Bearer {tokens.signed(stack, claims(account))}"})
     assert ok.status_code == 200
