@@ -59,8 +59,8 @@ infra-down: $(UV) ## stop exactly the infrastructure processes this checkout sta
 infra-status: $(UV) ## show which servers run and where
 	@$(INFRA) status
 
-run: install ## the whole system locally with demo data; Ctrl-C stops everything
-	@$(RUN) python -m infra.run
+run: install ## the whole system locally with demo data; Ctrl-C stops everything (SUPERVISE=1: restart a service that exits)
+	@$(RUN) python -m infra.run $(if $(SUPERVISE),--supervise)
 
 lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/, the services and examples/, hadolint over the Dockerfiles
 	@$(RUN) ruff check --quiet .
@@ -69,8 +69,8 @@ lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/, the s
 		services/booking-pages/src services/calendar-sync/src
 	@$(RUN) hadolint --failure-threshold warning services/*/Dockerfile
 
-test-unit: $(UV) ## unit and contract tests of shared/, services/, examples/ and the emulators (all but integration; no servers)
-	@$(PYTEST) $(wildcard shared services examples) tests/emulators -m "not integration"
+test-unit: $(UV) ## unit and contract tests of shared/, services/, examples/, the emulators and infra/ (all but integration; no servers)
+	@$(PYTEST) $(wildcard shared services examples) tests/emulators tests/infra -m "not integration"
 
 test-contract: $(UV) ## contract tests only: the event contract and each service's Kafka wiring
 	@$(PYTEST) $(wildcard shared services) -m contract
@@ -127,15 +127,23 @@ test-security: $(UV) ## the security suite, full profile (fuzzing every OpenAPI 
 	 $(MAKE) --no-print-directory test-security-run SECURITY_PROFILE=full; status=$$?; \
 	 $(MAKE) --no-print-directory infra-down; exit $$status
 
-test: install ## install everything, run lint, unit, image, chart and integration tests, stop the infrastructure
+# The resilience suite (tests/resilience) starts and stops an infrastructure instance of its
+# own (.convene/resilience/, ports 29xxx): RESILIENCE_PROFILE=full (make test-resilience:
+# 2,000 meetings, 30-60 s outages) or fast (inside make test).
+RESILIENCE_PROFILE ?= full
+test-resilience: $(UV) ## crashes, outages, network faults and poison events on the suite's own infrastructure instance (RESILIENCE_PROFILE=full|fast); figures in .convene/artifacts/resilience.json
+	@CONVENE_RESILIENCE_PROFILE=$(RESILIENCE_PROFILE) $(PYTEST) tests/resilience -m integration
+
+test: install ## install everything, run lint, unit, image, chart, integration, security (fast) and resilience (fast) tests, stop the infrastructure
 	@start=$$(date +%s); \
 	 $(MAKE) --no-print-directory lint; lint=$$?; \
 	 $(MAKE) --no-print-directory test-unit; unit=$$?; \
 	 $(MAKE) --no-print-directory test-images; images=$$?; \
 	 $(MAKE) --no-print-directory test-chart; chart=$$?; \
 	 $(MAKE) --no-print-directory test-integration; integration=$$?; \
-	 echo "make test: lint exit $$lint, unit exit $$unit, images exit $$images, chart exit $$chart, integration exit $$integration, $$(( $$(date +%s) - start ))s"; \
-	 [ $$lint -eq 0 ] && [ $$unit -eq 0 ] && [ $$images -eq 0 ] && [ $$chart -eq 0 ] && [ $$integration -eq 0 ]
+	 $(MAKE) --no-print-directory test-resilience RESILIENCE_PROFILE=fast; resilience=$$?; \
+	 echo "make test: lint exit $$lint, unit exit $$unit, images exit $$images, chart exit $$chart, integration and security exit $$integration, resilience exit $$resilience, $$(( $$(date +%s) - start ))s"; \
+	 [ $$lint -eq 0 ] && [ $$unit -eq 0 ] && [ $$images -eq 0 ] && [ $$chart -eq 0 ] && [ $$integration -eq 0 ] && [ $$resilience -eq 0 ]
 
 clean: $(UV) ## stop the infrastructure and delete its data and logs (keeps download caches)
 	@$(INFRA) clean

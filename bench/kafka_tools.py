@@ -10,19 +10,12 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from convene_kit.dlq import topic_partitions
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [description] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if description.get("error_code") or not description.get("partitions"):
-        raise ValueError(f"topic {topic!r} does not exist")
-    return [TopicPartition(topic, p["partition"])
-            for p in sorted(description["partitions"], key=lambda p: p["partition"])]
+    """``topic``'s partitions in order (the kit's describe_topics lookup)."""
+    return [TopicPartition(topic, p) for p in sorted(await topic_partitions(bootstrap, topic))]
 
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:

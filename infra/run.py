@@ -1,10 +1,16 @@
 """`make run`: the whole system locally. Starts the infrastructure (reusing what already runs),
 creates the topics, starts every service that exists as its own process, seeds the demo
 account, prints every URL, and on Ctrl-C stops exactly what it started.
+
+When a service exits, `make run` stops everything and says which one (a crash is not
+hidden). With ``--supervise`` (``make run SUPERVISE=1``) a service that exits is started
+again instead (infra/supervise.py: back-off, at most 20 restarts each), and each restart
+is printed.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
@@ -21,6 +27,7 @@ from infra import config
 from infra.__main__ import write_endpoints
 from infra.process import InfraError
 from infra.servers import all_servers
+from infra.supervise import Restart, Supervisor
 
 
 @dataclass(frozen=True)
@@ -229,11 +236,33 @@ def wait_healthy(url: str, timeout: float = 60.0) -> bool:
     return False
 
 
-def main() -> int:
+class ServiceChild:
+    """One service process of `make run`, startable again by the supervisor."""
+
+    def __init__(self, spec: ServiceSpec, env: dict[str, str], log_file: Path) -> None:
+        self.spec, self.env, self.log_file = spec, env, log_file
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log_file, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", self.spec.package],
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def poll(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.run", description=__doc__)
+    parser.add_argument("--supervise", action="store_true",
+                        help="restart a service that exits instead of stopping everything")
+    args = parser.parse_args(argv)
     cfg = config.load()
     servers = all_servers(cfg)
     started_servers = []
-    services: list[subprocess.Popen] = []
+    children: list[ServiceChild] = []
+    supervisor: Supervisor | None = None
     stop_requested = False
 
     def request_stop(signum, frame):  # noqa: ARG001
@@ -259,11 +288,11 @@ def main() -> int:
         own_env = {"calendar-sync": calendar_sync_env(cfg, endpoints),
                    "booking-pages": booking_pages_env(cfg)}
         for spec in specs:
-            log = open(cfg.log_file(spec.name), "ab")  # noqa: SIM115 - handed to the child
-            services.append(subprocess.Popen(
-                [sys.executable, "-m", spec.package],
-                env={**env, **own_env.get(spec.name, {}), "CONVENE_HTTP_PORT": str(spec.port)},
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            child = ServiceChild(spec, {**env, **own_env.get(spec.name, {}),
+                                        "CONVENE_HTTP_PORT": str(spec.port)},
+                                 cfg.log_file(spec.name))
+            child.start()
+            children.append(child)
         for spec in specs:
             if not wait_healthy(f"http://127.0.0.1:{spec.port}/healthz"):
                 raise InfraError(f"{spec.name} did not become healthy; see {cfg.log_file(spec.name)}")
@@ -307,10 +336,24 @@ def main() -> int:
                       f"{DEMO_PAGE_SLUG} ; its free times: .../{DEMO_PAGE_SLUG}/slots"
                       f"?duration=30&time_zone=Europe/Rome&from=YYYY-MM-DD&to=YYYY-MM-DD")
         print("", flush=True)
+        if args.supervise:
+            def report(restart: Restart) -> None:
+                print(f"supervise: {restart.name} exited with code {restart.returncode}; "
+                      f"started again (see {cfg.log_file(restart.name)})", flush=True)
+
+            supervisor = Supervisor({c.spec.name: c for c in children}, on_restart=report)
+            supervisor.start()
+            print("supervised: a service that exits is started again (at most 20 times)\n",
+                  flush=True)
         while not stop_requested:
-            for proc in services:
-                if proc.poll() is not None:
-                    raise InfraError(f"a service exited with code {proc.returncode}; see {cfg.logs}")
+            for child in children:
+                code = child.poll()
+                if code is not None and supervisor is None:
+                    raise InfraError(f"{child.spec.name} exited with code {code}; see "
+                                     f"{cfg.log_file(child.spec.name)} (`make run SUPERVISE=1` "
+                                     "restarts it instead)")
+            if supervisor is not None and supervisor.given_up:
+                raise InfraError(f"{', '.join(supervisor.given_up)} kept exiting; see {cfg.logs}")
             time.sleep(0.5)
         return 0
     except InfraError as exc:
@@ -318,6 +361,9 @@ def main() -> int:
         return 1
     finally:
         print("\nstopping...", flush=True)
+        if supervisor is not None:
+            supervisor.stop()  # before the services, or it would start them again
+        services = [c.process for c in children if c.process is not None]
         for proc in services:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)

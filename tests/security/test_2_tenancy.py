@@ -125,7 +125,8 @@ def enum_value(document: dict[str, Any], schema: dict[str, Any]) -> str | None:
 
 def query(op: Operation, owner: Owner, document: dict[str, Any]) -> dict[str, str]:
     """A's values for the required query parameters (A's meeting for /emails), wide ranges
-    for from/to, a week for start/end (availability), and the first value of an enumerated one (a report's group_by)."""
+    for from/to, a week for start/end (availability), and the first value of an enumerated
+    one (a report's group_by)."""
     now = datetime.now(timezone.utc)
     values = {"meeting_id": owner.meeting["id"], "email": owner.crm.contact["email"],
               "from": (now - timedelta(days=3650)).isoformat(),
