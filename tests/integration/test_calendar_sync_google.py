@@ -2,8 +2,9 @@
 libraries), as processes on real Kafka and the store: connecting through the authorization
 code + PKCE with a state used once, a meeting written once to the primary calendar with our
 id, UID and marker and following its edits, events made in Google becoming CRM meetings, a
-410 Gone resyncing without duplicates, and a revoked grant making the host not bookable
-until they reconnect."""
+410 Gone resyncing without duplicates, a revoked grant making the host not bookable
+until they reconnect, and a throttling storm plus a revoked grant converging with nothing
+duplicated (issue 17)."""
 
 from __future__ import annotations
 
@@ -94,8 +95,9 @@ async def connect_google(stack: Stack, acc: SyncAccount, google: EmulatorAdmin,
     return email, connection
 
 
-async def schedule(stack: Stack, acc: SyncAccount, title: str) -> dict:
-    body = {"title": title, "start": start_in(3).isoformat(), "time_zone": "Europe/Rome",
+async def schedule(stack: Stack, acc: SyncAccount, title: str, *,
+                   start: datetime | None = None) -> dict:
+    body = {"title": title, "start": (start or start_in(3)).isoformat(), "time_zone": "Europe/Rome",
             "duration_minutes": 30, "attendee_description": "First agenda",
             "attendees": [{"kind": "contact", "id": acc.contact["id"]}]}
     created = await post_when_known(stack, acc.token(), body, waiting_for=WAITING)
@@ -311,3 +313,143 @@ async def test_push_notifications_bring_changes_without_waiting_for_the_poll(
         assert stopped and stopped[0]["stopped"] is True
     finally:
         stack.start("calendar-sync")
+
+
+STORM_KINDS = ("rateLimitExceeded", "userRateLimitExceeded", "429", "503")
+"""What a throttling storm answers: 403 rateLimitExceeded, 403 userRateLimitExceeded, 429
+rateLimitExceeded and 503 backendError (all retried by googleapiclient, then by calendar-sync)."""
+
+
+def failed_calls(google: EmulatorAdmin, email: str) -> list[dict]:
+    """The user's API calls the emulator answered with a throttling or backend error."""
+    return [r for r in google.requests() if r.get("user") == email
+            and r.get("status") in (403, 429, 503)
+            and r.get("reason") in ("rateLimitExceeded", "userRateLimitExceeded", "backendError")]
+
+
+@pytest.mark.timeout(240)
+async def test_a_throttling_storm_and_a_revoked_grant_converge_without_duplicates(
+        stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
+    """Issue 17: while Google throttles every events call (a mix of 403 rate limits, 429 and
+    503), meetings scheduled in the CRM and events made in Google all converge, each once,
+    with nothing looping back; then a revoked grant makes the host not bookable until they
+    reconnect, and the reconnect duplicates nothing."""
+    acc = new_account()
+    email, connection = await connect_google(stack, acc, google)
+    tag = uuid.uuid4().hex[:6]
+    try:
+        for _ in range(4):  # interleaved: consecutive failures are of every kind
+            for kind in STORM_KINDS:
+                google.add_fault("events.*", kind, 3)
+        meetings = [await schedule(stack, acc, f"Storm-{tag}-{n}", start=start_in(3, 8 + n))
+                    for n in range(5)]
+        inbound: dict[str, dict] = {}
+        for n in range(3):
+            start = start_in(2, 8 + 2 * n)
+            made = google.insert_event(email, {
+                "summary": f"Inbound-{tag}-{n}", "organizer": {"email": email},
+                "start": {"dateTime": start.isoformat()},
+                "end": {"dateTime": (start + timedelta(minutes=30)).isoformat()},
+                "attendees": [{"email": acc.contact["email"]}]})
+            inbound[made["id"]] = made
+
+        def provider_events() -> dict[str, list[dict]] | None:
+            """Per meeting, the stored events with its id or its iCalUID, once each has one."""
+            stored = google.stored_events(email)
+            found = {m["id"]: [e for e in stored if e["id"] == google_event_id(m["id"])
+                               or e.get("iCalUID") == m["ical_uid"]] for m in meetings}
+            return found if all(found.values()) else None
+
+        def assert_one_event_per_meeting(found: dict[str, list[dict]]) -> None:
+            for meeting in meetings:
+                [event] = found[meeting["id"]]  # one event: ours, under our id and UID
+                assert event["id"] == google_event_id(meeting["id"])
+                assert event["iCalUID"] == meeting["ical_uid"]
+                assert event["status"] != "cancelled"
+                assert event["extendedProperties"]["private"]["conveneMeetingId"] == meeting["id"]
+
+        written = await wait_for(provider_events, "every meeting written through the storm",
+                                 timeout=120)
+        assert_one_event_per_meeting(written)
+
+        async def synced_meetings() -> list[MeetingScheduled]:
+            return [e for e in await meeting_events_of(stack, acc.id)
+                    if e.source == "calendar_sync" and isinstance(e, MeetingScheduled)]
+
+        inbound_titles = {e["summary"] for e in inbound.values()}
+
+        async def all_synced() -> list[MeetingScheduled] | None:
+            found = await synced_meetings()
+            return found if {e.title for e in found} >= inbound_titles else None
+
+        await wait_for(all_synced, "every Google event as a CRM meeting", timeout=60)
+
+        async def ours_read_back() -> list[CalendarEventChanged] | None:
+            found = [e for e in await sync_events(stack, acc.id, CalendarEventChanged)
+                     if e.created_by_convene_meeting_id is not None]
+            read = {e.created_by_convene_meeting_id for e in found}
+            return found if read >= {m["id"] for m in meetings} else None
+
+        ours = await wait_for(ours_read_back, "our meetings read back, flagged", timeout=40)
+        assert all(e.created_by_integration for e in ours)  # flagged: no loop
+
+        failed = failed_calls(google, email)  # the storm hit this host's calls
+        assert len(failed) >= 10, failed
+        assert "events.insert" in {r["operation"] for r in failed}, failed
+        assert len({(r["status"], r["reason"]) for r in failed}) >= 2, failed
+        google.clear_faults()
+
+        changed = await sync_events(stack, acc.id, CalendarEventChanged)
+        for event_id in inbound:  # each Google event published as created exactly once
+            created = [e for e in changed
+                       if e.provider_event_id == event_id and e.change == "created"]
+            assert len(created) == 1, created
+        synced = await synced_meetings()
+        assert sorted(e.title for e in synced) == sorted(inbound_titles)  # one each, none of ours
+        assert await host_bookable(stack, acc) is True  # throttling is not lost access
+        assert len(await sync_events(stack, acc.id, CalendarEventLinked)) == len(meetings)
+
+        # the grant revoked: a change that needs Google, the host no longer bookable
+        google.revoke_user(email)
+        moved = meetings[0]
+        moved_to = start_in(4, 15)
+        answer = await meetings_call(stack, "POST", f"/meetings/{moved['id']}/reschedule",
+                                     acc.token(), json={"start": moved_to.isoformat(),
+                                                        "time_zone": "Europe/Rome",
+                                                        "duration_minutes": 45})
+        assert answer.status_code == 200, answer.text
+
+        async def lost() -> list | None:
+            return await sync_events(stack, acc.id, CalendarAccessLost) or None
+
+        [loss] = await wait_for(lost, "CalendarAccessLost", timeout=40)
+        assert loss.reason == "token_revoked"
+        assert await host_bookable(stack, acc) is False
+
+        polls_before = len([r for r in google.requests("events.list")
+                            if r.get("user") == email and r.get("status") == 200])
+        callback = await authorize(stack, acc, google, email)
+        again = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
+                                params=callback)
+        assert again.status_code == 201, again.text
+        assert again.json()["connection_id"] == connection["connection_id"]
+        assert await host_bookable(stack, acc) is True
+
+        def polled_again() -> bool:
+            return len([r for r in google.requests("events.list")
+                        if r.get("user") == email and r.get("status") == 200]) > polls_before
+
+        await wait_for(polled_again, "a sync with the new grant", timeout=30)
+
+        def moved_in_google() -> dict | None:
+            [event] = (provider_events() or {}).get(moved["id"]) or [None]
+            start = (event or {}).get("start", {}).get("dateTime")
+            return event if start and datetime.fromisoformat(start) == moved_to else None
+
+        # the reschedule made while the grant was revoked waited, and is written now
+        await wait_for(moved_in_google, "the reschedule made while revoked in Google", timeout=30)
+        assert_one_event_per_meeting(provider_events() or {})
+        assert sorted(e.title for e in await synced_meetings()) == sorted(inbound_titles)
+        assert len(await sync_events(stack, acc.id, CalendarEventLinked)) == len(meetings)
+    finally:
+        google.clear_faults()

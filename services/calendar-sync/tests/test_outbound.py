@@ -161,3 +161,39 @@ async def test_a_refused_password_marks_the_calendars_inactive(
     assert lost.reason == "password_changed" and PRIMARY in lost.affected_calendar_ids
     listing = (await client.get("/connections", headers=mint("u1"))).json()
     assert listing["connections"][0]["bookable"] is False
+
+
+async def test_changes_made_while_access_was_lost_are_written_after_a_reconnect(
+        harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
+    account = await _connected(harness, client, mint)
+    await harness.deliver(_meeting())
+    account.secret = "changed-by-the-user"
+    await harness.deliver(_meeting(1, MeetingRescheduled))  # refused: access lost
+    await harness.deliver(_meeting(2, MeetingUpdated, title="Demo, new title"))  # waits
+    await harness.fire_timers()
+    assert [e.sequence for _, _, e in account.writes] == [0]
+    again = await client.post("/connections/caldav", headers=mint("u1"),
+                              json={**CALDAV, "password": "changed-by-the-user"})
+    assert again.status_code in (200, 201), again.text
+    await harness.fire_timers()
+    # the newest version only, once; then nothing is left waiting
+    assert [(e.sequence, e.title) for _, _, e in account.writes] == [
+        (0, "Demo"), (2, "Demo, new title")]
+    await harness.fire_timers()
+    assert len(account.writes) == 2
+    assert harness.collection("meeting_links").docs["mtg_1"]["pending"] is None
+
+
+async def test_a_change_made_while_access_was_lost_is_written_once_a_sync_succeeds_again(
+        harness: Any, client: httpx.AsyncClient, mint: Any) -> None:
+    account = await _connected(harness, client, mint)
+    await harness.fire_timers()  # the first syncs
+    account.secret = "changed-by-the-user"
+    await harness.deliver(_meeting())  # never written: access lost
+    assert account.writes == [] and len(harness.events(CalendarAccessLost)) == 1
+    account.secret = "pw"  # the user changed the password back
+    harness.clock.advance(harness.service.settings.sync_interval_s + 1)
+    await harness.fire_timers()  # the sync succeeds: access restored, the meeting written
+    await harness.fire_timers()
+    assert [e.sequence for _, _, e in account.writes] == [0]
+    assert len(harness.events(CalendarEventLinked)) == 1

@@ -20,7 +20,7 @@ from convene_kit.egress import EgressRefused, check_url
 from convene_schemas.base import Event
 from prometheus_client import Gauge
 
-from convene_calendar_sync import channels, sync_timers, task_sync
+from convene_calendar_sync import channels, outbound, sync_timers, task_sync
 from convene_calendar_sync.adapters import credential_context
 from convene_calendar_sync.deps import Deps
 from convene_calendar_sync.domain import connection as rules
@@ -167,6 +167,8 @@ async def _connect(deps: Deps, principal: Principal, *, provider: Provider, acco
     else:
         connection = await _reconnect(deps, account_id, connection_id, listed, server_url)
     await sync_timers.start(deps, connection)
+    if existing is not None and existing.active:  # new credentials: what waited is written
+        await outbound.replay_awaiting_access(deps, connection)
     if connection.task_sync_enabled:  # new credentials: tasks that failed are written now
         await task_sync.schedule_connection(deps, connection)
     logger.info("user %s connected %s calendar %s", user_id, provider, connection_id)
@@ -263,6 +265,7 @@ async def disconnect(deps: Deps, principal: Principal, connection_id: str) -> Co
             principal.account_id, connection_id))
         await deps.adapters.revoke_google(token)
     await deps.credentials.delete(principal.account_id, connection_id)
+    await deps.links.forget_awaiting(connection_id)
     await deps.busy.drop_connection(principal.account_id, connection_id)
     await deps.sync_states.drop(connection_id)
     await deps.slots.release(principal.account_id, principal.user_id, connection_id)

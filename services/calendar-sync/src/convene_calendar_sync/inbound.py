@@ -32,7 +32,7 @@ from convene_kit.store import MAX_FIND, find_all
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
-from convene_calendar_sync import access, channels
+from convene_calendar_sync import access, channels, outbound
 from convene_calendar_sync.deps import Deps
 from convene_calendar_sync.domain.calendar_events import RemoteEvent
 from convene_calendar_sync.domain.connection import Connection
@@ -113,7 +113,8 @@ async def sync_calendar(deps: Deps, connection: Connection, calendar_id: str) ->
             connection.account_id, connection.connection_id))
         await _sync(deps, connection, calendar_id, adapter)
         if calendar_id in connection.inactive_calendar_ids:
-            await access.restored(deps, connection, [calendar_id])
+            restored = await access.restored(deps, connection, [calendar_id])
+            await outbound.replay_awaiting_access(deps, restored)  # what waited is written
         await channels.ensure(deps, connection, calendar_id, adapter)
     except AccessDenied as exc:
         outcome = "access_denied"

@@ -108,7 +108,8 @@ async def write_meeting(deps: Deps, meeting: MeetingSnapshot) -> None:
         return
     calendar_id = link["calendar_id"] if link else connection.primary_calendar_id
     if calendar_id in connection.inactive_calendar_ids:
-        logger.info("not writing meeting %s: calendar access is lost", meeting.meeting_id)
+        logger.info("not writing meeting %s yet: calendar access is lost", meeting.meeting_id)
+        await _await_access(deps, meeting, connection, stored)
         return
     if link is not None and not canceled and _nothing_to_write(meeting, link):
         await deps.links.record(account_id, meeting.meeting_id, meeting.version, {}, [],
@@ -122,6 +123,7 @@ async def write_meeting(deps: Deps, meeting: MeetingSnapshot) -> None:
             connection, await deps.credentials.get(account_id, connection.connection_id))
     except AccessDenied as exc:
         await access.lost(deps, connection, connection.calendar_ids, exc.reason)
+        await _await_access(deps, meeting, connection, stored)
         return
     try:
         if canceled:
@@ -134,9 +136,11 @@ async def write_meeting(deps: Deps, meeting: MeetingSnapshot) -> None:
         return
     except AccessDenied as exc:
         await access.lost(deps, connection, connection.calendar_ids, exc.reason)
+        await _await_access(deps, meeting, connection, stored)
         return
     except CalendarGone:
         await access.lost(deps, connection, [calendar_id], "calendar_removed")
+        await _await_access(deps, meeting, connection, stored)
         return
     finally:
         await adapter.close()
@@ -220,15 +224,49 @@ def _retry_timer_id(meeting_id: str) -> str:
     return f"outbound:{meeting_id}"
 
 
+def _pending(meeting: MeetingSnapshot, attempts: int, **extra: Any) -> dict[str, Any]:
+    return {"version": meeting.version, "attempts": attempts,
+            "event": meeting.model_dump(mode="json"), "type": meeting.EVENT_TYPE, **extra}
+
+
+async def _await_access(deps: Deps, meeting: MeetingSnapshot, connection: Connection,
+                        stored: dict[str, Any] | None) -> None:
+    """The write cannot be made while the calendar's access is lost (R30): the meeting's
+    newest version waits in its link document, marked with the connection, and is written
+    when access comes back (:func:`replay_awaiting_access`: a reconnect, or a sync that
+    succeeds again). Without it, a change made meanwhile would never reach the calendar
+    (a silent gap until the meeting's next change)."""
+    pending = (stored or {}).get("pending") or {}
+    if pending.get("version", -1) > meeting.version:
+        return  # a newer version waits already
+    await deps.links.links.update_one(
+        {"_id": meeting.meeting_id},
+        {"$set": {"account_id": meeting.account_id,
+                  "pending": _pending(meeting, 0, awaiting_access=connection.connection_id)}},
+        upsert=True)
+    await deps.timers.delete(_retry_timer_id(meeting.meeting_id))
+
+
+async def replay_awaiting_access(deps: Deps, connection: Connection) -> int:
+    """Plan the write of every meeting that waited for ``connection``'s access (through
+    the outbound retry timer, one replica per meeting); the number planned."""
+    waiting = await deps.links.awaiting_access(connection.account_id, connection.connection_id)
+    for meeting_id in waiting:
+        await retry_in(deps, _retry_timer_id(meeting_id), MEETING, 0.0,
+                       account_id=connection.account_id, meeting_id=meeting_id)
+    if waiting:
+        logger.info("access to %s is back: writing %s meeting(s) that waited for it",
+                    connection.connection_id, len(waiting))
+    return len(waiting)
+
+
 async def _retry_later(deps: Deps, meeting: MeetingSnapshot, retry_after_s: float | None) -> None:
     link = await deps.links.get(meeting.account_id, meeting.meeting_id) or {}
     attempts = int((link.get("pending") or {}).get("attempts", 0)) + 1
     delay = retry_delay(deps, attempts, retry_after_s)
     await deps.links.links.update_one(
         {"_id": meeting.meeting_id},
-        {"$set": {"account_id": meeting.account_id, "pending": {
-            "version": meeting.version, "attempts": attempts,
-            "event": meeting.model_dump(mode="json"), "type": meeting.EVENT_TYPE}}},
+        {"$set": {"account_id": meeting.account_id, "pending": _pending(meeting, attempts)}},
         upsert=True)
     await retry_in(deps, _retry_timer_id(meeting.meeting_id), MEETING, delay,
                    account_id=meeting.account_id, meeting_id=meeting.meeting_id)

@@ -69,6 +69,8 @@ INDEXES: list[IndexSpec] = [
     IndexSpec(collection=CONNECTIONS, keys=[("provider", 1), ("status", 1)], name="state"),
     IndexSpec(collection=OAUTH_STATES, keys=[("expires_at", 1)], name="expires_at"),
     IndexSpec(collection=LINK_EVENTS, keys=[("claimed_at", 1)], name="claimed_at"),
+    IndexSpec(collection=MEETING_LINKS, keys=[("pending.awaiting_access", 1)],
+              name="awaiting_access"),
     IndexSpec(collection=CONTACTS, keys=[("account_id", 1), ("email_lower", 1)], name="email"),
     IndexSpec(collection=SYNCED_EVENTS,
               keys=[("connection_id", 1), ("calendar_id", 1), ("deleted", 1)], name="calendar"),
@@ -227,6 +229,26 @@ class MeetingLinks:
             {"$set": {"account_id": account_id, **state, "written_version": version,
                       "updated_at": now}}, upsert=True)
         return claim
+
+
+    async def awaiting_access(self, account_id: str, connection_id: str) -> list[str]:
+        """The meetings whose newest version waits for ``connection_id``'s access to
+        return (every one: read in pages by ``_id``)."""
+        found: list[str] = []
+        while True:
+            query: dict[str, Any] = {"pending.awaiting_access": connection_id}
+            if found:
+                query["_id"] = {"$gt": found[-1]}
+            page = await find_all(self.links, scoped_filter(account_id, query), {"_id": 1},
+                                  sort=[("_id", 1)], limit=MAX_FIND)
+            found += [str(d["_id"]) for d in page]
+            if len(page) < MAX_FIND:
+                return found
+
+    async def forget_awaiting(self, connection_id: str) -> None:
+        """A disconnect: nothing waits for this connection's access any more."""
+        await self.links.update_many({"pending.awaiting_access": connection_id},
+                                     {"$set": {"pending": None}})
 
 
 class SyncStates:
