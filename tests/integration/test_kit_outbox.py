@@ -199,3 +199,34 @@ async def test_the_lease_of_a_dead_replica_expires_and_is_taken_over(harness: Ha
     survivor_later = harness.relay("replica-b", clock=next_window)
     assert await survivor_later.sweep_once() == 1
     assert await topic_size(BOOTSTRAP, harness.topic) == 1
+
+
+async def test_a_producer_that_failed_for_good_is_replaced_and_the_outbox_publishes_again(
+        harness: Harness) -> None:
+    from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber
+    from convene_kit.kafka import aiokafka_producer
+    from convene_kit.store import is_infrastructure_error
+
+    broker = harness.publisher.broker
+    broken = aiokafka_producer(broker)
+    assert broken is not None
+
+    async def fails_for_good(*args: Any, **kwargs: Any) -> None:
+        # what aiokafka's idempotent producer answers to every send once its sequence broke
+        # (seen after a 30 s Kafka outage in the resilience suite)
+        raise OutOfOrderSequenceNumber()
+
+    broken.send_and_wait = fails_for_good  # type: ignore[method-assign]
+    entries = outbox_entries([placed("w-9", 1)])
+    doc = with_outbox({"_id": "w-9", "account_id": "acc-1", "version": 1}, entries)
+    await harness.collection.insert_one(doc)
+    outbox = Outbox(harness.publisher)
+    with pytest.raises(KafkaConnectionError) as refused:
+        await outbox.publish_pending(harness.collection, doc)
+    assert is_infrastructure_error(refused.value)  # retried in place, never dead-lettered
+    renewed = aiokafka_producer(broker)
+    assert renewed is not None and renewed is not broken
+    assert (await harness.collection.find_one({"_id": "w-9"}))["outbox"]  # still waiting
+    assert await outbox.publish_pending(harness.collection, "w-9") == 1  # the new producer
+    [record] = await read_records(BOOTSTRAP, harness.topic, expected=1)
+    assert_exact_cloudevent(record, entries[0])

@@ -141,6 +141,17 @@ def test_a_ferretdb_backend_timeout_is_an_outage_not_a_bug() -> None:
     assert not is_infrastructure_error(OperationFailure("some other internal error", 1))
 
 
+def test_postgresql_shutting_down_under_ferretdb_is_an_outage_not_a_bug() -> None:
+    # As FerretDB answered a find while PostgreSQL stopped (the resilience suite's outage):
+    # answered 500 by meetings before.
+    message = ("[msg_find.go:344 handler.handleMaxTimeMSError] [query_iterator.go:92 "
+               "postgresql.(*queryIterator).Next] FATAL: terminating connection due to "
+               "administrator command (SQLSTATE 57P01)")
+    assert is_infrastructure_error(OperationFailure(message, 1, {"ok": 0.0, "errmsg": message,
+                                                                 "code": 1,
+                                                                 "codeName": "InternalError"}))
+
+
 def test_infrastructure_cause_is_found_through_wrapping() -> None:
     try:
         try:

@@ -162,3 +162,51 @@ def test_lifespan_and_hooks_run_in_order() -> None:
     with client(lifespan=lifespan, on_startup=[up], on_shutdown=[down]) as c:
         c.get("/healthz")
     assert calls == ["startup", "lifespan-start", "lifespan-stop", "shutdown"]
+
+
+async def test_a_slow_check_is_reported_timed_out_but_never_cancelled_nor_started_twice() -> None:
+    import asyncio
+
+    from convene_kit.http import run_readiness
+
+    started, finished = [], []
+    release = asyncio.Event()
+
+    async def store() -> None:  # stands in for a driver call that must not be cancelled
+        started.append(1)
+        await release.wait()
+        finished.append(1)
+
+    first = await run_readiness({"store": store}, 0.05)
+    second = await run_readiness({"store": store}, 0.05)  # the same call, still running
+    assert first == second == {"store": "timed out after 0.05s"}
+    assert started == [1] and finished == []
+    release.set()
+    assert await run_readiness({"store": store}, 1.0) == {"store": "ok"}  # the same call ended
+    assert finished == [1] and started == [1]
+    assert await run_readiness({"store": store}, 1.0) == {"store": "ok"}  # then a new one
+    assert started == [1, 1]
+
+
+async def test_the_store_ping_gives_up_by_the_drivers_own_limit_and_the_client_stays_usable(
+) -> None:
+    import asyncio
+    import time
+
+    import pytest
+    from convene_kit.store import MongoStore
+
+    store = MongoStore("mongodb://127.0.0.1:9/", "nothing", timeout_s=5.0)  # nothing listens
+    try:
+        for limit in (0.2, 0.5, 0.3):
+            began = time.monotonic()
+            with pytest.raises(TimeoutError):
+                await store.ping(limit)
+            assert time.monotonic() - began < limit + 1.0
+        # concurrent pings against the dead server: none is cancelled, each ends by itself
+        results = await asyncio.gather(*(store.ping(0.2) for _ in range(10)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, TimeoutError) for r in results)
+        assert not store.client._topology._lock.locked()  # no lock left held
+    finally:
+        await store.close()

@@ -150,23 +150,56 @@ class RequestContextMiddleware:
                 ).observe(time.perf_counter() - started)
 
 
+_CHECKS_IN_FLIGHT: dict[ReadinessCheck, asyncio.Task[Any]] = {}
+"""Readiness checks still running after their probe gave up on them, by check."""
+
+
+def _check_task(check: ReadinessCheck) -> asyncio.Task[Any]:
+    """The check's running task, or a new one: a check a probe gave up on is awaited again
+    by the next probe, never started twice, so a hanging dependency cannot pile them up."""
+    task = _CHECKS_IN_FLIGHT.get(check)
+    if task is None:
+        task = asyncio.ensure_future(check())
+        _CHECKS_IN_FLIGHT[check] = task
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            _CHECKS_IN_FLIGHT.pop(check, None)
+            if not finished.cancelled():
+                finished.exception()  # retrieved: a late failure is no "never retrieved"
+
+        task.add_done_callback(done)
+    return task
+
+
 async def run_readiness(
     checks: Mapping[str, ReadinessCheck], timeout_s: float
 ) -> dict[str, str]:
-    """Run every check concurrently; maps each name to ``ok`` or why it failed."""
+    """Run every check concurrently; maps each name to ``ok`` or why it failed.
 
-    async def one(check: ReadinessCheck) -> str:
-        try:
-            result = await asyncio.wait_for(check(), timeout=timeout_s)
-        except TimeoutError:
+    A check that has not answered after ``timeout_s`` is reported as timed out but *not
+    cancelled*: it ends by its own time limit (the store's ping is the driver's, see
+    :meth:`convene_kit.store.Store.ping`). Cancelling a driver call from outside can
+    corrupt the driver's locks; the check's own limit is the one that ends it.
+    """
+    names = list(checks)
+    tasks = {name: _check_task(checks[name]) for name in names}
+    if tasks:
+        await asyncio.wait(tasks.values(), timeout=timeout_s)
+
+    def outcome(task: asyncio.Task[Any]) -> str:
+        if not task.done():
             return f"timed out after {timeout_s}s"
-        except Exception as exc:  # a readiness check reports, it does not crash
+        if task.cancelled():
+            return "cancelled"
+        exc = task.exception()
+        if isinstance(exc, TimeoutError):
+            return f"timed out after {timeout_s}s"
+        if exc is not None:  # a readiness check reports, it does not crash
             return f"{type(exc).__name__}: {exc}"[:300]
+        result = task.result()
         return "ok" if result is None or result is True else "failed"
 
-    names = list(checks)
-    results = await asyncio.gather(*(one(checks[n]) for n in names))
-    return dict(zip(names, results, strict=True))
+    return {name: outcome(tasks[name]) for name in names}
 
 
 def create_app(

@@ -18,18 +18,20 @@ see every publish.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kafka_errors
 from convene_schemas.base import Event
 from convene_schemas.envelope import KafkaRecord, to_kafka_message
 from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
 
 from convene_kit.logging import traceparent_var
-from convene_kit.metrics import EVENTS_PUBLISHED
+from convene_kit.metrics import EVENTS_PUBLISHED, PRODUCER_RENEWALS
 from convene_kit.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,43 @@ def aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
     return producer if isinstance(producer, AIOKafkaProducer) else None
 
 
+FATAL_PRODUCER_ERRORS: tuple[type[BaseException], ...] = (
+    kafka_errors.OutOfOrderSequenceNumber,
+    kafka_errors.UnknownProducerId,
+    kafka_errors.InvalidProducerEpoch,
+    kafka_errors.ProducerFenced,
+)
+"""Errors after which an idempotent ``AIOKafkaProducer`` never sends again: its sender
+gave up on the producer id's sequence (a broker restarted mid-batch can answer
+OutOfOrderSequenceNumber), and every later send fails the same way. The resilience suite's
+30 s Kafka outage left meetings publishing nothing for good like that."""
+
+_RENEWING: dict[int, asyncio.Lock] = {}
+
+
+async def renew_producer(broker: KafkaBroker, failed: AIOKafkaProducer, *, reason: str) -> None:
+    """Replace the broker's producer ``failed`` by a new one (a new producer id, the same
+    settings), once however many sends saw it fail. What was not acknowledged is published
+    again by its caller (the outbox keeps it until then)."""
+    lock = _RENEWING.setdefault(id(broker), asyncio.Lock())
+    async with lock:
+        if aiokafka_producer(broker) is not failed:
+            return  # renewed by a concurrent send already
+        logger.warning("the Kafka producer failed for good (%s); starting a new one", reason)
+        try:
+            await failed.stop()  # type: ignore[union-attr]  # aiokafka types stop() oddly
+        except Exception as exc:  # noqa: BLE001 - a broken producer may fail to stop too
+            logger.warning("stopping the failed producer: %s", type(exc).__name__)
+        fast_producer = broker.config.producer
+        assert isinstance(fast_producer, AioKafkaFastProducerImpl)
+        # FastStream 0.7.8 (pinned) keeps the producer's settings as the broker's
+        # connection arguments; connect() starts the new producer and swaps it in.
+        replacement = AIOKafkaProducer(**broker._connection_kwargs)
+        await fast_producer.connect(replacement, serializer=fast_producer.serializer,
+                                    codec=fast_producer.codec)
+        PRODUCER_RENEWALS.inc()
+
+
 async def send_record(
     broker: KafkaBroker,
     topic: str,
@@ -79,7 +118,13 @@ async def send_record(
     header_list = [(name, bytes(raw)) for name, raw in headers]
     producer = aiokafka_producer(broker)
     if producer is not None:
-        await producer.send_and_wait(topic, value=value, key=key, headers=header_list)
+        try:
+            await producer.send_and_wait(topic, value=value, key=key, headers=header_list)
+        except FATAL_PRODUCER_ERRORS as exc:
+            await renew_producer(broker, producer, reason=type(exc).__name__)
+            raise kafka_errors.KafkaConnectionError(
+                f"the Kafka producer failed for good ({type(exc).__name__}) and was "
+                "replaced; publish again") from exc
     else:
         # TestKafkaBroker: its fake producer only speaks FastStream's str headers.
         text_headers = {name: raw.decode("utf-8", "replace") for name, raw in header_list}

@@ -61,6 +61,11 @@ EVENTS_PUBLISHED = Counter(
     "Events published to Kafka (acknowledged by the broker).",
     ["topic"],
 )
+
+PRODUCER_RENEWALS = Counter(
+    "convene_kafka_producer_renewals_total",
+    "Kafka producers replaced after failing for good (OutOfOrderSequenceNumber and kin).",
+)
 CONSUMER_LAG = Gauge(
     "convene_consumer_lag",
     "Records of a partition this replica holds not yet processed: the partition's high-water "

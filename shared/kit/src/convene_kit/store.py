@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pymongo
 from aiokafka import errors as kafka_errors
 from pymongo import AsyncMongoClient, ReturnDocument, monitoring
 from pymongo import errors as mongo_errors
@@ -66,7 +67,10 @@ def register_infrastructure_error(*classes: type[BaseException]) -> None:
 
 
 _BACKEND_OUTAGE_SIGNS = ("i/o timeout", "context deadline exceeded", "connection refused",
-                         "failed to connect", "conn closed", "connection reset by peer")
+                         "failed to connect", "conn closed", "connection reset by peer",
+                         # PostgreSQL shutting down or restarting under FerretDB: SQLSTATE
+                         # 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
+                         "SQLSTATE 57P01", "SQLSTATE 57P02", "SQLSTATE 57P03")
 
 
 def _is_backend_outage(exc: BaseException) -> bool:
@@ -235,10 +239,25 @@ class MongoStore:
         await self.ping()
 
     async def ping(self, timeout_s: float | None = None) -> None:
-        """Round-trip a ``ping`` command; raises if the server does not answer in time."""
-        await asyncio.wait_for(
-            self.client.admin.command("ping"), timeout=timeout_s or self.timeout_s
-        )
+        """Round-trip a ``ping`` command; TimeoutError if the server does not answer in
+        time.
+
+        The time limit is the driver's own (``pymongo.timeout``: the operation gives up by
+        itself), never a cancellation from outside: on Python 3.11, cancelling a driver call
+        while it waits in server selection can leave the client's topology lock held for
+        good (``asyncio.wait_for`` cancelled twice returns before its inner wait has
+        re-acquired the lock), after which every store call of the process hangs. The
+        resilience suite's 30 s FerretDB outage wedged notifications that way through its
+        readiness ping.
+        """
+        limit = timeout_s or self.timeout_s
+        try:
+            with pymongo.timeout(limit):
+                await self.client.admin.command("ping")
+        except mongo_errors.PyMongoError as exc:
+            if exc.timeout:
+                raise TimeoutError(f"the store did not answer within {limit:g}s") from exc
+            raise
 
     async def ensure_indexes(self) -> None:
         """Create every declared index (idempotent: existing identical indexes are kept)."""
