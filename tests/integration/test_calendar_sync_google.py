@@ -12,9 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pytest
 from convene_calendar_sync.providers.google import google_event_id
 from convene_schemas.events.calendar_sync import (
@@ -24,9 +22,11 @@ from convene_schemas.events.calendar_sync import (
     CalendarEventLinked,
 )
 from convene_schemas.events.meetings import MeetingCanceled, MeetingScheduled, MeetingUpdated
-from support import audit, endpoint, wait_for
+from support import endpoint, wait_for
 from support.calendar_sync import (
     SyncAccount,
+    authorize_google,
+    connect_google_account,
     dies_after_the_provider_write,
     host_bookable,
     meeting_events_of,
@@ -56,36 +56,12 @@ def start_in(days: int, hour: int = 10) -> datetime:
     return day.replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
-async def authorize(stack: Stack, acc: SyncAccount, google: EmulatorAdmin,
-                    email: str) -> dict[str, str]:
-    """Start connecting, let the emulated user consent, and return the callback's query
-    (``state``, ``code``) as Google's redirect carries it."""
-    async def start() -> httpx.Response | None:
-        answer = await sync_call(stack, "POST", "/connections/google", acc.token())
-        return None if answer.status_code == 403 else answer  # host not known yet
-
-    started = await wait_for(start, "calendar-sync to know the host", timeout=40)
-    assert started.status_code == 200, started.text
-    google.consent(email)
-    async with httpx.AsyncClient(timeout=10) as browser:
-        redirect = await browser.get(started.json()["authorization_url"])
-    assert redirect.status_code == 302, redirect.text
-    query = parse_qs(urlparse(redirect.headers["location"]).query)
-    return {name: values[0] for name, values in query.items()}
-
-
 async def connect_google(stack: Stack, acc: SyncAccount, google: EmulatorAdmin,
                          *additional: str) -> tuple[str, dict[str, Any]]:
     email = f"host-{uuid.uuid4().hex[:8]}@gmail.example"
     google.add_user(email, "Hana Host", "Europe/Rome")
     extra = [google.add_calendar(email, name)["id"] for name in additional]
-    callback = await authorize(stack, acc, google, email)
-    done = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
-                           params=callback)
-    assert done.status_code == 201, done.text
-    for grant in google.grants(email):  # the run's audit: no refresh token anywhere
-        audit.AUDIT.remember_secret(grant["refreshToken"] or "")
-    connection = done.json()
+    connection = await connect_google_account(stack, acc.token(), google, email)
     assert connection["provider"] == "google" and connection["sync_enabled"] is True
     if extra:
         changed = await sync_call(stack, "PATCH", f"/connections/{connection['connection_id']}",
@@ -110,7 +86,7 @@ async def test_a_state_is_used_once_and_only_by_its_user(
     acc = new_account()
     email = f"host-{uuid.uuid4().hex[:8]}@gmail.example"
     google.add_user(email, "Hana Host", "Europe/Rome")
-    callback = await authorize(stack, acc, google, email)
+    callback = await authorize_google(stack, acc.token(), google, email)
     stolen = await sync_call(stack, "GET", "/connections/google/callback",
                              acc.token(acc.colleague["id"]), params=callback)
     assert stolen.status_code == 400 and stolen.json()["error"]["code"] == "oauth_state_invalid"
@@ -121,7 +97,7 @@ async def test_a_state_is_used_once_and_only_by_its_user(
     replay = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
                              params=callback)
     assert replay.status_code == 400 and replay.json()["error"]["code"] == "oauth_state_invalid"
-    callback = await authorize(stack, acc, google, email)
+    callback = await authorize_google(stack, acc.token(), google, email)
     done = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
                            params=callback)
     assert done.status_code == 201, done.text
@@ -231,7 +207,7 @@ async def test_a_revoked_grant_makes_the_host_not_bookable_until_they_reconnect(
     [loss] = await wait_for(lost, "CalendarAccessLost", timeout=40)
     assert loss.reason == "token_revoked"
     assert await host_bookable(stack, acc) is False
-    callback = await authorize(stack, acc, google, email)
+    callback = await authorize_google(stack, acc.token(), google, email)
     again = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
                             params=callback)
     assert again.status_code == 201, again.text
@@ -428,7 +404,7 @@ async def test_a_throttling_storm_and_a_revoked_grant_converge_without_duplicate
 
         polls_before = len([r for r in google.requests("events.list")
                             if r.get("user") == email and r.get("status") == 200])
-        callback = await authorize(stack, acc, google, email)
+        callback = await authorize_google(stack, acc.token(), google, email)
         again = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
                                 params=callback)
         assert again.status_code == 201, again.text

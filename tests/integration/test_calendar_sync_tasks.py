@@ -11,18 +11,18 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import icalendar
 import pytest
 from convene_calendar_sync.domain.tasks import TASK_EVENT_MINUTES, task_calendar_key
-from support import audit, endpoint, wait_for
+from support import endpoint, wait_for
 from support.calendar_sync import (
     RadicaleCalendars,
     SyncAccount,
     add_user,
     connect_caldav,
+    connect_google_account,
     records_call,
     sync_call,
     turn_task_sync_on,
@@ -179,25 +179,8 @@ async def connect_google_as(stack: Stack, acc: SyncAccount, google: EmulatorAdmi
     code flow; returns the account's email and the connection id."""
     email = f"user-{uuid.uuid4().hex[:8]}@gmail.example"
     google.add_user(email, "Someone", "Europe/Rome")
-    token = acc.token(user_id)
-
-    async def start() -> httpx.Response | None:
-        answer = await sync_call(stack, "POST", "/connections/google", token)
-        return None if answer.status_code == 403 else answer  # user not known yet
-
-    started = await wait_for(start, "calendar-sync to know the user", timeout=40)
-    assert started.status_code == 200, started.text
-    google.consent(email)
-    async with httpx.AsyncClient(timeout=10) as browser:
-        redirect = await browser.get(started.json()["authorization_url"])
-    assert redirect.status_code == 302, redirect.text
-    query = parse_qs(urlparse(redirect.headers["location"]).query)
-    done = await sync_call(stack, "GET", "/connections/google/callback", token,
-                           params={name: values[0] for name, values in query.items()})
-    assert done.status_code == 201, done.text
-    for grant in google.grants(email):  # the run's audit: no refresh token anywhere
-        audit.AUDIT.remember_secret(grant["refreshToken"] or "")
-    return email, done.json()["connection_id"]
+    connection = await connect_google_account(stack, acc.token(user_id), google, email)
+    return email, connection["connection_id"]
 
 
 def google_tasks(google: EmulatorAdmin, calendar_id: str) -> list[dict[str, Any]]:

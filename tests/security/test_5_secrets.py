@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -21,7 +20,7 @@ from convene_schemas.events.calendar_sync import CalendarEventLinked
 from security_support import FIGURES
 from security_support.stack import SecurityStack
 from support import audit, endpoint, wait_for
-from support.calendar_sync import SyncAccount, meetings_call, sync_call, sync_events
+from support.calendar_sync import SyncAccount, connect_google_account, meetings_call, sync_events
 from support.services import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GOOGLE_REDIRECT_URI
 
 from infra.emulators.google_calendar.client import EmulatorAdmin
@@ -36,21 +35,7 @@ async def google_refresh_token(stack: SecurityStack) -> str:
     acc = SyncAccount(stack)
     email = f"sec-{uuid.uuid4().hex[:8]}@gmail.example"
     google.add_user(email, "Hana Host", "Europe/Rome")
-
-    async def start() -> httpx.Response | None:
-        answer = await sync_call(stack, "POST", "/connections/google", acc.token())
-        return None if answer.status_code == 403 else answer  # host not known yet
-
-    started = await wait_for(start, "calendar-sync to know the host", timeout=40)
-    assert started.status_code == 200, started.text
-    google.consent(email)
-    async with httpx.AsyncClient(timeout=10) as browser:
-        redirect = await browser.get(started.json()["authorization_url"])
-    assert redirect.status_code == 302, redirect.text
-    callback = {k: v[0] for k, v in parse_qs(urlparse(redirect.headers["location"]).query).items()}
-    done = await sync_call(stack, "GET", "/connections/google/callback", acc.token(),
-                           params=callback)
-    assert done.status_code == 201, done.text
+    await connect_google_account(stack, acc.token(), google, email)
     grants = [g["refreshToken"] for g in google.grants(email) if g["refreshToken"]]
     assert grants, "the emulator issued no refresh token"
     for token in grants:

@@ -14,16 +14,20 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlparse
 
 import caldav
 import httpx
 from convene_kit.testing import read_records, topic_size
 from convene_schemas.envelope import from_kafka_message
 
-from support import crash_after_provider_write, endpoint, wait_for
+from support import audit, crash_after_provider_write, endpoint, wait_for
 from support.services import Stack
 from support.skeleton import auth
+
+if TYPE_CHECKING:
+    from infra.emulators.google_calendar.client import EmulatorAdmin
 
 
 def radicale_password(user: str) -> str:
@@ -303,3 +307,35 @@ async def turn_task_sync_on(stack: Stack, token: str, connection_id: str) -> dic
     assert changed.status_code == 200, changed.text
     assert changed.json()["task_sync_enabled"] is True
     return changed.json()
+
+
+# --- Google (the emulator) ----------------------------------------------------------------------
+
+async def authorize_google(stack: Stack, token: str, google: EmulatorAdmin,
+                           email: str) -> dict[str, str]:
+    """Start connecting as ``token``'s user, let the emulated ``email`` consent, and return
+    the callback's query (``state``, ``code``) as Google's redirect carries it."""
+    async def start() -> httpx.Response | None:
+        answer = await sync_call(stack, "POST", "/connections/google", token)
+        return None if answer.status_code == 403 else answer  # the user not known yet
+
+    started = await wait_for(start, "calendar-sync to know the user", timeout=40)
+    assert started.status_code == 200, started.text
+    google.consent(email)
+    async with httpx.AsyncClient(timeout=10) as browser:
+        redirect = await browser.get(started.json()["authorization_url"])
+    assert redirect.status_code == 302, redirect.text
+    query = parse_qs(urlparse(redirect.headers["location"]).query)
+    return {name: values[0] for name, values in query.items()}
+
+
+async def connect_google_account(stack: Stack, token: str, google: EmulatorAdmin,
+                                 email: str) -> dict[str, Any]:
+    """Connect the emulator's ``email`` for ``token``'s user through the authorization code
+    flow; the connection as answered. Its refresh tokens join the run's audit."""
+    callback = await authorize_google(stack, token, google, email)
+    done = await sync_call(stack, "GET", "/connections/google/callback", token, params=callback)
+    assert done.status_code == 201, done.text
+    for grant in google.grants(email):  # the run's audit: no refresh token anywhere
+        audit.AUDIT.remember_secret(grant["refreshToken"] or "")
+    return done.json()  # type: ignore[no-any-return]
