@@ -69,8 +69,8 @@ lint: $(UV) ## ruff (lint, import order) over the tree, mypy over shared/, the s
 		services/booking-pages/src services/calendar-sync/src
 	@$(RUN) hadolint --failure-threshold warning services/*/Dockerfile
 
-test-unit: $(UV) ## unit and contract tests of shared/, services/, examples/, the emulators and infra/ (all but integration; no servers)
-	@$(PYTEST) $(wildcard shared services examples) tests/emulators tests/infra -m "not integration"
+test-unit: $(UV) ## unit and contract tests of shared/, services/, examples/, the emulators, infra/ and bench/ (all but integration; no servers)
+	@$(PYTEST) $(wildcard shared services examples) tests/emulators tests/infra tests/bench -m "not integration"
 
 test-contract: $(UV) ## contract tests only: the event contract and each service's Kafka wiring
 	@$(PYTEST) $(wildcard shared services) -m contract

@@ -1,4 +1,4 @@
-"""``python -m bench [pipeline|burst|reminders|smtp ...] [--baseline REV]`` (``make bench``).
+"""``python -m bench [pipeline|burst|reminders|smtp|cost ...] [--baseline REV]`` (``make bench``).
 
 Starts the infrastructure with ``make infra-up`` (and stops afterwards only what it
 started), runs each benchmark against the working tree (and, with ``--baseline``, against
@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import Any
 
-from bench import burst, pipeline, reminders, smtp
+from bench import burst, cost, pipeline, reminders, smtp
 from bench.baseline import baseline_worktree
 from bench.common import (
     SinkMail,
@@ -34,7 +34,8 @@ from bench.common import (
 from bench.harness import Target, current_target
 from bench.infra_control import ensure_up, stop_started
 
-BENCHMARKS = {"pipeline": pipeline, "burst": burst, "reminders": reminders, "smtp": smtp}
+BENCHMARKS = {"pipeline": pipeline, "burst": burst, "reminders": reminders, "smtp": smtp,
+              "cost": cost}
 
 
 def print_comparison(headline: dict[str, dict[str, float | None]]) -> None:
