@@ -3,10 +3,12 @@ with their provenance, consumers move on, and the replay command moves a record 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
 
+import httpx
 from convene_kit.testing import read_records, topic_size
 from convene_schemas.envelope import new_event_id, to_kafka_message
 from convene_schemas.registry import load_registry
@@ -16,6 +18,9 @@ from support.services import Stack
 from support.skeleton import (
     Account,
     assert_one_email_and_one_entry,
+    auth,
+    events_on,
+    meeting_request,
     publish,
     scheduled_event,
     timeline_entry,
@@ -106,3 +111,39 @@ async def test_bad_messages_are_dead_lettered_and_the_next_good_one_is_processed
                 if r.value == malformed]
     assert len(replayed) == 2  # the original and exactly one replayed copy
     assert not any(k.startswith("dlq_") for k, _ in replayed[-1].headers)
+
+
+async def test_a_post_retried_with_its_idempotency_key_schedules_and_sends_once(
+    stack: Stack, account: Account
+) -> None:
+    """A gateway that lost the answer retries, even while the first try is still running:
+    every answer is the one meeting, one MeetingScheduled is published, one invitation
+    sent, one timeline entry made."""
+    title = f"Keyed-{uuid.uuid4().hex[:8]}"
+    body = meeting_request(account, title, "retried")
+    headers = {**auth(account.host_token), "Idempotency-Key": str(uuid.uuid4())}
+
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=stack.url("meetings"), timeout=10) as client:
+            return await client.post("/meetings", json=body, headers=headers)
+
+    async def first() -> httpx.Response | None:  # until meetings has the read models
+        response = await post()
+        return None if response.status_code == 422 else response
+
+    answers = [await wait_for(first, "meetings to accept the meeting", timeout=30)]
+    answers += await asyncio.gather(post(), post())  # two retries racing each other
+    answers.append(await post())
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    [meeting_id] = {a.json()["meeting"]["id"] for a in answers}
+    assert [a.headers.get("idempotent-replayed") for a in answers] == [None] + ["true"] * 3
+
+    entry = await wait_for(lambda: timeline_entry(stack, account, meeting_id),
+                           "the timeline entry", timeout=30)
+    assert entry is not None
+    await wait_for(lambda: len(mails(title, account.contact["email"])) == 1 or None,
+                   "the invitation", timeout=30)
+    records = await events_on(stack, "meetings.events.v1", meeting_id)
+    assert [dict(r.headers)["ce_type"] for r in records] == [
+        b"com.convene.meetings.MeetingScheduled"]
+    await assert_one_email_and_one_entry(stack, account, title, meeting_id)

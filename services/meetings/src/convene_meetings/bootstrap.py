@@ -13,6 +13,7 @@ from convene_kit.clock import Clock, utc_now
 from convene_kit.consumer import subscribe_events
 from convene_kit.http import create_app
 from convene_kit.idempotency import PROCESSED_EVENTS_COLLECTION, ProcessedEvents
+from convene_kit.idempotent_requests import IDEMPOTENCY_KEYS_COLLECTION, IdempotencyKeys
 from convene_kit.kafka import EventPublisher, build_broker
 from convene_kit.outbox import Outbox
 from convene_kit.relay import OutboxRelay
@@ -65,10 +66,12 @@ def bootstrap(
     settings = settings or MeetingsSettings()
     broker = broker or build_broker(settings)
     store = store or MongoStore.from_settings(settings)
-    store.declare(*INDEXES, *HELD_INDEXES, *revision_indexes(REVISIONS))
+    store.declare(*INDEXES, *HELD_INDEXES, *revision_indexes(REVISIONS),
+                  *IdempotencyKeys.indexes(IDEMPOTENCY_KEYS_COLLECTION))
     publisher = publisher or EventPublisher(broker, settings)
     clock = clock or utc_now
     revisions = RevisionLog(store.collection(REVISIONS), clock=clock)
+    idempotency_keys = IdempotencyKeys(store.collection(IDEMPOTENCY_KEYS_COLLECTION))
     deps = Deps(
         meetings=MeetingRepository(store.collection(MEETINGS)),
         read_models=ReadModelRepository(
@@ -79,6 +82,7 @@ def bootstrap(
         held_bookings=HeldBookingRepository(store.collection(HELD_BOOKINGS)),
         aggregates=Aggregates(revisions, Outbox(publisher), clock=clock,
                               conflict=VersionConflict),
+        idempotency_keys=idempotency_keys,
         clock=clock,
     )
     processed_events = ProcessedEvents(
@@ -89,7 +93,7 @@ def bootstrap(
                                 processed_events=processed_events)
     relay = OutboxRelay.from_settings(store, publisher, settings, collections=[MEETINGS, REVISIONS])
     runtime = ServiceRuntime(settings, broker=broker, store=store, consumer=consumer, relay=relay,
-                             background=[revisions.run_pruning])
+                             background=[revisions.run_pruning, idempotency_keys.run_pruning])
     app = create_app(settings, routers=ROUTERS, readiness_checks=runtime.readiness_checks(),
                      lifespan=runtime.lifespan, verifier=verifier, title="Convene meetings")
     app.state.deps = deps

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from convene_kit.aggregates import Aggregates
 from convene_kit.clock import Clock, utc_now
+from convene_kit.idempotent_requests import IdempotencyKeys
 
 from convene_meetings.domain.meeting import new_meeting_id
 from convene_meetings.held_store import HeldBookingRepository
@@ -30,5 +31,6 @@ class Deps:
     calendars: CalendarConnectionRepository
     held_bookings: HeldBookingRepository
     aggregates: Aggregates  # creates, loads and changes meetings (revision log, outbox)
+    idempotency_keys: IdempotencyKeys  # POST /meetings' Idempotency-Key
     clock: Clock = field(default=utc_now)  # the same clock as aggregates.clock
     new_meeting_id: Callable[[], str] = field(default=new_meeting_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from convene_kit.auth import CurrentPrincipal
+from convene_kit.idempotent_requests import REPLAYED_HEADER, IdempotencyKeyHeader
 from convene_kit.openapi import error_responses
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -42,17 +43,26 @@ MeetingsDeps = Annotated[Deps, Depends(_deps)]
     responses=error_responses({
         422: "A rule refused it: start_in_past, nonexistent_local_time, date_out_of_range, "
              "unknown_attendee, unknown_host, too_many_reminders, no_connected_calendar, ... "
+             "idempotency_key_reused (the Idempotency-Key came before with another request) "
              "or validation_error, disallowed_character."}),
 )
 async def create_meeting(
-    body: MeetingCreate, principal: CurrentPrincipal, deps: MeetingsDeps
+    body: MeetingCreate, principal: CurrentPrincipal, deps: MeetingsDeps,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    meeting = await service.schedule(deps, account_id=principal.account_id,
-                                     organizer_user_id=principal.user_id,
-                                     command=body.to_command())
+    """With an `Idempotency-Key`, a retry of the same request answers 201 with the meeting
+    the first one scheduled (as it is now; header `Idempotent-Replayed: true`) and schedules
+    and sends nothing again."""
+    keyed = None if idempotency_key is None else service.Keyed(
+        idempotency_key, body.model_dump(mode="json"))
+    meeting, replayed = await service.schedule(deps, account_id=principal.account_id,
+                                               organizer_user_id=principal.user_id,
+                                               command=body.to_command(), keyed=keyed)
     content = schedule_body(meeting, with_internal_note=sees_internal_notes(principal.roles))
-    return JSONResponse(content, status_code=201,
-                        headers={"Location": f"/meetings/{meeting.meeting_id}"})
+    headers = {"Location": f"/meetings/{meeting.meeting_id}"}
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return JSONResponse(content, status_code=201, headers=headers)
 
 
 @router.get(
