@@ -19,7 +19,14 @@ round again, so nothing is skipped and nothing overtakes it.
 
 Rebalancing. When partitions are revoked, their lanes stop taking records, finish the one in
 hand (bounded by ``shutdown_grace_s``; past that it is cancelled and redelivered to the new
-owner), and their offsets are committed before the partitions are given up.
+owner), and their offsets are committed before the partitions are given up. The record the
+fetch loop holds at that moment was fetched under the old assignment: handed over later, it
+must not start a new lane, or that lane would process it ahead of the records the revocation
+dropped from the queue, take them for repeats when they come again and commit past them (an
+event lost: seen in the resilience suite's Kafka resets). So a record of a revoked partition
+is dropped (uncommitted: whoever owns the partition reads it from the last commit), and the
+first record of a partition assigned again is dropped too and the partition re-read from the
+group's committed offset: only records fetched from there on reach a lane.
 """
 
 from __future__ import annotations
@@ -112,6 +119,8 @@ class Lanes(ConsumerRebalanceListener):
         self.commit_interval_s = commit_interval_s
         self.grace_s = grace_s
         self._lanes: dict[tuple[int, TopicPartition], Lane] = {}
+        self._revoked: set[TopicPartition] = set()  # revoked and not assigned again
+        self._resync: set[TopicPartition] = set()  # assigned again: re-read from the commit
         self._stopping = False
         self._committer: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
@@ -121,6 +130,12 @@ class Lanes(ConsumerRebalanceListener):
         if self._stopping:
             return  # left uncommitted: redelivered after the restart
         tp = TopicPartition(record.topic, record.partition)
+        if tp in self._revoked:
+            return  # fetched before the revocation: its owner reads it from the last commit
+        if tp in self._resync:
+            self._resync.discard(tp)
+            await self._read_from_commit(consumer, tp)
+            return  # it may predate the revocation: it comes again after the seek
         key = (id(consumer), tp)
         lane = self._lanes.get(key)
         if lane is None or lane.closed:
@@ -128,6 +143,23 @@ class Lanes(ConsumerRebalanceListener):
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_every_interval())
         await lane.put(record)
+
+    async def _read_from_commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
+                                retry_s: float = 0.5) -> None:
+        """Seek ``tp`` to the group's committed offset (the beginning without one), retrying
+        while Kafka does not answer; nothing to do once the partition is gone again."""
+        while not self._stopping and tp in consumer.assignment():
+            try:
+                offset = await consumer.committed(tp)
+                if offset is None or offset < 0:
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, offset)
+                return
+            except Exception:  # noqa: BLE001 - Kafka unreachable: the partition waits
+                logger.warning("re-reading %s from its commit failed; retrying", tp,
+                               exc_info=True)
+                await asyncio.sleep(retry_s)
 
     async def _commit_every_interval(self) -> None:
         while not self._stopping:
@@ -190,7 +222,11 @@ class Lanes(ConsumerRebalanceListener):
 
     # ConsumerRebalanceListener (aiokafka awaits these around a rebalance)
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._revoked.update(revoked)
+        self._resync.difference_update(revoked)
         await self.close(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        return None
+        again = self._revoked.intersection(assigned)
+        self._revoked -= again
+        self._resync |= again
