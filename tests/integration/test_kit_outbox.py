@@ -230,3 +230,39 @@ async def test_a_producer_that_failed_for_good_is_replaced_and_the_outbox_publis
     assert await outbox.publish_pending(harness.collection, "w-9") == 1  # the new producer
     [record] = await read_records(BOOTSTRAP, harness.topic, expected=1)
     assert_exact_cloudevent(record, entries[0])
+
+
+async def test_a_publish_kafka_does_not_acknowledge_gives_up_in_time_and_the_outbox_keeps_it(
+        harness: Harness) -> None:
+    """aiokafka's idempotent producer never expires a record while Kafka is unreachable, so
+    a POST that publishes after its write waited out the whole outage (45 s without an
+    answer in the resilience suite's Kafka black hole). The wait is bounded; the event stays
+    in the outbox and goes out once Kafka answers."""
+    from aiokafka.errors import KafkaTimeoutError
+    from convene_kit.kafka import aiokafka_producer
+    from convene_kit.store import is_infrastructure_error
+
+    settings = harness.settings.model_copy(update={"kafka_publish_timeout_s": 0.5})
+    publisher = EventPublisher(harness.publisher.broker, settings)
+    producer = aiokafka_producer(publisher.broker)
+    assert producer is not None
+    unreachable = asyncio.Event()
+
+    async def never_acknowledged(*args: Any, **kwargs: Any) -> None:
+        await unreachable.wait()  # what a record in a Kafka black hole does
+
+    sends = producer.send_and_wait
+    producer.send_and_wait = never_acknowledged  # type: ignore[method-assign]
+    entries = outbox_entries([placed("w-10", 1)])
+    doc = with_outbox({"_id": "w-10", "account_id": "acc-1", "version": 1}, entries)
+    await harness.collection.insert_one(doc)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(KafkaTimeoutError) as gave_up:
+        await Outbox(publisher).publish_pending(harness.collection, doc)
+    assert asyncio.get_running_loop().time() - started < 5
+    assert is_infrastructure_error(gave_up.value)
+    assert (await harness.collection.find_one({"_id": "w-10"}))["outbox"]  # still waiting
+    producer.send_and_wait = sends  # type: ignore[method-assign]
+    assert await harness.relay("replica-a").sweep_once() == 1
+    [record] = await read_records(BOOTSTRAP, harness.topic, expected=1)
+    assert_exact_cloudevent(record, entries[0])

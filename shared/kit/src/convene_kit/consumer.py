@@ -624,7 +624,8 @@ class EventConsumer:
         while True:
             try:
                 await dead_letter(self.broker, record, group=self.group, reason=reason,
-                                  error=exc, event_type=event_type, attempts=attempts)
+                                  error=exc, event_type=event_type, attempts=attempts,
+                                  timeout_s=self.settings.kafka_publish_timeout_s)
                 return Outcome.DEAD_LETTERED
             except asyncio.CancelledError:
                 raise

@@ -101,8 +101,10 @@ async def dead_letter(
     error: BaseException,
     event_type: str = "unknown",
     attempts: int = 0,
+    timeout_s: float | None = None,
 ) -> str:
-    """Copy ``record`` byte for byte to its dead-letter topic; returns that topic."""
+    """Copy ``record`` byte for byte to its dead-letter topic; returns that topic. Kafka
+    not acknowledging within ``timeout_s`` raises (the record stays uncommitted)."""
     target = dlq_topic_for(record.topic)
     headers = dead_letter_headers(
         list(record.headers or ()),
@@ -114,7 +116,8 @@ async def dead_letter(
         error=error,
         attempts=attempts,
     )
-    await send_record(broker, target, key=record.key, value=record.value, headers=headers)
+    await send_record(broker, target, key=record.key, value=record.value, headers=headers,
+                      timeout_s=timeout_s)
     EVENTS_DEAD_LETTERED.labels(topic=record.topic, type=event_type, reason=reason).inc()
     return target
 

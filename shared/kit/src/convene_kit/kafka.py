@@ -113,13 +113,22 @@ async def send_record(
     key: bytes | None,
     value: bytes | None,
     headers: Iterable[tuple[str, bytes]],
+    timeout_s: float | None = None,
 ) -> None:
-    """Publish one record with exactly these key, value and header bytes; wait for the ack."""
+    """Publish one record with exactly these key, value and header bytes; wait for the ack,
+    at most ``timeout_s`` (then ``KafkaTimeoutError``, an infrastructure failure: the
+    record may still be delivered later by the producer, so its caller must be content with
+    at least once, as every outbox is: the relay sends it again with the same event id)."""
     header_list = [(name, bytes(raw)) for name, raw in headers]
     producer = aiokafka_producer(broker)
     if producer is not None:
         try:
-            await producer.send_and_wait(topic, value=value, key=key, headers=header_list)
+            await asyncio.wait_for(
+                producer.send_and_wait(topic, value=value, key=key, headers=header_list),
+                timeout_s)
+        except TimeoutError as exc:
+            raise kafka_errors.KafkaTimeoutError(
+                f"Kafka did not acknowledge a record to {topic} within {timeout_s} s") from exc
         except FATAL_PRODUCER_ERRORS as exc:
             await renew_producer(broker, producer, reason=type(exc).__name__)
             raise kafka_errors.KafkaConnectionError(
@@ -170,4 +179,5 @@ class EventPublisher:
             key=record.key,
             value=record.value,
             headers=record.headers,
+            timeout_s=self.settings.kafka_publish_timeout_s,
         )

@@ -40,6 +40,13 @@ class ServiceSettings(BaseSettings):
         description="Prepended to every topic the service publishes to or consumes (tests).",
     )
     kafka_request_timeout_s: float = 10.0
+    kafka_publish_timeout_s: float = Field(
+        default=5.0,
+        description="How long a request or a handler waits for Kafka to acknowledge an "
+                    "event before giving up on it (it stays in its outbox and the relay "
+                    "sends it). The producer is idempotent, so it never expires a record "
+                    "itself: without this a POST would wait out a whole Kafka outage.",
+    )
     kafka_max_poll_interval_s: float = Field(
         default=300.0,
         description="Kafka's max.poll.interval.ms: the longest a handler may hold a message.",
