@@ -27,6 +27,18 @@ def _port(name: str, default: int) -> int:
     return port
 
 
+def _proxied_ports() -> tuple[int | None, int | None]:
+    """The fault-injection listener's two ports: both set, or neither."""
+    names = ("CONVENE_KAFKA_PROXIED_PORT", "CONVENE_KAFKA_PROXY_PORT")
+    given = [name for name in names if os.environ.get(name)]
+    if not given:
+        return None, None
+    if len(given) == 1:
+        raise SystemExit(f"{given[0]} is set without {({*names} - {*given}).pop()}: "
+                         "the proxied Kafka listener needs both ports")
+    return _port(names[0], 0), _port(names[1], 0)
+
+
 @dataclass(frozen=True)
 class InfraConfig:
     """Every port and folder of the local infrastructure."""
@@ -42,6 +54,12 @@ class InfraConfig:
     smtp_port: int
     start_timeout: float
     ferretdb_pool: int = 300  # PostgreSQL connections FerretDB may hold (its pgx pool)
+    # An extra Kafka listener for fault injection (the resilience suite), off unless both are
+    # set: the broker listens on kafka_proxied_port and advertises kafka_proxy_port, where a
+    # test's TCP fault proxy listens and forwards to it, so clients that bootstrap through
+    # the proxy keep talking through it.
+    kafka_proxied_port: int | None = None
+    kafka_proxy_port: int | None = None
 
     @property
     def postgres_max_connections(self) -> int:
@@ -92,6 +110,7 @@ def load() -> InfraConfig:
     mode = os.environ.get("CONVENE_INFRA", "local")
     if mode not in ("local", "testcontainers"):
         raise SystemExit(f"CONVENE_INFRA must be 'local' or 'testcontainers', not {mode!r}")
+    proxied, proxy = _proxied_ports()
     return InfraConfig(
         mode=mode,
         home=home,
@@ -104,4 +123,6 @@ def load() -> InfraConfig:
         smtp_port=_port("CONVENE_SMTP_PORT", 18025),
         start_timeout=float(os.environ.get("CONVENE_INFRA_TIMEOUT", "90")),
         ferretdb_pool=int(os.environ.get("CONVENE_FERRETDB_POOL", "300")),
+        kafka_proxied_port=proxied,
+        kafka_proxy_port=proxy,
     )

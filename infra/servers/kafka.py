@@ -90,18 +90,34 @@ class Kafka(Server):
             raise InfraError(f"kafka: {' '.join(args[:2])} failed:\n{result.stdout}{result.stderr}")
         return result.stdout
 
-    def _properties(self) -> str:
+    def _listeners(self) -> list[str]:
+        """listeners, advertised.listeners and their protocol map. With both proxied ports
+        configured, a PROXIED listener too, advertised at the proxy's port: a client that
+        bootstraps through a test's fault proxy is told to connect to the proxy again, not
+        to the broker directly. Inter-broker and controller traffic never takes it."""
         port, ctrl = self.cfg.kafka_port, self.cfg.kafka_controller_port
+        listeners = [f"PLAINTEXT://127.0.0.1:{port}", f"CONTROLLER://127.0.0.1:{ctrl}"]
+        advertised = [f"PLAINTEXT://127.0.0.1:{port}"]
+        protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+        proxied, proxy = self.cfg.kafka_proxied_port, self.cfg.kafka_proxy_port
+        if proxied is not None and proxy is not None:
+            listeners.append(f"PROXIED://127.0.0.1:{proxied}")
+            advertised.append(f"PROXIED://127.0.0.1:{proxy}")
+            protocols.append("PROXIED:PLAINTEXT")
+        return [f"listeners={','.join(listeners)}",
+                f"advertised.listeners={','.join(advertised)}",
+                f"listener.security.protocol.map={','.join(protocols)}"]
+
+    def _properties(self) -> str:
+        ctrl = self.cfg.kafka_controller_port
         return "\n".join([
             "# Written by infra/servers/kafka.py on every start.",
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{ctrl}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            *self._listeners(),
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             f"log.dirs={self.data_dir / 'log'}",
             # Topics are created by the project (convene_schemas.topics), never implicitly.
             "auto.create.topics.enable=false",

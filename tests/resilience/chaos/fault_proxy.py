@@ -1,6 +1,10 @@
-"""A small TCP fault proxy: a service talks to its store through it, and a test switches it
-between passing bytes, adding latency, resetting connections and swallowing everything
-(a black hole: connections accepted, nothing forwarded, nothing answered).
+"""A small TCP fault proxy: a service talks to its store or to Kafka through it, and a test
+switches it between passing bytes, adding latency, resetting connections and swallowing
+everything (a black hole: connections accepted, nothing forwarded, nothing answered).
+
+Kafka clients connect to whatever address the broker advertises once they bootstrapped, so
+a proxy in front of Kafka listens on the port the broker's PROXIED listener advertises
+(infra/servers/kafka.py; the suite's instance always has it) and forwards to that listener.
 
 It runs its own event loop in a thread, so blocking test code (starting a service and
 waiting for it) never stalls the bytes the service is exchanging meanwhile.
@@ -30,11 +34,12 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 
 
 class FaultProxy:
-    """127.0.0.1:<port> -> 127.0.0.1:``target_port``, with a switchable fault."""
+    """127.0.0.1:``port`` (any free one by default) -> 127.0.0.1:``target_port``, with a
+    switchable fault."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, port: int = 0) -> None:
         self.target_port = target_port
-        self.port = 0
+        self.port = port
         self.mode = "pass"
         self.latency_s = 0.0
         self.counts = {"accepted": 0, "reset": 0, "held": 0}
@@ -49,6 +54,11 @@ class FaultProxy:
     def url(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
 
+    @property
+    def address(self) -> str:
+        """host:port, as a Kafka bootstrap server."""
+        return f"127.0.0.1:{self.port}"
+
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
 
@@ -59,7 +69,7 @@ class FaultProxy:
 
     async def _start(self) -> None:
         self._unblocked.set()
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:

@@ -3,7 +3,9 @@ and stopped by the suite, so stopping Kafka or FerretDB here never touches the i
 other people's test runs share (the default `.convene/` on the default ports).
 
 Every port `infra/config.py` (and the Google emulator) reads is set; the base is
-``CONVENE_RESILIENCE_PORT_BASE`` (default 29000).
+``CONVENE_RESILIENCE_PORT_BASE`` (default 29000). The broker always has its PROXIED listener
+here (on base+94, advertised at base+95, where test_3_network.py's fault proxy
+listens), so a service can be pointed at Kafka through that proxy.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def port_env() -> dict[str, str]:
     base = int(os.environ.get("CONVENE_RESILIENCE_PORT_BASE", "29000"))
     offsets = {"CONVENE_KAFKA_PORT": 92, "CONVENE_KAFKA_CONTROLLER_PORT": 93,
                "CONVENE_PG_PORT": 432, "CONVENE_MONGO_PORT": 17, "CONVENE_CALDAV_PORT": 232,
-               "CONVENE_SMTP_PORT": 25, "CONVENE_GOOGLE_PORT": 90}
+               "CONVENE_SMTP_PORT": 25, "CONVENE_GOOGLE_PORT": 90,
+               "CONVENE_KAFKA_PROXIED_PORT": 94, "CONVENE_KAFKA_PROXY_PORT": 95}
     return {name: str(base + offset) for name, offset in offsets.items()}
 
 
