@@ -109,6 +109,33 @@ async def test_an_edit_processed_after_the_timer_fired_still_sends_the_reminder(
     assert subject.startswith("Reminder: Budget review")
 
 
+async def test_an_edit_made_after_the_due_time_before_the_timer_fired_keeps_it() -> None:
+    """The service was down (or behind) at the due time: the edit, made after it, reaches the
+    planner before the overdue timer fired; the timer still fires, judged by the edit."""
+    replica, base = Replica(), dana_meeting()
+    await replica.planner.on_meeting(base)
+    await replica.planner.on_meeting(updated(base, title="Budget review",
+                                             occurred_at=DUE + timedelta(seconds=30)))
+    dues = replica.fire(DUE + timedelta(minutes=1))
+    assert [due.meeting_version for due in dues] == [0]
+    assert await replica.deliver(dues) == 1
+    (subject,) = replica.reminders_to("dana@x.example")
+    assert subject.startswith("Reminder: Budget review")
+
+
+async def test_a_reschedule_made_after_the_due_time_before_the_timer_fired() -> None:
+    """The overdue timer of the old time fires but sends nothing (the meeting moved); the
+    reminder of the new time is sent at its own time."""
+    replica, base = Replica(), dana_meeting()
+    await replica.planner.on_meeting(base)
+    await replica.planner.on_meeting(rescheduled(base, minutes_later=60).model_copy(
+        update={"occurred_at": DUE + timedelta(seconds=30)}))
+    assert await replica.deliver(replica.fire(DUE + timedelta(minutes=1))) == 0
+    assert await replica.deliver(replica.fire(START)) == 1
+    (subject,) = replica.reminders_to("dana@x.example")
+    assert "11:00" in subject and "10:00" not in subject
+
+
 async def test_one_reminder_due_under_two_versions_is_sent_once() -> None:
     replica, base = Replica(), dana_meeting()
     await replica.planner.on_meeting(base)

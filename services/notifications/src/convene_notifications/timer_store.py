@@ -48,12 +48,18 @@ class MeetingTimers(Timers):
     """The durable timers of meetings: the kit's timers, and what belongs to a meeting."""
 
     async def replace(self, meeting_id: str, kind: str, version: int,
-                      timers: list[dict[str, Any]], *, first: bool = False) -> None:
+                      timers: list[dict[str, Any]], *, first: bool = False,
+                      keep_due_by: datetime | None = None) -> None:
         """Drop the meeting's timers of ``kind`` planned for other versions (none when it is
-        the ``first`` version seen), then plan ``timers``."""
+        the ``first`` version seen) but those due by ``keep_due_by``, then plan ``timers``.
+        A timer due before the new version happened was owed already: it still fires (late,
+        if it has not yet) and is judged by the meeting as it is then."""
         if not first:
-            await self.delete_where({"meeting_id": meeting_id, "kind": kind,
-                                     "meeting_version": {"$ne": version}})
+            query: dict[str, Any] = {"meeting_id": meeting_id, "kind": kind,
+                                     "meeting_version": {"$ne": version}}
+            if keep_due_by is not None:
+                query["due_at"] = {"$gt": keep_due_by}
+            await self.delete_where(query)
         for timer in timers:
             await self.add(timer)
 

@@ -92,10 +92,13 @@ class ReminderPlanner:
             return
         # A meeting seen for the first time has no timers to drop (two store writes saved
         # on every new meeting); a redelivery finds its own version kept and drops as usual.
+        # A timer of an older version that was due before this version happened stays: this
+        # version plans nothing for a due time already past, and dropping that timer before
+        # it fired (the service down at the due time, or behind) would lose the reminder.
         first = previous is None
         await self.timers.replace(meeting.meeting_id, REMINDER, meeting.version,
                                   [timer_document(timer) for timer in plan_timers(meeting)],
-                                  first=first)
+                                  first=first, keep_due_by=meeting.occurred_at)
         fallback = plan_fallback(meeting, self.join_link_wait_s)
         if fallback is not None:
             await self.timers.add(fallback_document(fallback))
