@@ -25,9 +25,11 @@ from convene_schemas.events.meetings import MeetingCanceled, MeetingScheduled, M
 from support import endpoint, wait_for
 from support.calendar_sync import (
     SyncAccount,
+    add_throttling_storm,
     authorize_google,
     connect_google_account,
     dies_after_the_provider_write,
+    failed_calls,
     host_bookable,
     meeting_events_of,
     meetings_call,
@@ -291,18 +293,6 @@ async def test_push_notifications_bring_changes_without_waiting_for_the_poll(
         stack.start("calendar-sync")
 
 
-STORM_KINDS = ("rateLimitExceeded", "userRateLimitExceeded", "429", "503")
-"""What a throttling storm answers: 403 rateLimitExceeded, 403 userRateLimitExceeded, 429
-rateLimitExceeded and 503 backendError (all retried by googleapiclient, then by calendar-sync)."""
-
-
-def failed_calls(google: EmulatorAdmin, email: str) -> list[dict]:
-    """The user's API calls the emulator answered with a throttling or backend error."""
-    return [r for r in google.requests() if r.get("user") == email
-            and r.get("status") in (403, 429, 503)
-            and r.get("reason") in ("rateLimitExceeded", "userRateLimitExceeded", "backendError")]
-
-
 @pytest.mark.timeout(240)
 async def test_a_throttling_storm_and_a_revoked_grant_converge_without_duplicates(
         stack: Stack, google: EmulatorAdmin, new_account: Any) -> None:
@@ -314,9 +304,7 @@ async def test_a_throttling_storm_and_a_revoked_grant_converge_without_duplicate
     email, connection = await connect_google(stack, acc, google)
     tag = uuid.uuid4().hex[:6]
     try:
-        for _ in range(4):  # interleaved: consecutive failures are of every kind
-            for kind in STORM_KINDS:
-                google.add_fault("events.*", kind, 3)
+        add_throttling_storm(google, rounds=4)
         meetings = [await schedule(stack, acc, f"Storm-{tag}-{n}", start=start_in(3, 8 + n))
                     for n in range(5)]
         inbound: dict[str, dict] = {}

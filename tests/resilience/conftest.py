@@ -1,4 +1,5 @@
-"""The resilience suite (make test-resilience): crashes, outages, network faults, poison.
+"""The resilience suite (make test-resilience): crashes, outages, network faults, poison,
+provider throttling and revocation.
 
 It runs its OWN infrastructure instance (.convene/resilience/, ports 29xxx:
 chaos/instance.py), started here and stopped at the end whatever happens, because it stops
@@ -47,6 +48,10 @@ class Profile:
     network_meetings: int
     network_phase_s: float
     poison_meetings: int
+    provider_meetings: int  # posted through a Google throttling storm and a revoked grant
+    provider_inbound: int  # events made in Google meanwhile
+    storm_s: float
+    revoked_s: float
     drain_cap_s: float
 
 
@@ -54,12 +59,19 @@ PROFILES = {
     "fast": Profile("fast", crash_meetings=200, crash_rate=10, reminder_every=5,
                     outage_meetings=20, kafka_outage_s=10, store_outage_s=10, smtp_outage_s=15,
                     network_meetings=24, network_phase_s=6, poison_meetings=4,
+                    provider_meetings=30, provider_inbound=6, storm_s=12, revoked_s=6,
                     drain_cap_s=180),
     "full": Profile("full", crash_meetings=2000, crash_rate=15, reminder_every=10,
                     outage_meetings=100, kafka_outage_s=30, store_outage_s=30, smtp_outage_s=60,
                     network_meetings=100, network_phase_s=20, poison_meetings=20,
-                    drain_cap_s=600),
+                    provider_meetings=300, provider_inbound=40, storm_s=60, revoked_s=30,
+                    drain_cap_s=1200),
 }
+"""``drain_cap_s`` bounds the wait for what a run is owed, and is reached only when something
+is missing. The full crash run's bound is calendar-sync's Google writes: about 2 a second on
+2 busy cores (a new client and token refresh per write), so 2,000 meetings posted at 15/s
+leave a backlog of several minutes after the last POST (600 s was not enough on 2026-12-04:
+155 events still queued, none failed)."""
 
 
 def _profile() -> Profile:
@@ -143,16 +155,42 @@ def stack(supervised):
 
 
 @pytest.fixture(scope="session")
-async def account(stack):
-    """An account with a host whose calendar is connected (R16); a warm-up meeting proves
-    meetings has its read models."""
-    from support.calendars import connect_calendar
+def google(instance):
+    """The admin API of the instance's Google emulator, with the stack's OAuth client."""
+    from support import endpoint
+    from support.services import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GOOGLE_REDIRECT_URI
+
+    from infra.emulators.google_calendar.client import EmulatorAdmin
+
+    admin = EmulatorAdmin(endpoint("CONVENE_GOOGLE_URL"))
+    admin.add_client(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, [GOOGLE_REDIRECT_URI])
+    yield admin
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+async def connected_host(stack, google):
+    """An account whose host's calendar is a Google account of the emulator, connected
+    through the authorization code flow (R16, R22): calendar-sync writes every meeting to it.
+    A warm-up meeting proves meetings has its read models."""
+    from chaos.providers import connect_host
     from support.skeleton import Account, schedule
 
     account = Account(stack)
-    await connect_calendar(stack, account, account.host["id"])
+    calendar = await connect_host(stack, account, google)
     await schedule(stack, account, f"Warm-up-{account.id}", "warm-up")
-    return account
+    return account, calendar
+
+
+@pytest.fixture(scope="session")
+def account(connected_host):
+    return connected_host[0]
+
+
+@pytest.fixture(scope="session")
+def host_calendar(connected_host):
+    """The host's Google calendar (chaos.providers.HostCalendar)."""
+    return connected_host[1]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -339,3 +339,27 @@ async def connect_google_account(stack: Stack, token: str, google: EmulatorAdmin
     for grant in google.grants(email):  # the run's audit: no refresh token anywhere
         audit.AUDIT.remember_secret(grant["refreshToken"] or "")
     return done.json()  # type: ignore[no-any-return]
+
+
+STORM_KINDS = ("rateLimitExceeded", "userRateLimitExceeded", "429", "503")
+"""What a throttling storm answers: 403 rateLimitExceeded, 403 userRateLimitExceeded, 429
+rateLimitExceeded and 503 backendError (all retried by googleapiclient, then by calendar-sync)."""
+
+STORM_REASONS = ("rateLimitExceeded", "userRateLimitExceeded", "backendError")
+
+
+def add_throttling_storm(google: EmulatorAdmin, rounds: int, calls_per_fault: int = 3) -> int:
+    """Queue ``rounds`` of every storm kind (``calls_per_fault`` failing calls each) on every
+    events call of the emulator, interleaved so that consecutive failures are of every kind;
+    the number of calls that will fail."""
+    for _ in range(rounds):
+        for kind in STORM_KINDS:
+            google.add_fault("events.*", kind, calls_per_fault)
+    return rounds * len(STORM_KINDS) * calls_per_fault
+
+
+def failed_calls(google: EmulatorAdmin, email: str) -> list[dict]:
+    """The user's API calls the emulator answered with a throttling or backend error (of its
+    last 10,000 requests)."""
+    return [r for r in google.requests() if r.get("user") == email
+            and r.get("status") in (403, 429, 503) and r.get("reason") in STORM_REASONS]

@@ -1,5 +1,6 @@
 """A bounded run of scheduled meetings and what became of each: its invitation in the SMTP
-sink, its reminder (for the meetings given a near one), its entry on the contact's timeline.
+sink, its reminder (for the meetings given a near one), its entry on the contact's timeline
+and, when the host's calendar is given, its event in the host's Google calendar.
 
 The meetings of a run are the ones meetings *stored* with the run's tag (a POST that died
 with the process may or may not have stored its meeting; a retried one may have stored two):
@@ -13,6 +14,7 @@ import asyncio
 import random
 import re
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +34,11 @@ from support.skeleton import Account, auth
 
 from bench.common import SinkMail, SinkWatcher
 from bench.load import meeting_body
+from chaos.providers import HostCalendar, duplicated_events, events_per_meeting, lost_events
 
 RETRYABLE = {500, 502, 503, 504}
 READ_MODEL_CODES = ("unknown_host", "unknown_attendee", "no_connected_calendar")
+OUTDATED_CODES = ("reminder_in_past", "start_in_past")
 
 
 @dataclass
@@ -78,7 +82,12 @@ async def post_meetings(stack: Stack, account: Account, run: Run, count: int, ra
                         retry_for_s: float = 240.0, concurrency: int = 16,
                         on_accepted: Callable[[int], None] | None = None) -> None:
     """POST ``count`` meetings at ``rate`` a second (open loop, at most ``concurrency`` in
-    flight), each retried on no answer or a 5xx until ``retry_for_s`` has passed."""
+    flight), each retried on no answer or a 5xx until ``retry_for_s`` has passed.
+
+    As a gateway should, every retry is the same request with the same Idempotency-Key, so
+    a POST whose answer was lost (a killed service, a reset) is never stored twice. Only a
+    request the rules refuse by now (its reminder's or its start's time passed during a long
+    outage: then nothing was stored under the key) is made anew, with a new key."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(client: httpx.AsyncClient, index: int) -> None:
@@ -87,20 +96,24 @@ async def post_meetings(stack: Stack, account: Account, run: Run, count: int, ra
         if reminder:
             run.reminder_titles.add(title)
         deadline = time.monotonic() + retry_for_s
+        body, key = _body(account, run, title, reminder, rng), str(uuid.uuid4())
         async with gate:
             while True:
                 try:
-                    response = await client.post(
-                        "/meetings", json=_body(account, run, title, reminder, rng))
+                    response = await client.post("/meetings", json=body,
+                                                 headers={"Idempotency-Key": key})
                     run.statuses[str(response.status_code)] += 1
                     if response.status_code == 201:
                         run.accepted += 1
                         if on_accepted is not None:
                             on_accepted(run.accepted)
                         return
-                    retry = response.status_code in RETRYABLE or (
-                        response.status_code == 422
-                        and response.json().get("error", {}).get("code") in READ_MODEL_CODES)
+                    code = (response.json().get("error", {}).get("code")
+                            if response.status_code == 422 else None)
+                    retry = response.status_code in RETRYABLE or code in READ_MODEL_CODES
+                    if code in OUTDATED_CODES:
+                        body, key = _body(account, run, title, reminder, rng), str(uuid.uuid4())
+                        retry = True
                 except (httpx.TransportError, ValueError) as exc:
                     run.statuses[type(exc).__name__] += 1
                     retry = True
@@ -123,11 +136,17 @@ async def post_meetings(stack: Stack, account: Account, run: Run, count: int, ra
 
 
 async def stored_meetings(stack: Stack, run: Run) -> list[dict]:
-    """Every meeting meetings stored for the run (id and title)."""
+    """Every meeting meetings stored for the run (id, title and source)."""
+    return await meetings_titled(stack, f"{run.tag}-")
+
+
+async def meetings_titled(stack: Stack, prefix: str) -> list[dict]:
+    """Every meeting meetings stored with a title starting with ``prefix`` (id, title and
+    source: ``crm``, or ``calendar_sync`` for one synced in from a calendar)."""
     client: AsyncMongoClient = AsyncMongoClient(endpoint("CONVENE_MONGO_URL"), timeoutMS=30000)
     try:
         cursor = client[stack.database("meetings")]["meetings"].find(
-            {"title": {"$regex": f"^{run.tag}-"}}, {"_id": 1, "title": 1})
+            {"title": {"$regex": f"^{prefix}"}}, {"_id": 1, "title": 1, "source": 1})
         return [doc async for doc in cursor]
     finally:
         await client.close()
@@ -163,6 +182,7 @@ class Outcome:
     timeline: Counter  # meeting id -> entries
     meeting_ids: list[str]
     waited_s: float
+    provider_events: dict[str, list[tuple[str, str]]] | None = None  # None: not counted
 
     @property
     def lost_invitations(self) -> int:
@@ -190,15 +210,32 @@ class Outcome:
     def extra_timeline(self) -> int:
         return sum(max(0, n - 1) for n in self.timeline.values())
 
+    @property
+    def lost_provider_events(self) -> int:
+        if self.provider_events is None:
+            return 0
+        return lost_events(self.provider_events, self.meeting_ids)
+
+    @property
+    def extra_provider_events(self) -> int:
+        return 0 if self.provider_events is None else duplicated_events(self.provider_events)
+
+    @property
+    def lost_anything(self) -> bool:
+        return bool(self.lost_invitations or self.lost_reminders or self.lost_timeline
+                    or self.lost_provider_events)
+
     def figures(self) -> dict[str, Any]:
+        lost = {"invitations": self.lost_invitations, "reminders": self.lost_reminders,
+                "timeline_entries": self.lost_timeline}
+        duplicated = {"invitations": self.extra_invitations, "reminders": self.extra_reminders,
+                      "timeline_entries": self.extra_timeline}
+        if self.provider_events is not None:
+            lost["provider_events"] = self.lost_provider_events
+            duplicated["provider_events"] = self.extra_provider_events
         return {"meetings": self.meetings,
                 "reminders_expected": sum(self.expected_reminders.values()),
-                "lost": {"invitations": self.lost_invitations, "reminders": self.lost_reminders,
-                         "timeline_entries": self.lost_timeline},
-                "duplicated": {"invitations": self.extra_invitations,
-                               "reminders": self.extra_reminders,
-                               "timeline_entries": self.extra_timeline},
-                "drain_wait_s": round(self.waited_s, 1)}
+                "lost": lost, "duplicated": duplicated, "drain_wait_s": round(self.waited_s, 1)}
 
 
 def _reminder_title(mail: SinkMail, tag: str) -> str | None:
@@ -210,9 +247,10 @@ def _reminder_title(mail: SinkMail, tag: str) -> str | None:
 
 
 async def outcome(stack: Stack, account: Account, run: Run, *, cap_s: float,
-                  settle_s: float = 5.0) -> Outcome:
+                  settle_s: float = 5.0, calendar: HostCalendar | None = None) -> Outcome:
     """Wait (at most ``cap_s``) until every stored meeting of the run has its invitation,
-    timeline entry and, if it had one, its reminder; then ``settle_s`` more for duplicates."""
+    timeline entry, if it had one its reminder and, if ``calendar`` is given, its event in
+    the host's calendar; then ``settle_s`` more for duplicates."""
     stored = await stored_meetings(stack, run)
     ids = [str(doc["_id"]) for doc in stored]
     uids = {ical_uid_for(mid) for mid in ids}
@@ -224,6 +262,7 @@ async def outcome(stack: Stack, account: Account, run: Run, *, cap_s: float,
     started = time.monotonic()
     settle_until = None
     timeline: Counter = Counter()
+    provider_events: dict[str, list[tuple[str, str]]] | None = None if calendar is None else {}
     next_timeline = 0.0
     while True:
         for mail in run.watcher.scan():
@@ -241,11 +280,15 @@ async def outcome(stack: Stack, account: Account, run: Run, *, cap_s: float,
                 timeline = await timeline_ids(stack, account, run)
             except (httpx.HTTPError, RuntimeError):
                 pass  # records is restarting: the next poll reads it
+            if calendar is not None:
+                try:
+                    provider_events = events_per_meeting(await calendar.stored_events(), ids)
+                except (httpx.HTTPError, RuntimeError):
+                    pass  # the next poll reads it
             next_timeline = now + 3.0
         current = Outcome(len(ids), dict(invitations), dict(reminders), expected_reminders,
-                          timeline, ids, now - started)
-        complete = not (current.lost_invitations or current.lost_reminders
-                        or current.lost_timeline)
+                          timeline, ids, now - started, provider_events)
+        complete = not current.lost_anything
         if complete and settle_until is None:
             settle_until = now + settle_s
         if (settle_until is not None and now >= settle_until) or now - started > cap_s:
